@@ -1,0 +1,25 @@
+"""The public Python API, re-exported by ``policycheck``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from policycheck.assess import assess as _assess
+from policycheck.assessment import Assessment
+from policycheck.case_loader import LoadedCase, load_case, load_case_text
+from policycheck.errors import PolicycheckError
+from policycheck.rule_loader import RulePack, load_rules
+
+__all__ = ["Assessment", "LoadedCase", "PolicycheckError", "RulePack", "assess", "load_case", "load_case_text", "load_rules"]
+
+
+def assess(cases: LoadedCase | Iterable[LoadedCase], rules: RulePack | None = None) -> Assessment:
+    """Assess one or more loaded cases against ``rules`` (the bundled pack by default)."""
+    if isinstance(cases, LoadedCase):
+        cases = [cases]
+    return _assess(list(cases), rules if rules is not None else load_rules())
+
+
+def _paths(paths: Sequence[str | Path]) -> list[Path]:  # pragma: no cover - small helper for callers
+    return [Path(p) for p in paths]

@@ -1,0 +1,287 @@
+"""Case format v1: the pydantic models for a case file a reviewer writes.
+
+A case describes one real arrangement: licences with a dated timeline of versions,
+deals between firms, and changes to access to data. Every optional fact can be:
+- absent (``null`` or left out): the case does not address it;
+- ``unknown``: the author looked and the sources do not say;
+- a value.
+Absent and unknown both leave the rules that need the fact "not assessed"; neither
+counts as a clean bill. Any fact may list ``sources`` (ids from the case's ``sources``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+UNKNOWN = "unknown"
+T = TypeVar("T")
+Unknown = Literal["unknown"]
+Unknowable = Annotated[T | Unknown, Field(union_mode="left_to_right")]
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_ID = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+def _check_date(value: str) -> str:
+    m = _DATE.match(value)
+    if not m:
+        raise ValueError("expected a date as YYYY-MM-DD (or YYYY-MM, or YYYY when only the year is known)")
+    month, day = m.group(2), m.group(3)
+    if month and not 1 <= int(month) <= 12:
+        raise ValueError(f"month {month} is out of range")
+    if day:
+        import datetime
+
+        try:
+            datetime.date(int(m.group(1)), int(month), int(day))
+        except ValueError as exc:
+            raise ValueError(f"not a calendar date: {exc}") from None
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=80)]
+IsoDate = Annotated[str, Field(description="YYYY-MM-DD, or YYYY-MM / YYYY when only that is known")]
+
+PartyRole = Literal[
+    "fm_developer", "cloud_provider", "chip_maker", "data_holder", "distributor", "investor", "licensee", "deployer"
+]
+Market = Literal[
+    "cloud", "search", "productivity_software", "mobile", "app_store", "social_media", "online_advertising",
+    "video_sharing", "ecommerce", "accelerators", "developer_platforms", "operating_systems", "q_and_a_platform",
+]
+Weights = Literal["open_download", "gated", "api_only", "closed"]
+Disclosure = Literal["open", "documented", "undisclosed"]
+SizeClass = Literal["small", "medium", "large", "frontier"]
+
+
+class _Dated(_Strict):
+    @field_validator("date", "release_date", "announced", check_fields=False)
+    @classmethod
+    def _date(cls, value: object) -> object:
+        if isinstance(value, str) and value != UNKNOWN:
+            return _check_date(value)
+        return value
+
+
+class Source(_Dated):
+    """A document that supports facts in the case."""
+
+    id: Id
+    title: str = Field(min_length=1)
+    url: str | None = Field(default=None, description="Web address of the source")
+    path: str | None = Field(default=None, description="Repository and path, e.g. 'meta-llama/llama-models models/llama2/LICENSE'")
+    date: Unknowable[IsoDate] = Field(description="Publication or version date of the source")
+    kind: Literal["primary", "secondary"]
+    note: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://\S+$", value):
+            raise ValueError("expected an http(s) URL")
+        return value
+
+
+class Clause(_Strict):
+    """A short quoted clause, kept as evidence."""
+
+    ref: str = Field(description="Where in the document, e.g. '§1(b)(v)'")
+    text: str = Field(min_length=1, max_length=2000)
+    source: Id
+
+
+class Party(_Strict):
+    id: Id
+    name: str
+    roles: list[PartyRole] = Field(default_factory=list)
+    leading_markets: Unknowable[list[Market]] | None = Field(
+        default=None, description="Markets where the party holds a leading position"
+    )
+    sources: list[Id] = Field(default_factory=list)
+
+
+class Model(_Dated):
+    id: Id
+    name: str
+    developer: Id
+    release_date: Unknowable[IsoDate] | None = None
+    weights: Unknowable[Weights] | None = None
+    training_data: Unknowable[Disclosure] | None = None
+    training_code: Unknowable[Disclosure] | None = None
+    parameters_billions: Unknowable[Annotated[float, Field(gt=0)]] | None = None
+    size_class: Unknowable[SizeClass] | None = None
+    frontier: Unknowable[bool] | None = None
+    sources: list[Id] = Field(default_factory=list)
+
+
+class UserThreshold(_Strict):
+    metric: Literal["monthly_active_users", "annual_revenue_usd", "users", "employees"]
+    limit: Annotated[float, Field(gt=0)]
+    above: Literal["licensor_discretion", "separate_licence_required", "prohibited", "fee"]
+
+
+class OutputTrainingBan(_Strict):
+    scope: Literal["competing_models", "other_models", "any_model"] = Field(
+        description="competing_models: outputs may not develop models that compete with the licensor; "
+        "other_models: may not improve any other model; any_model: no training use at all"
+    )
+    exempts_licensor_family: bool = Field(
+        default=False, description="True when the ban excepts the licensor's own models and their derivatives"
+    )
+
+
+class AcceptableUsePolicy(_Strict):
+    incorporated_by_reference: Unknowable[bool]
+    licensor_may_update: Unknowable[bool] = Field(description="The licensor can change the policy unilaterally")
+
+
+class Terms(_Strict):
+    """The terms of one licence version. Leave out what the version does not address."""
+
+    weights_access: Unknowable[Weights] | None = None
+    commercial_use: Unknowable[Literal["allowed", "restricted", "prohibited"]] | None = None
+    research_only: Unknowable[bool] | None = None
+    user_threshold: Unknowable[UserThreshold] | Literal["none"] | None = None
+    output_training_ban: Unknowable[OutputTrainingBan] | Literal["none"] | None = None
+    acceptable_use_policy: Unknowable[AcceptableUsePolicy] | Literal["none"] | None = None
+    licensor_may_change_terms: Unknowable[bool] | None = None
+    revocation: Unknowable[Literal["at_will", "on_breach", "irrevocable"]] | None = None
+    remote_restriction: Unknowable[bool] | None = None
+    must_use_latest_version: Unknowable[bool] | None = None
+    field_of_use_restrictions: Unknowable[list[str]] | None = None
+    geographic_restrictions: Unknowable[list[str]] | None = None
+    hosted_service_restriction: Unknowable[bool] | None = None
+    attribution_required: Unknowable[bool] | None = None
+    naming_requirement: Unknowable[bool] | None = None
+    restrictions_pass_to_derivatives: Unknowable[bool] | None = None
+    distillation_counts_as_derivative: Unknowable[bool] | None = None
+    osi_approved: Unknowable[bool] | None = None
+    marketed_as_open: Unknowable[bool] | None = None
+    terminates_on_ip_claim: Unknowable[bool] | None = None
+
+
+class LicenceVersion(_Dated):
+    version: str = Field(min_length=1)
+    date: IsoDate
+    spdx: str | None = Field(default=None, description="SPDX id or LicenseRef- name")
+    terms: Terms
+    clauses: list[Clause] = Field(default_factory=list)
+    sources: list[Id] = Field(default_factory=list)
+
+
+class Licence(_Strict):
+    id: Id
+    name: str
+    kind: Literal["model_licence", "terms_of_service", "data_licence", "api_terms"] = "model_licence"
+    licensor: Id
+    models: list[Id] = Field(default_factory=list)
+    versions: list[LicenceVersion] = Field(min_length=1, description="Oldest first")
+
+
+class Money(_Strict):
+    value: Annotated[float, Field(ge=0)]
+    currency: Literal["USD", "GBP", "EUR"] = "USD"
+
+
+class StaffHire(_Strict):
+    count: Unknowable[Annotated[int, Field(ge=0)]] = UNKNOWN
+    key_staff: Unknowable[bool] = UNKNOWN
+    with_licence: Unknowable[bool] = Field(default=UNKNOWN, description="Hired together with a licence instead of an acquisition")
+
+
+class RegulatoryStep(_Dated):
+    authority: str
+    date: IsoDate
+    action: str
+    outcome: str | None = None
+    sources: list[Id] = Field(default_factory=list)
+
+
+DealForm = Literal["equity", "convertible", "cloud_credits", "committed_cloud_spend",
+                   "revenue_share", "commercial_partnership", "licence_fee"]
+GovernanceRight = Literal["board_seat", "board_observer", "consultation_rights", "information_rights"]
+Exclusivity = Literal["exclusive", "preferred", "right_of_first_refusal", "non_exclusive", "none"]
+
+
+class Deal(_Dated):
+    """One dated agreement or investment round between a partner (investor, cloud provider,
+    distributor) and an FM developer."""
+
+    id: Id
+    title: str
+    date: IsoDate
+    partner: Id
+    developer: Id
+    amount: Unknowable[Money] | None = None
+    forms: Unknowable[list[DealForm]] | None = None
+    stake_pct: Unknowable[Annotated[float, Field(ge=0, le=100)]] | None = None
+    compute: Unknowable[Exclusivity] | None = None
+    distribution: Unknowable[Exclusivity] | None = None
+    api_exclusive_to_partner_cloud: Unknowable[bool] | None = None
+    ip_rights: Unknowable[Literal["exclusive", "non_exclusive", "none"]] | None = None
+    integration_into_partner_products: Unknowable[bool] | None = None
+    governance: Unknowable[list[GovernanceRight]] | None = None
+    staff_hired: Unknowable[StaffHire] | Literal["none"] | None = None
+    priority_accelerator_access: Unknowable[bool] | None = None
+    developer_multihoming: Unknowable[bool] | None = Field(
+        default=None, description="The developer also sources compute or distribution from rival providers"
+    )
+    regulatory: list[RegulatoryStep] = Field(default_factory=list)
+    clauses: list[Clause] = Field(default_factory=list)
+    sources: list[Id] = Field(default_factory=list)
+
+
+class Price(_Strict):
+    amount: Annotated[float, Field(ge=0)]
+    currency: Literal["USD", "GBP", "EUR"] = "USD"
+    unit: str = Field(description="e.g. 'per 1,000 calls', 'per month'")
+
+
+class AccessTerms(_Strict):
+    price: Unknowable[Price] | Literal["free"] | None = None
+    ai_training_ban: Unknowable[bool] | None = None
+    exclusive_licensee: Unknowable[Id] | Literal["none"] | None = None
+
+
+class DataAccessChange(_Dated):
+    id: Id
+    holder: Id
+    resource: str
+    date: IsoDate
+    announced: Unknowable[IsoDate] | None = None
+    before: AccessTerms
+    after: AccessTerms
+    clauses: list[Clause] = Field(default_factory=list)
+    sources: list[Id] = Field(default_factory=list)
+
+
+class Case(_Dated):
+    """A case file, format v1."""
+
+    schema_version: Literal[1]
+    id: Id
+    title: str = Field(min_length=1)
+    kind: list[Literal["licence", "deal", "data_access"]] = Field(min_length=1)
+    as_of: IsoDate
+    summary: str = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
+    parties: list[Party] = Field(default_factory=list)
+    models: list[Model] = Field(default_factory=list)
+    licences: list[Licence] = Field(default_factory=list)
+    deals: list[Deal] = Field(default_factory=list)
+    data_access_changes: list[DataAccessChange] = Field(default_factory=list)
+    notes: str | None = None
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: str) -> str:
+        return _check_date(value)

@@ -1,0 +1,155 @@
+"""Load case files: parse, validate against the Case schema, then check cross-references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from policycheck.case import SCHEMA_VERSION, Case
+from policycheck.errors import CaseLoadError, Problem, suggest
+from policycheck.schema_errors import problems_from
+from policycheck.source_file import Document, Path_, parse_document, read_document
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A validated case and the document it came from (for file:line evidence)."""
+
+    case: Case
+    document: Document
+
+    @property
+    def file(self) -> str:
+        return self.document.file
+
+
+def load_case(path: str | Path) -> LoadedCase:
+    """Load and validate one case file. Raises CaseLoadError listing every problem."""
+    try:
+        doc = read_document(path)
+    except CaseLoadError:
+        raise
+    except Exception as exc:  # InputError from the reader
+        from policycheck.errors import InputError
+
+        if isinstance(exc, InputError):
+            raise CaseLoadError(exc.problems) from None
+        raise
+    return case_from_document(doc)
+
+
+def load_case_text(text: str, name: str = "<string>") -> LoadedCase:
+    """Load a case held in memory (YAML or JSON text)."""
+    from policycheck.errors import InputError
+
+    try:
+        doc = parse_document(text, name)
+    except InputError as exc:
+        raise CaseLoadError(exc.problems) from None
+    return case_from_document(doc)
+
+
+def case_from_document(doc: Document) -> LoadedCase:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise CaseLoadError([Problem("a case file must be a mapping at the top level", doc.location(()))])
+    version = data.get("schema_version")
+    if version is not None and version != SCHEMA_VERSION:
+        raise CaseLoadError([Problem(
+            f"unsupported schema_version {version!r}; this policycheck reads version {SCHEMA_VERSION}",
+            doc.location(("schema_version",)))])
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        raise CaseLoadError(problems_from(exc, doc, Case)) from None
+    problems = list(_reference_problems(case, doc))
+    if problems:
+        raise CaseLoadError(problems)
+    return LoadedCase(case, doc)
+
+
+def iter_case_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named on the command line, and case files found (sorted) under folders."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.suffix in CASE_SUFFIXES and f.is_file()
+                              and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        else:
+            yield p
+
+
+def _reference_problems(case: Case, doc: Document) -> Iterator[Problem]:
+    """Ids must be unique and every reference must point at something declared in the case."""
+    source_ids = _unique(doc, [(("sources", i, "id"), s.id) for i, s in enumerate(case.sources)], "source")
+    party_ids = _unique(doc, [(("parties", i, "id"), p.id) for i, p in enumerate(case.parties)], "party")
+    model_ids = _unique(doc, [(("models", i, "id"), m.id) for i, m in enumerate(case.models)], "model")
+    yield from source_ids[1]
+    yield from party_ids[1]
+    yield from model_ids[1]
+    yield from _unique(doc, [(("licences", i, "id"), x.id) for i, x in enumerate(case.licences)], "licence")[1]
+    yield from _unique(doc, [(("deals", i, "id"), x.id) for i, x in enumerate(case.deals)], "deal")[1]
+    yield from _unique(doc, [(("data_access_changes", i, "id"), x.id)
+                             for i, x in enumerate(case.data_access_changes)], "data access change")[1]
+    sources, parties, models = source_ids[0], party_ids[0], model_ids[0]
+
+    def ref(path: Path_, value: str, known: set[str], what: str) -> Iterator[Problem]:
+        if value not in known:
+            yield Problem(f"unknown {what} '{value}'", doc.location(path), suggest(value, known))
+
+    for path, value in _source_refs(doc.data):
+        yield from ref(path, value, sources, "source")
+    for i, m in enumerate(case.models):
+        yield from ref(("models", i, "developer"), m.developer, parties, "party")
+    for i, lic in enumerate(case.licences):
+        yield from ref(("licences", i, "licensor"), lic.licensor, parties, "party")
+        for j, mid in enumerate(lic.models):
+            yield from ref(("licences", i, "models", j), mid, models, "model")
+        dates = [v.date for v in lic.versions]
+        for j in range(1, len(dates)):
+            if dates[j] < dates[j - 1]:
+                yield Problem("licence versions must be listed oldest first",
+                              doc.location(("licences", i, "versions", j, "date")))
+    for i, deal in enumerate(case.deals):
+        yield from ref(("deals", i, "partner"), deal.partner, parties, "party")
+        yield from ref(("deals", i, "developer"), deal.developer, parties, "party")
+    for i, ch in enumerate(case.data_access_changes):
+        yield from ref(("data_access_changes", i, "holder"), ch.holder, parties, "party")
+        for side in ("before", "after"):
+            lic = getattr(ch, side).exclusive_licensee
+            if lic not in (None, "none", "unknown"):
+                yield from ref(("data_access_changes", i, side, "exclusive_licensee"), lic, parties, "party")
+
+
+def _unique(doc: Document, items: list[tuple[Path_, str]], what: str) -> tuple[set[str], list[Problem]]:
+    seen: set[str] = set()
+    problems = []
+    for path, value in items:
+        if value in seen:
+            problems.append(Problem(f"duplicate {what} id '{value}'", doc.location(path)))
+        seen.add(value)
+    return seen, problems
+
+
+def _source_refs(data: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
+    """Every place that names a source: ``sources: [ids]`` lists and clauses' ``source``."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = path + (key,)
+            if key == "sources" and path != () and isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, str):
+                        yield here + (i,), item
+            elif key == "source" and isinstance(value, str):
+                yield here, value
+            else:
+                yield from _source_refs(value, here)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _source_refs(value, path + (i,))

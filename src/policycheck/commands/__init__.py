@@ -1,0 +1,1 @@
+"""Extra CLI commands, one module per workflow; ``cli.py`` registers them."""

@@ -1,0 +1,234 @@
+"""Rule fixtures: sentence-named tests beside the rules, and a runner that checks them.
+
+A fixture file is ``<rule id>.test.yaml`` next to the rule (or any ``*.test.yaml`` under a
+``tests`` folder of a rules directory)::
+
+    rule: output-training-ban            # default: the file name without .test.yaml
+    tests:
+      - name: A licence that bars outputs for training rivals is flagged under C3
+        case:                            # a minimal case: schema_version, id, title, kind,
+          licences: [...]                # as_of, summary and sources are filled in if absent
+        expect:
+          fires: true                    # the fixture's rule fires (true) or not (false)
+          severity: high                 # optional: the flag's (effective) severity
+          mitigated: false               # optional
+          rule_status: clear             # optional: fired | clear | not assessed | not applicable
+          conditions: {C3: concern}      # optional condition statuses
+          also_fires: [other-rule]       # optional
+          not_fires: [other-rule]        # optional
+      - name: ...
+        case_file: ../../cases/licences/llama-2.yaml   # or a real case (path relative to this file)
+        expect: {fires: true}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from policycheck.assess import assess
+from policycheck.assessment import CaseAssessment
+from policycheck.case_loader import LoadedCase, case_from_document, load_case
+from policycheck.errors import InputError, Location, PolicycheckError, Problem, RuleLoadError
+from policycheck.rule import Condition, Severity
+from policycheck.rule_loader import RulePack, is_fixture
+from policycheck.schema_errors import problems_from
+from policycheck.source_file import Document, read_document
+
+FIXTURE_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Expect(_Strict):
+    fires: bool
+    severity: Severity | None = None
+    mitigated: bool | None = None
+    rule_status: Literal["fired", "clear", "not assessed", "not applicable"] | None = None
+    conditions: dict[Condition, Literal["concern", "watch", "no concern found", "not assessed"]] = Field(default_factory=dict)
+    also_fires: list[str] = Field(default_factory=list)
+    not_fires: list[str] = Field(default_factory=list)
+
+
+class FixtureTest(_Strict):
+    name: str = Field(min_length=10, description="A full sentence saying what is tested")
+    case: dict[str, Any] | None = None
+    case_file: str | None = None
+    expect: Expect
+
+    @model_validator(mode="after")
+    def _one_case(self) -> FixtureTest:
+        if (self.case is None) == (self.case_file is None):
+            raise ValueError("give exactly one of 'case' (inline) or 'case_file'")
+        return self
+
+
+class FixtureFile(_Strict):
+    rule: str | None = None
+    tests: list[FixtureTest] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class LoadedTest:
+    rule: str
+    name: str
+    file: str
+    line: int
+    expect: Expect
+    case: LoadedCase
+
+
+@dataclass(frozen=True)
+class TestResult:
+    test: LoadedTest
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def describe(self) -> str:
+        return f"{self.test.file}:{self.test.line}: [{self.test.rule}] {self.test.name}: " + "; ".join(self.failures)
+
+
+@dataclass
+class Suite:
+    tests: list[LoadedTest] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+_DEFAULTS = {"schema_version": 1, "as_of": "2024-01-01",
+             "sources": [{"id": "fixture", "title": "Test fixture (invented data)", "date": "unknown", "kind": "primary"}]}
+
+
+def iter_fixture_files(folders: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for folder in folders:
+        root = Path(folder)
+        if root.is_file():
+            out.append(root)
+            continue
+        out += sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml") and is_fixture(p, root))
+    return out
+
+
+def load_fixture_file(path: Path) -> list[LoadedTest]:
+    doc = read_document(path)
+    if not isinstance(doc.data, dict):
+        raise InputError([Problem("a fixture file must be a mapping with 'tests'", doc.location(()))])
+    try:
+        ff = FixtureFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, doc, FixtureFile)) from None
+    rule = ff.rule or path.name.split(".test.")[0]
+    tests: list[LoadedTest] = []
+    problems: list[Problem] = []
+    for i, t in enumerate(ff.tests):
+        line = doc.line_of(("tests", i, "name")) or 1
+        try:
+            case = _fixture_case(t, doc, path, i)
+        except PolicycheckError as exc:
+            problems.extend(exc.problems)
+            continue
+        tests.append(LoadedTest(rule, t.name, str(path), line, t.expect, case))
+    if problems:
+        raise InputError(problems)
+    return tests
+
+
+def _fixture_case(t: FixtureTest, doc: Document, path: Path, i: int) -> LoadedCase:
+    if t.case_file is not None:
+        target = (path.parent / t.case_file)
+        if not target.is_file():
+            raise InputError([Problem(f"case_file '{t.case_file}' not found", doc.location(("tests", i, "case_file")))])
+        return load_case(target)
+    data = copy.deepcopy(t.case or {})
+    slug = "fixture-" + str(i + 1)
+    for key, value in _DEFAULTS.items():
+        data.setdefault(key, copy.deepcopy(value))
+    data.setdefault("id", slug)
+    data.setdefault("title", t.name)
+    data.setdefault("summary", t.name)
+    data.setdefault("kind", [k for k, present in (("licence", "licences"), ("deal", "deals"),
+                                                  ("data_access", "data_access_changes")) if data.get(present)] or ["licence"])
+    # Locate the inline case's errors inside the fixture file: re-root the place map.
+    base = ("tests", i, "case")
+    places = {p[len(base):]: v for p, v in doc.places.items() if p[: len(base)] == base}
+    sub = Document(doc.file, data, places)
+    return case_from_document(sub)
+
+
+def load_suite(folders: Sequence[str | Path], pattern: str | None = None) -> Suite:
+    suite = Suite()
+    problems: list[Problem] = []
+    for f in iter_fixture_files(folders):
+        suite.files.append(str(f))
+        try:
+            tests = load_fixture_file(f)
+        except PolicycheckError as exc:
+            problems.extend(exc.problems)
+            continue
+        suite.tests += [t for t in tests if pattern is None or pattern.lower() in f"{t.rule} {t.name}".lower()]
+    if problems:
+        raise InputError(problems)
+    return suite
+
+
+def check(test: LoadedTest, result: CaseAssessment) -> tuple[str, ...]:
+    """The differences between what the test expects and what the assessment says."""
+    e = test.expect
+    failures: list[str] = []
+    fired = {f.rule for f in result.flags}
+    mine = [f for f in result.flags if f.rule == test.rule]
+    if e.fires and not mine:
+        status = next((r.status for r in result.rules if r.rule == test.rule), "unknown rule")
+        failures.append(f"expected {test.rule} to fire, it did not (rule status: {status})")
+    if not e.fires and mine:
+        failures.append(f"expected {test.rule} not to fire, it fired: {mine[0].message}")
+    if mine and e.severity and all(f.severity != e.severity for f in mine):
+        failures.append(f"expected severity {e.severity}, got {', '.join(sorted({f.severity for f in mine}))}")
+    if mine and e.mitigated is not None and all(f.mitigated != e.mitigated for f in mine):
+        failures.append(f"expected mitigated={str(e.mitigated).lower()}, got {str(mine[0].mitigated).lower()}")
+    if e.rule_status:
+        status = next((r.status for r in result.rules if r.rule == test.rule), "unknown rule")
+        if status != e.rule_status:
+            failures.append(f"expected rule status '{e.rule_status}', got '{status}'")
+    conds = {c.condition: c.status for c in result.conditions}
+    for cond, want in sorted(e.conditions.items()):
+        if conds.get(cond) != want:
+            failures.append(f"expected {cond} '{want}', got '{conds.get(cond)}'")
+    for other in e.also_fires:
+        if other not in fired:
+            failures.append(f"expected {other} to fire too, it did not")
+    for other in e.not_fires:
+        if other in fired:
+            failures.append(f"expected {other} not to fire, it fired")
+    return tuple(failures)
+
+
+def run_suite(suite: Suite, pack: RulePack) -> list[TestResult]:
+    ids = {r.id for r in pack.rules}
+    results: list[TestResult] = []
+    for t in suite.tests:
+        unknown = [r for r in [t.rule, *t.expect.also_fires, *t.expect.not_fires] if r not in ids]
+        if unknown:
+            results.append(TestResult(t, (f"unknown rule id(s): {', '.join(unknown)}",)))
+            continue
+        assessment = assess([t.case], pack).cases[0]
+        results.append(TestResult(t, check(t, assessment)))
+    return results
+
+
+def fixture_location(path: str, line: int) -> Location:
+    return Location(path, line)
+
+
+__all__ = ["Expect", "FixtureFile", "LoadedTest", "Suite", "TestResult", "check", "load_suite", "run_suite",
+           "RuleLoadError"]

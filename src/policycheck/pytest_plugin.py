@@ -1,0 +1,1 @@
+"""pytest plugin: collects rule fixtures (``*.test.yaml``) as test items."""

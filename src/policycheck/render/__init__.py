@@ -1,0 +1,1 @@
+"""Renderers: pure functions from an Assessment (or a rule pack) to text."""

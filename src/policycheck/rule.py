@@ -1,0 +1,108 @@
+"""Rule format v1: the pydantic models of a rule file (one rule per YAML file).
+
+    id: output-training-ban            # equals the file stem
+    title: ...
+    conditions: [C3, OTC]
+    severity: high                      # info | low | medium | high
+    citation: {source: CMA FM Initial Report, section: "§3.7.6", url: ...}
+    rationale: why the report sees a concern, and why this severity
+    message: "{v.version} of {v.licence} bars ..."   # {alias.field} placeholders
+    mitigation: what would lower the concern
+    when:
+      all:  [ {fact: licence_version, as: v, where: {output_training_ban: true}} ]
+      any:  [ pattern, pattern ]        # at least one must also match (each is an alternative)
+      none: [ pattern ]                 # no fact may match (may refer to aliases in `all`)
+    mitigated_by:
+      - id: licensor-family-exception
+        description: ...
+        severity: low                   # the flag's severity when this mitigation applies
+        when: {on: v, where: {...}} | {all: [...], none: [...]}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Severity = Literal["info", "low", "medium", "high"]
+SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
+Condition = Literal["C1", "C2", "C3", "C4", "OTC"]
+CONDITIONS: dict[str, str] = {
+    "C1": "Access to inputs",
+    "C2": "Contestability",
+    "C3": "Choice of models",
+    "C4": "No leveraging",
+    "OTC": "Open-then-closed licence risk",
+}
+Alias = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=30)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+class Citation(_Strict):
+    source: str = Field(min_length=1, description="e.g. 'CMA FM Initial Report'")
+    section: str = Field(min_length=1, description="e.g. '§3.7.6'")
+    url: str | None = None
+    paragraph: str | None = Field(default=None, description="What the cited text says, in a sentence")
+
+    def text(self) -> str:
+        return f"{self.source} {self.section}"
+
+
+class Pattern(_Strict):
+    """Matches one fact of type ``fact``; ``where`` is an AND of field tests, ``any_of`` an OR of such maps."""
+
+    fact: str
+    alias: Alias | None = Field(default=None, alias="as")
+    where: dict[str, Any] = Field(default_factory=dict)
+    any_of: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Refinement(_Strict):
+    """More tests on a fact already matched by the rule (``on: <alias>``)."""
+
+    on: Alias
+    where: dict[str, Any] = Field(default_factory=dict)
+    any_of: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class When(_Strict):
+    all: list[Pattern] = Field(min_length=1)
+    any: list[Pattern] = Field(default_factory=list)
+    none: list[Pattern] = Field(default_factory=list)
+
+
+class MitigationWhen(_Strict):
+    on: list[Refinement] = Field(default_factory=list)
+    all: list[Pattern] = Field(default_factory=list)
+    none: list[Pattern] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> MitigationWhen:
+        if not (self.on or self.all or self.none):
+            raise ValueError("a mitigation needs at least one of 'on', 'all' or 'none'")
+        return self
+
+
+class Mitigation(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    description: str = Field(min_length=1)
+    severity: Severity
+    when: MitigationWhen
+
+
+class Rule(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+    title: str = Field(min_length=1)
+    conditions: list[Condition] = Field(min_length=1)
+    severity: Severity
+    citation: Citation
+    rationale: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+    mitigation: str = Field(min_length=1, description="What would lower the concern")
+    tags: list[str] = Field(default_factory=list)
+    when: When
+    mitigated_by: list[Mitigation] = Field(default_factory=list)

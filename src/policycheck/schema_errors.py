@@ -1,0 +1,143 @@
+"""Turn pydantic validation errors into located, one-line Problems with suggestions."""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from policycheck.errors import Problem, suggest
+from policycheck.source_file import Document, Path_, format_path
+
+_FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
+_TYPE_TAGS = {"bool", "str", "int", "float", "list", "dict", "none", "function-after", "function-before", "function-wrap"}
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel]) -> list[Problem]:
+    """One Problem per offending data path, located in ``doc``."""
+    grouped: dict[Path_, list[tuple[int, dict[str, Any], Path_]]] = {}
+    for err in exc.errors(include_url=False):
+        path, depth = _data_path(err["loc"], doc.data, err["type"])
+        grouped.setdefault(path[: _owner_len(path, depth)], []).append((depth, err, path))
+    # A union reports one error per member; where one member got deeper into the data,
+    # the errors at its ancestors (the other members) are noise.
+    paths = [k for k in grouped]
+    for key in paths:
+        if any(len(o) > len(key) and o[: len(key)] == key for o in paths):
+            del grouped[key]
+    problems = []
+    for _key, errs in grouped.items():
+        deepest = max(d for d, _, _ in errs)
+        chosen = [(e, p) for d, e, p in errs if d == deepest]
+        err, path = chosen[0]
+        problems.append(_problem(err, path, doc, root, [e for e, _ in chosen]))
+    problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0, p.message))
+    unique: list[Problem] = []
+    for p in problems:
+        if not unique or unique[-1].render() != p.render():
+            unique.append(p)
+    return unique
+
+
+def _owner_len(path: Path_, depth: int) -> int:
+    return len(path) if depth >= len(path) else depth
+
+
+def _data_path(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[Path_, int]:
+    """Strip pydantic's union/type tags from ``loc``; also return how many segments exist in the data."""
+    out: list[str | int] = []
+    depth = 0
+    cursor: Any = data
+    present = True
+    for i, seg in enumerate(loc):
+        last = i == len(loc) - 1
+        if present and isinstance(cursor, dict) and isinstance(seg, str) and seg in cursor:
+            out.append(seg)
+            cursor = cursor[seg]
+            depth += 1
+        elif present and isinstance(cursor, list) and isinstance(seg, int) and 0 <= seg < len(cursor):
+            out.append(seg)
+            cursor = cursor[seg]
+            depth += 1
+        elif isinstance(seg, str) and _FIELD.match(seg) and seg not in _TYPE_TAGS and (last or kind == "missing"):
+            out.append(seg)
+            present = False
+        elif isinstance(seg, int):
+            out.append(seg)
+            present = False
+    return tuple(out), depth
+
+
+def _problem(err: dict[str, Any], path: Path_, doc: Document, root: type[BaseModel], group: list[dict[str, Any]]) -> Problem:
+    kind = err["type"]
+    loc = doc.location(path)
+    field = format_path(path) or "(document)"
+    if kind == "extra_forbidden":
+        name = str(path[-1])
+        hint = suggest(name, fields_at(root, path[:-1]))
+        return Problem(f"unknown field '{name}'", loc, hint)
+    if kind == "missing":
+        return Problem(f"required field '{path[-1]}' is missing", _replace_path(loc, field))
+    value = err.get("input")
+    expected: list[str] = []
+    for e in group:
+        if e["type"] == "literal_error":
+            expected += _QUOTED.findall(e.get("ctx", {}).get("expected", ""))
+        elif e["type"] in ("bool_type", "bool_parsing"):
+            expected += ["true", "false"]
+    if expected:
+        unique = list(dict.fromkeys(expected))
+        hint = suggest(str(value), unique) if isinstance(value, str) else None
+        return Problem(f"invalid value {_show(value)}; expected one of: {', '.join(unique)}", loc, hint)
+    msgs = list(dict.fromkeys(_clean(e["msg"]) for e in group))
+    return Problem(f"invalid value {_show(value)}: {' / '.join(msgs)}", loc)
+
+
+def _replace_path(loc: Any, field: str) -> Any:
+    from dataclasses import replace
+
+    return replace(loc, path=field)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "(a " + type(value).__name__.replace("dict", "mapping") + ")"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _clean(msg: str) -> str:
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def fields_at(root: type[BaseModel], path: Path_) -> list[str]:
+    """Field names valid at ``path`` inside ``root`` (used for 'did you mean')."""
+    models: list[type[BaseModel]] = [root]
+    for seg in path:
+        nxt: list[type[BaseModel]] = []
+        for m in models:
+            if isinstance(seg, int):
+                nxt.append(m)
+                continue
+            info = m.model_fields.get(seg)
+            if info is not None:
+                nxt.extend(_models_in(info.annotation))
+        models = nxt
+        if not models:
+            return []
+    names: list[str] = []
+    for m in models:
+        names.extend(m.model_fields)
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found.extend(_models_in(arg))
+    return found

@@ -1,0 +1,186 @@
+"""Read a YAML or JSON document safely and remember where every value came from.
+
+Case, rule, fixture and waiver files are all read here. The loader:
+- refuses anchors/aliases, custom tags, duplicate keys and files over a size limit (hostile input);
+- keeps YAML's surprising implicit types out: only true/false are booleans (not yes/no/on/off),
+  dates stay strings (the schemas parse them), and ``1e3`` is a number;
+- returns a map from each value's path (a tuple of keys and list indexes) to its line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policycheck.errors import InputError, Location, Problem
+
+try:  # the C loader is much faster; fall back silently where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_BYTES = 2_000_000
+MAX_DEPTH = 40
+
+Path_ = tuple[str | int, ...]
+
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*)?(\.[0-9_]*)?([eE][-+]?[0-9]+)?$")
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+
+
+@dataclass
+class Document:
+    """A parsed file: its data, the place of every value, and the file name used in errors."""
+
+    file: str
+    data: Any
+    places: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    _seen: set[int] = field(default_factory=set, repr=False, compare=False)
+
+    def location(self, path: Path_) -> Location:
+        """The location of ``path``, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while p:
+            if p in self.places:
+                line, col = self.places[p]
+                return Location(self.file, line, col, format_path(path))
+            p = p[:-1]
+        line, col = self.places.get((), (1, 1))
+        return Location(self.file, line, col, format_path(path) or None)
+
+    def line_of(self, path: Path_) -> int | None:
+        return self.location(path).line
+
+
+def format_path(path: Path_) -> str:
+    """('licences', 0, 'versions', 1, 'terms') -> 'licences[0].versions[1].terms'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def read_document(path: str | Path, *, display: str | None = None) -> Document:
+    """Read a YAML (or JSON) file into a Document, raising InputError with a place."""
+    p = Path(path)
+    name = display or str(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
+    if len(raw) > MAX_BYTES:
+        raise InputError([Problem(f"file is larger than {MAX_BYTES} bytes", Location(name))])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(f"file is not valid UTF-8 (byte {exc.start})", Location(name))]) from None
+    return parse_document(text, name)
+
+
+def parse_document(text: str, file: str = "<string>") -> Document:
+    """Parse YAML/JSON text into a Document."""
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = f"invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+        if mark is None:
+            raise InputError([Problem(msg, Location(file))]) from None
+        raise InputError([Problem(msg, Location(file, mark.line + 1, mark.column + 1))]) from None
+    except yaml.YAMLError as exc:
+        raise InputError([Problem(f"invalid YAML: {exc}", Location(file))]) from None
+    doc = Document(file, None)
+    if node is None:
+        raise InputError([Problem("file is empty", Location(file, 1, 1))])
+    doc.data = _build(node, (), doc, 0)
+    doc._seen.clear()
+    return doc
+
+
+def _place(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _fail(doc: Document, node: yaml.Node, path: Path_, message: str) -> InputError:
+    line, col = _place(node)
+    return InputError([Problem(message, Location(doc.file, line, col, format_path(path) or None))])
+
+
+def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _fail(doc, node, path, f"nesting deeper than {MAX_DEPTH} levels")
+    doc.places.setdefault(path, _place(node))
+    if id(node) in doc._seen:  # the composer hands back the same node for an alias
+        raise _fail(doc, node, path, "YAML anchors and aliases are not allowed")
+    doc._seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        if node.tag not in (_TAG + "map",):
+            raise _fail(doc, node, path, f"unsupported YAML tag {node.tag}")
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                raise _fail(doc, key_node, path, "YAML merge keys (<<) are not allowed")
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _fail(doc, key_node, path, "mapping keys must be plain strings")
+            key = str(key_node.value)
+            if key in out:
+                raise _fail(doc, key_node, path + (key,), f"duplicate key '{key}'")
+            doc.places[path + (key,)] = _place(key_node)
+            out[key] = _build(value_node, path + (key,), doc, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _TAG + "seq":
+            raise _fail(doc, node, path, f"unsupported YAML tag {node.tag}")
+        return [_build(item, path + (i,), doc, depth + 1) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
+    return _scalar(node, path, doc)
+
+
+def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
+    value: str = node.value
+    tag = node.tag
+    if tag not in _PLAIN_TAGS:
+        raise _fail(doc, node, path, f"unsupported YAML tag {tag}")
+    if node.style in ("'", '"', "|", ">"):
+        return value
+    if tag == _TAG + "null":
+        return None
+    if value in ("true", "True", "TRUE"):
+        return True
+    if value in ("false", "False", "FALSE"):
+        return False
+    if _INT.match(value):
+        return int(value.replace("_", ""))
+    if _FLOAT.match(value) and any(ch.isdigit() for ch in value):
+        number = float(value.replace("_", ""))
+        if number != number or number in (float("inf"), float("-inf")):
+            raise _fail(doc, node, path, "numbers must be finite")
+        return number
+    if tag == _TAG + "float" and value.lower() in (".inf", "-.inf", "+.inf", ".nan"):
+        raise _fail(doc, node, path, "numbers must be finite")
+    return value
+
+
+def walk_paths(data: Any, path: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
+    """Every (path, value) pair in a parsed document, depth first."""
+    yield path, data
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from walk_paths(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from walk_paths(value, path + (i,))
