@@ -11,7 +11,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import random
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,7 +22,6 @@ import threading
 
 import durable_rules_engine
 import pytest
-from durable import engine as durable_engine
 
 from policycheck import engine as adapter
 from policycheck.engine import Engine, EnginePattern, EngineRule, Match, engine_version
@@ -78,6 +80,8 @@ def test_host_timer_threads_disabled() -> None:
     engines = [Engine([rule(f"r{i}", P("a", typed("deal")))]) for i in range(30)]
     assert [e.run([{"t": "deal"}]) for e in engines][0] == [Match("r0", (("a", 0),))]
     assert threading.active_count() == before
+    host = adapter._HOST  # one process-wide Host holds every Engine's rulesets
+    assert host is not None and all(rs._name in host._ruleset_directory for e in engines for rs in e._chunks)
     upstream = raw("import threading; from durable import engine; engine.Host(); print(threading.active_count())")
     assert int(upstream.stdout) > 1, "upstream Host no longer starts timer threads"
 
@@ -225,7 +229,7 @@ def test_message_not_handled_286_ignored_and_observed_is_error() -> None:
     chunk = engine._chunks[0]
     payload = '{"id":"f0","sid":"dup","t":"deal"}'
     with pytest.raises(EngineError, match="fact 1: .*already observed"):
-        adapter._run_chunk(chunk.ruleset, [payload, payload], "dup")
+        adapter._run_chunk(chunk, [payload, payload], "dup", engine._collect)
     assert engine.run([{"t": "deal"}]) == [Match("deal", (("d", 0),))]
 
 
@@ -251,8 +255,16 @@ def test_exponent_floats_rejected_by_c_parser_204() -> None:
     assert adapter._encode({"b": True, "n": None, "f": 1e16, "g": 3e-05}) == '{"b":true,"n":null,"f":1.0e+16,"g":3.0e-05}'
 
 
+def test_strings_round_trip_quotes_unicode() -> None:
+    """Section 5 "Numbers" (last item): strings with quotes, backslashes, newlines or Unicode
+    round-trip; the adapter writes them with json.dumps(ensure_ascii=False) on both sides."""
+    odd = 'Ä "q" \\ back\nslash ✓ 模型'
+    engine = Engine([rule("odd", P("d", typed("deal", {"name": odd})))])
+    assert engine.run([{"t": "deal", "name": odd}, {"t": "deal", "name": odd[:-1]}]) == [Match("odd", (("d", 0),))]
+
+
 def engine_ruleset_handle() -> int:
-    return Engine([rule("x", P("d", typed("deal")))])._chunks[0].ruleset._handle
+    return Engine([rule("x", P("d", typed("deal")))])._chunks[0]._handle
 
 
 # --- 8. type coercion (section 1 table) -------------------------------------------------------------
@@ -282,18 +294,40 @@ def test_type_coercion_still_happens() -> None:
 # --- 9. swallowed action exceptions (#305) ----------------------------------------------------------
 
 def test_action_exception_swallowed_305(monkeypatch: pytest.MonkeyPatch) -> None:
-    """#305: durable stores action exceptions in state["exception"] and returns normally; the
-    adapter checks the drained state and raises EngineError, then keeps working."""
+    """#305 / section 2 "Actions": durable's action runner stores exceptions (even SystemExit) in
+    state["exception"] and returns normally. The adapter drains the C action queue itself: a
+    failing collector becomes an EngineError, the session is still freed, the Engine keeps working."""
+    def boom(c: object) -> None:
+        raise SystemExit("action broke")
+
+    host, name = raw_host_ruleset({"r": {"all": [{"a": {"t": "deal"}}], "run": boom}})
+    host.assert_fact(name, {"t": "deal", "sid": "1"})
+    assert "action broke" in host.get_state(name, "1")["exception"], "upstream swallowing changed"
+
     engine = Engine([rule("deal", P("d", typed("deal")))])
 
-    def failing(index: int, c: object) -> None:
+    def failing(action: str, frame: dict) -> None:
         raise RuntimeError("collector broke")
 
     monkeypatch.setattr(engine, "_collect", failing)
-    with pytest.raises(EngineError, match="collector broke"):
-        engine.run([{"t": "deal"}])
+    for _ in range(1100):  # each failure still frees its session: no MemoryError at 1,024
+        with pytest.raises(EngineError, match="collector broke"):
+            engine.run([{"t": "deal"}])
     monkeypatch.undo()
     assert engine.run([{"t": "deal"}]) == [Match("deal", (("d", 0),))]
+
+
+def test_error_mid_case_still_frees_session_303() -> None:
+    """Section 2 "delete_state crash" after "a batch that raised" + #312: when durable refuses a
+    fact mid-case (here error 303 from one rule too wide to split), the adapter still asserts the
+    sentinel, drains and deletes the session: 1,100 failing runs neither crash nor hit the cap."""
+    wide = typed("deal", {"$or": [{"$gt": {f"v{i}": 0}} for i in range(70)]})
+    engine = Engine([rule("wide", P("d", wide)), rule("firm", P("f", typed("firm")))])
+    bad = [{"t": "firm"}, {"t": "deal", **{f"v{i}": 1 for i in range(70)}}]
+    for _ in range(1100):
+        with pytest.raises(EngineError, match="fact 1: .*303"):
+            engine.run(bad)
+    assert engine.run([{"t": "firm"}]) == [Match("firm", (("f", 0),))]
 
 
 # --- 10. limits per C ruleset (section 5) -----------------------------------------------------------
@@ -435,6 +469,94 @@ def test_rulesets_never_deleted_137(monkeypatch: pytest.MonkeyPatch) -> None:
     del engine
 
 
+# --- 17. bugs found while integrating (not in durable-rules.md) --------------------------------------
+
+def test_join_after_nested_group_is_ignored() -> None:
+    """Found here, not in durable-rules.md: the C beta evaluator (reduceExpressionSequence) stops at
+    the end of the first nested group, so a join written after any $and/$or/$iany group of the same
+    pattern is silently ignored (cross-product matches). The adapter moves joins first."""
+    group = {"$and": [{"$neq": {"seq": 5}}, {"$neq": {"seq": 6}}]}
+    new = {"$and": [{"t": "lv"}, group, {"licence": {"old": "licence"}}]}
+    host, name = raw_host_ruleset({"r": {"all": [{"old": {"t": "lv"}}, {"new": new}],
+                                         "run": lambda c: pairs.append((c.old.n, c.new.n))}})
+    pairs: list[tuple[int, int]] = []
+    facts = [{"t": "lv", "licence": "a", "seq": 1, "n": 0}, {"t": "lv", "licence": "b", "seq": 2, "n": 1}]
+    for fact in facts:
+        host.assert_fact(name, dict(fact, sid="1"))
+    assert sorted(pairs) == [(0, 1), (1, 0)], "upstream nested-group bug changed"
+
+    for before in (group, {"$or": [{"seq": 1}, {"seq": 2}]}, {"$iany": {"tags": {"$i": "x"}}}):
+        engine = Engine([rule("r", P("old", typed("lv")), P("new", typed("lv", before, {"licence": {"old": "licence"}})))])
+        assert engine.run([dict(f, tags=["x"]) for f in facts]) == []
+        together = [dict(facts[0], tags=["x"]), dict(facts[0], tags=["x"], seq=2)]
+        assert [m.facts for m in engine.run(together)] == [(("old", 0), ("new", 1)), (("old", 1), ("new", 0))]
+
+
+def test_multi_key_test_objects_ignore_all_but_first_key() -> None:
+    """Found here: durable reads only the first key of a test object, so {"t": "deal", "amount": 5}
+    also matches amount 6. The adapter refuses such objects (write one test per object)."""
+    host, name = raw_host_ruleset({"r": {"all": [{"d": {"t": "deal", "amount": 5}}], "run": lambda c: seen.append(c.d.amount)}})
+    seen: list[int] = []
+    host.assert_fact(name, {"t": "deal", "amount": 6, "sid": "1"})
+    assert seen == [6], "upstream multi-key behaviour changed"
+    for expression in ({"t": "deal", "amount": 5}, typed("deal", {"$gt": {"a": 1, "b": 1}})):
+        with pytest.raises(EngineError, match="exactly one"):
+            Engine([rule("r", P("d", expression))])
+
+
+def test_joins_inside_or_and_or_inside_iall_are_refused() -> None:
+    """Found here: joins inside $or/$iany/$iall are evaluated by the same broken sequence walk, and
+    $or inside $iany/$iall makes createAlpha read uninitialised memory (random error 102 at
+    registration). The adapter rewrites $iany-of-$or to $or-of-$iany and refuses the rest."""
+    in_or = typed("lv", {"$or": [{"licence": {"old": "licence"}}, {"seq": 1}]})
+    with pytest.raises(EngineError, match="joins inside"):
+        Engine([rule("r", P("old", typed("lv")), P("new", in_or))])
+    with pytest.raises(EngineError, match=r"\$or inside \$iall"):
+        Engine([rule("r", P("v", typed("party", {"$iall": {"roles": {"$or": [{"$i": "a"}, {"$i": "b"}]}}})))])
+    engine = Engine([rule("r", P("v", typed("party", {"$iany": {"roles": {"$or": [{"$i": "a"}, {"$i": "b"}]}}})))])
+    facts = [{"t": "party", "roles": r} for r in (["a"], ["x", "b"], ["x"], [])]
+    assert [m.facts for m in engine.run(facts)] == [(("v", 0),), (("v", 1),)]
+
+
+VALGRIND_SCRIPT = """
+import json, durable_rules_engine as dre
+from policycheck.engine import Engine, EngineRule, EnginePattern as P
+new = {"$and": [{"t": "lv"}, {"$gt": {"seq": {"old": "seq"}}}]}
+iany = {"$and": [{"t": "lv"}, {"$iany": {"roles": {"$or": [{"$i": "a"}, {"$i": "b"}]}}}]}
+facts = [{"t": "lv", "seq": 1, "roles": ["a"]}, {"t": "lv", "seq": 2, "roles": []}, {"t": "lv", "seq": 1, "roles": []}]
+engine = Engine([EngineRule("j", (P("old", {"t": "lv"}), P("new", new))), EngineRule("i", (P("v", iany),))])
+print(len(engine.run(facts)), "ADAPTER-DONE", flush=True)
+dre.create_ruleset("raw_i", json.dumps({"r": {"all": [{"v": iany}]}}))
+h = dre.create_ruleset("raw_j", json.dumps({"r": {"all": [{"old": {"t": "lv"}}, {"new": new}]}}))
+for i, f in enumerate(facts):
+    dre.assert_fact(h, json.dumps(dict(f, id="f%d" % i, sid="1")))
+print("RAW-DONE", flush=True)
+"""
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_last_join_out_of_bounds_read_and_iany_or_uninitialised_valgrind() -> None:
+    """Found here: when the LAST join of a pattern is false, reduceExpressionSequence skips the
+    sequence's OP_END and reads past the node pool until a byte happens to equal OP_END (a
+    segfault in an earlier full test run); $or inside $iany reads uninitialised memory in
+    createAlpha. Under valgrind the adapter's use is clean and the raw use is not (the pin)."""
+    env = dict(os.environ, PYTHONMALLOC="malloc", PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run(
+        ["valgrind", "-q", "--log-fd=1", sys.executable, "-u", "-c", VALGRIND_SCRIPT],
+        capture_output=True, text=True, timeout=300, env=env,
+    ).stdout
+    adapter_part, _, raw_part = out.partition("ADAPTER-DONE")
+    assert "RAW-DONE" in raw_part, out[-2000:]
+
+    def durable_errors(text: str) -> list[str]:  # valgrind separates reports by an empty "==PID== " line
+        blocks = re.split(r"==\d+== *\n", text)
+        return [b.strip() for b in blocks if "durable_rules_engine" in b and ("Invalid" in b or "uninit" in b)]
+
+    assert durable_errors(adapter_part) == []
+    found = " ".join(durable_errors(raw_part))
+    assert "Invalid read" in found and "uninitialised" in found, "upstream memory bugs changed?"
+
+
 # --- validation ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -477,5 +599,5 @@ def test_fact_validation(fact: dict, message: str) -> None:
 
 
 def test_engine_version() -> None:
+    """pyproject pins durable-rules==2.0.28; every pin above was measured against it."""
     assert engine_version() == "2.0.28"
-    assert isinstance(durable_engine.Host, type)

@@ -7,6 +7,7 @@ mitigations the engine matched, renders messages and counts.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from policycheck.rule_loader import LoadedRule, RulePack
 from policycheck.source_file import format_path
 
 _ENGINES: dict[str, Engine] = {}
+_ENUM_WORD = re.compile(r"^[a-z]+(_[a-z]+)+$")
 
 
 def engine_for(pack: RulePack) -> Engine:
@@ -92,9 +94,11 @@ def _rule(lr: LoadedRule, by_name: dict[str, list[Match]], facts: list[Fact], lo
         for combo in sorted(_combos(by_name.get(alt.main, []))):
             fired.setdefault(frozenset(combo), (alt.aliases, combo, mit_hits.get(combo, [])))
         present = _combos(by_name.get(alt.present, []))
-        complete = _combos(by_name.get(alt.complete, []))
+        settled = _combos(by_name.get(alt.complete, []))
+        for name in alt.refuters:
+            settled |= _combos(by_name.get(name, []), len(alt.aliases))
         present_total += len(present)
-        incomplete |= {(alt.aliases, c) for c in present - complete}
+        incomplete |= {(alt.aliases, c) for c in present - settled}
     flags = [_flag(lr, aliases, combo, mits, facts, loaded) for aliases, combo, mits in
              sorted(fired.values(), key=lambda v: v[1])]
     if flags:
@@ -149,8 +153,11 @@ def _flag(lr: LoadedRule, aliases: tuple[str, ...], combo: tuple[int, ...], mits
 
 
 def _read_fields(lr: LoadedRule, alias: str, placeholders: list[tuple[str, str]]) -> tuple[str, ...]:
-    names = set(lr.compiled.fields.get(alias, ())) | {f for a, f in placeholders if a == alias}
-    return tuple(sorted(names))
+    """The fields the rule tests on ``alias`` first (where a reviewer should look), then those
+    its message quotes."""
+    tested = sorted(lr.compiled.fields.get(alias, ()))
+    quoted = sorted({f for a, f in placeholders if a == alias} - set(tested))
+    return tuple(tested + quoted)
 
 
 def _evidence(alias: str, fact: Fact, names: Iterable[str], loaded: LoadedCase) -> Evidence:
@@ -187,7 +194,10 @@ def display(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, list):
         return ", ".join(display(v) for v in value) or "none"
-    return str(value)
+    text = str(value)
+    if _ENUM_WORD.match(text):  # enum values read as words: other_models -> other models
+        return text.replace("_", " ")
+    return text
 
 
 def render_message(template: str, bound: dict[str, Fact]) -> str:

@@ -48,13 +48,15 @@ def _write(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
         return
     target = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".policycheck-")
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".policycheck-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, target)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise _Fail([f"{output}: cannot write: {exc.strerror or exc}"]) from None
 
 
@@ -99,39 +101,121 @@ def main() -> None:
     """
 
 
+ASSESS_FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
+
+
+def _warn(lines: Sequence[str]) -> None:
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+def _config(config_file: str | None, no_config: bool) -> Any:
+    from policycheck.config import Config, discover, load_config
+
+    if no_config:
+        return Config()
+    return _guard(lambda: load_config(config_file) if config_file else discover())
+
+
+def _today(value: str | None) -> Any:
+    from policycheck.waivers import today_from
+
+    try:
+        return today_from(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected a date as YYYY-MM-DD", param_hint="'--today'") from None
+
+
+def _config_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--no-config", is_flag=True, help="Ignore .policycheck.yaml / [tool.policycheck].")(fn)
+    fn = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                      help="Read this configuration file instead of searching up from the working directory.")(fn)
+    return fn
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(ASSESS_FORMATS), default=None,
+              help="Output format (default: the configuration's, else table). markdown is a pull-request "
+                   "comment; sarif is for code scanning; junit for CI test reports; html a standalone report.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
-              help="Exit 1 when any flag is at or above this severity.")
+              help="Exit 1 when any flag at or above this severity is not waived and not in the baseline.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--waivers", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="YAML file of accepted flags (rule, case, reason, approver, expires).")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Flags recorded in FILE (from --write-baseline, or an assessment JSON) do not count toward --fail-on.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write the fingerprints of the current flags (except waived ones) to FILE.")
+@click.option("--today", hidden=True, envvar="POLICYCHECK_TODAY", default=None,
+              help="The date waivers are checked against, YYYY-MM-DD (for reproducible runs).")
+@_config_options
 @_rules_option
-def assess(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: str | None,
-           rules_dirs: tuple[str, ...], no_bundled: bool) -> None:
+def assess(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, output: str | None, waivers: str | None,
+           baseline: str | None, write_baseline: str | None, today: str | None, config_file: str | None,
+           no_config: bool, rules_dirs: tuple[str, ...], no_bundled: bool) -> None:
     """Assess case files (or folders of them) and print the flagged assessment.
+
+    Settings not given on the command line come from .policycheck.yaml or [tool.policycheck]
+    in pyproject.toml, found by walking up from the working directory.
 
     \b
     Example:
         policycheck assess cases/
         policycheck assess cases/licences/llama-2.yaml --format json --fail-on high
+        policycheck assess cases/ --format sarif -o policycheck.sarif --waivers waivers.yaml
+        policycheck assess cases/ --write-baseline baseline.json
+        policycheck assess cases/ --baseline baseline.json --fail-on medium
     """
     from policycheck.assess import assess as run_assess
-    from policycheck.rule import SEVERITY_ORDER
+    from policycheck.baseline import baseline_json, load_baseline
+    from policycheck.config import merge
+    from policycheck.waivers import load_waivers, review
 
-    pack = _load_pack(rules_dirs, no_bundled)
+    opts = merge(_config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled, fail_on=fail_on,
+                 waivers=waivers, baseline=baseline, fmt=fmt)
+    day = _today(today)
+    pack = _load_pack(opts.rules, not opts.bundled)
     cases = _load_cases(paths)
+    waiver_list = _guard(lambda: load_waivers(opts.waivers, [r.id for r in pack.rules])) if opts.waivers else None
+    accepted = _guard(lambda: load_baseline(opts.baseline)) if opts.baseline else None
     result = _guard(lambda: run_assess(cases, pack))
-    if fmt == "json":
-        text = result.to_json()
-    else:
-        from policycheck.render.table import render_assessment
-
-        text = render_assessment(result)
+    warnings: list[str] = []
+    if waiver_list is not None or accepted is not None:
+        result, problems = review(result, today=day, waivers=waiver_list, waivers_file=opts.waivers,
+                                  baseline=accepted, baseline_file=opts.baseline)
+        warnings = [p.render() for p in problems]
+    text = _render(opts.format, result, pack)
+    if write_baseline:
+        _write(baseline_json(result), write_baseline)
     _write(text, output)
-    if fail_on is not None:
-        limit = SEVERITY_ORDER[fail_on]
-        if any(SEVERITY_ORDER[f.severity] >= limit for c in result.cases for f in c.flags):
-            sys.exit(EXIT_FLAGGED)
+    _warn(warnings)
+    if opts.fail_on is not None and result.failing(opts.fail_on):
+        sys.exit(EXIT_FLAGGED)
+
+
+def _render(fmt: str, result: Any, pack: Any) -> str:
+    if fmt == "json":
+        return str(result.to_json())
+    if fmt == "markdown":
+        from policycheck.render import markdown
+
+        return markdown.render(result)
+    if fmt == "sarif":
+        from policycheck.render import sarif
+
+        return sarif.render(result, pack)
+    if fmt == "junit":
+        from policycheck.render import junit
+
+        return junit.render(result)
+    if fmt == "html":
+        from policycheck.render import html
+
+        return html.render(result)
+    from policycheck.render.table import render_assessment
+
+    return render_assessment(result)
 
 
 @main.command()

@@ -47,6 +47,7 @@ class Alternative:
     complete: str
     aliases: tuple[str, ...]                       # positive aliases in engine pattern order
     mitigations: dict[str, str] = field(default_factory=dict)   # engine name -> mitigation id
+    refuters: list[str] = field(default_factory=list)           # engine names that settle "does not match"
 
 
 @dataclass
@@ -98,22 +99,42 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
     alternatives: list[Alternative] = []
     base_positive = [(a, p, path) for a, p, path in positives]
     for k, alt in enumerate(alts):
+        for alias, p, _ in alt:  # alternatives of `any` may bind one alias to different fact types
+            ctx.types[alias] = p.fact
         pos = base_positive + alt
         visible = [a for a, _, _ in pos]
         main, present, complete = [], [], []
+        refuters: list[tuple[int, dict[str, Any]]] = []   # (pattern position, pattern that settles "no match")
         for n, (alias, p, path) in enumerate(pos):
             earlier = visible[:n]
             tests, joins, known = _pattern_tests(ctx, alias, p.where, p.any_of, path, earlier)
             main.append(EnginePattern(alias, _and([{"t": p.fact}] + tests)))
             present.append(EnginePattern(alias, _and([{"t": p.fact}] + joins)))
             complete.append(EnginePattern(alias, _and([{"t": p.fact}] + joins + known)))
+            for test in tests:
+                opposite = complement(test) if test not in joins else None
+                if opposite is not None:
+                    refuters.append((n, _and([{"t": p.fact}] + joins + [opposite])))
+        negated: list[EnginePattern] = []
         for alias, p, path in negs:
             tests, _, _ = _pattern_tests(ctx, alias, p.where, p.any_of, path, visible, record=False)
-            main.append(EnginePattern(alias, _and([{"t": p.fact}] + tests), negated=True))
+            negated.append(EnginePattern(alias, _and([{"t": p.fact}] + tests), negated=True))
+        main += negated
         name = f"{rule.id}|{k}"
         alt_info = Alternative(f"{name}|main", f"{name}|present", f"{name}|complete", tuple(visible))
         engine_rules += [EngineRule(alt_info.main, tuple(main)), EngineRule(alt_info.present, tuple(present)),
                          EngineRule(alt_info.complete, tuple(complete))]
+        # Refuters: a known field that contradicts one test, or a fact that a `none` pattern
+        # forbids, settles that the rule does not match even when other fields are unknown.
+        for r_i, (n, expr) in enumerate(refuters):
+            patterns = list(present)
+            patterns[n] = EnginePattern(patterns[n].alias, expr)
+            alt_info.refuters.append(f"{name}|refute:{r_i}")
+            engine_rules.append(EngineRule(alt_info.refuters[-1], tuple(patterns)))
+        for r_i, neg in enumerate(negated):
+            alt_info.refuters.append(f"{name}|refute:none:{r_i}")
+            engine_rules.append(EngineRule(alt_info.refuters[-1],
+                                           tuple(present) + (EnginePattern(neg.alias, neg.expression),)))
         for m_i, mit in enumerate(rule.mitigated_by):
             mpath: Path_ = ("mitigated_by", m_i)
             if SEVERITY_ORDER[mit.severity] >= SEVERITY_ORDER[rule.severity]:
@@ -144,10 +165,46 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
             engine_rules.append(EngineRule(mname, tuple(positives_first + negatives)))
         alternatives.append(alt_info)
 
-    _check_placeholders(ctx, rule.message, ("message",), {a for a, _, _ in base_positive + [x for alt in alts for x in alt]})
+    named = {a for a, _, _ in base_positive + [x for alt in alts for x in alt]}
+    for alt in alts:  # a placeholder must name a field of its alias's fact type in every alternative
+        for alias, p, _ in alt:
+            ctx.types[alias] = p.fact
+        _check_placeholders(ctx, rule.message, ("message",), named)
+    ctx.problems = list(dict.fromkeys(ctx.problems))
     if ctx.problems:
         return None, ctx.problems
     return CompiledRule(rule, alternatives, engine_rules, ctx.fields, ctx.types), []
+
+
+_OPPOSITE = {"$lt": "$gte", "$lte": "$gt", "$gt": "$lte", "$gte": "$lt"}
+
+
+def complement(test: dict[str, Any]) -> dict[str, Any] | None:
+    """The test that holds exactly when ``test`` fails on a fact whose fields are known.
+
+    Unknown and unstated fields are absent from engine facts, and every comparison on an
+    absent field is false, so a complement can only match on known values. Tests on lists
+    and existence tests have no safe complement here (durable's ``$iall`` is false on an
+    empty list); they return None and leave the rule "not assessed" when other fields are unknown.
+    """
+    if len(test) != 1:
+        return None
+    (op, body), = test.items()
+    if op == "$and":
+        parts = [complement(t) for t in body]
+        return None if any(p is None for p in parts) else _or(parts)  # type: ignore[arg-type]
+    if op == "$or":
+        parts = [complement(t) for t in body]
+        return None if any(p is None for p in parts) else _and(parts)  # type: ignore[arg-type]
+    if op == "$neq":
+        return dict(body)
+    if op in _OPPOSITE:
+        return {_OPPOSITE[op]: body}
+    if op.startswith("$"):
+        return None
+    if isinstance(body, dict) and set(body) != {"$m"}:
+        return None  # a join to another pattern
+    return {"$neq": {op: body}}
 
 
 def _alias(p: Pattern) -> str:
@@ -191,6 +248,9 @@ def _pattern_tests(ctx: _Ctx, alias: str, where: Mapping[str, Any], any_of: list
         branches = []
         for i, branch in enumerate(any_of):
             b_tests, b_joins, b_read = _where(ctx, alias, branch, path + ("any_of", i), earlier)
+            if b_joins:  # durable_rules ignores or misreads joins inside $or (see engine.py)
+                ctx.fail(path + ("any_of", i), "a reference to another pattern cannot sit inside any_of; "
+                         "put the join in 'where' or use the rule-level 'any'")
             branches.append(_and(b_tests) if b_tests else {"$ex": {"t": 1}})
             read |= b_read
         tests.append({"$or": branches})

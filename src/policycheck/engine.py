@@ -1,35 +1,48 @@
 """The only door to durable_rules 2.0.28 (unmaintained, C core): a defensive adapter.
 
-Rules are compiled once per Engine and registered into one process-wide Host; every
-``run`` evaluates one case in a fresh, isolated session. Each durable bug handled here
-(sections of ``docs/durable-rules.md``; upstream issues as jruizgit/rules#N) and pinned
-by a test in ``tests/test_engine_adapter.py``:
+Rules are compiled once per Engine into one process-wide Host; every ``run`` evaluates one
+case in a fresh, isolated session. Durable bugs handled here (sections of docs/durable-rules.md,
+jruizgit/rules issues as #N), each pinned by a test in tests/test_engine_adapter.py:
 
-* Host timer threads: one lazily created Host whose ``_run()`` does nothing (s.2).
-* ``register_rulesets`` pops ``run`` and ``json.dumps`` writes ``1e+16`` (error 204): the ruleset
-  JSON is written here and actions are passed separately, never inside a caller's dict (s.1).
-* Negation has no truth maintenance: every rule starts with the sentinel pattern ``s__`` and the
-  sentinel fact is asserted last, so nothing fires before all facts are in (s.3).
-* ``delete_state`` frees uninitialised memory if no action completed: an internal rule on the
-  sentinel alone always fires; a session that could not be drained is leaked, never deleted (s.2).
-* 1,024 live sessions per ruleset, not thread-safe (#291, #306): one fresh sid per run, deleted
-  after every chunk, everything behind one process-wide lock (s.2, s.5).
-* ``assert_facts`` batches drop facts silently and ids clash on a 32-bit hash (#376): facts go in
-  one at a time with ids ``f0, f1, ...``; "not handled" (#286) is ignored, "observed" is an error.
-* Exponent floats (``1e+16``, ``3e-05``) are rejected (204) or dropped: numbers are written with a
-  decimal point in the mantissa (``1.0e+16``); NaN/inf and integers beyond 64 bits are refused.
-* Type coercion (``"10" == 10``, ``true == 1``, strings vs numbers) happens in the C comparison and
-  is NOT fixed here: the compiler must type-check literals (s.1, s.5).
-* Action exceptions are swallowed into ``state["exception"]`` (#305): actions only append to a
-  list and the drained state is checked after every chunk.
-* Error 108 (256 rules behind one first pattern, #140), error 303 (64 alpha tests matched by one
-  fact, #312) and the hang at 513 sibling tests: at most ``chunk_size`` rules (<= 50) and about
-  60 distinct alpha branches per registered ruleset.
+* Host timer threads (s.2): one lazily created Host whose ``_run()`` does nothing.
+* ``register_rulesets`` pops ``run``; ``json.dumps`` writes ``1e+16`` (error 204) (s.1): the ruleset
+  JSON is written here from fresh strings; a caller's dicts are never handed to durable.
+* No truth maintenance for negation (s.3): every rule starts with the sentinel pattern ``s__``
+  and the sentinel fact is asserted last, so nothing fires before all facts are in.
+* ``delete_state`` frees uninitialised memory unless an action completed (s.2): an internal rule
+  on the sentinel alone always fires; a session that could not be drained is leaked, not freed.
+* 1,024 live sessions per ruleset; not thread-safe (#291, #306): a fresh sid per run, deleted
+  after every chunk, and every call into durable behind one process-wide lock.
+* ``assert_facts`` batches drop facts silently; ids clash on a 32-bit hash (#376): facts go in
+  one at a time as ``f0, f1, ...``; "not handled" (#286) is ignored, "observed" is an error.
+* Exponent floats (``1e+16``, ``3e-05``) are rejected or dropped (s.5): numbers are written as
+  ``1.0e+16``; NaN, inf and integers beyond 64 bits are refused; bools stay bools.
+* Type coercion (s.1) is NOT fixed: ``true == 1 == "true"``, fact ``10`` equals literal ``"10"``,
+  strings compare with numbers, and whether fact ``"10"`` equals literal ``10`` depends on the
+  other rules in the C ruleset. The compiler must keep literals and facts type-correct.
+* Action exceptions are swallowed into ``state["exception"]`` (#305): durable's Python action layer
+  is bypassed; the adapter drains the C action queue itself (``start_action_for_state`` /
+  ``complete_and_start_action``), appends to an instance list, raises EngineError on any failure
+  and still checks the session state for ``exception``.
+* Error 108 (256 rules behind one first pattern, #140; its bounds check can pass silently and
+  write out of bounds), error 303 (64 alpha branches matched by one fact, #312) and the hang at
+  513 sibling tests: at most ``chunk_size`` (<= 50) rules and 60 branches per fact type per chunk.
 * Events are consumed by one rule (#190): only facts are asserted, never ``post``.
 * ``pri`` is an unsigned short and equal-priority order is unspecified: results are sorted.
-* More than ~250 properties per fact gives error 302: facts with more than 200 keys are refused.
+* More than ~254 properties per fact gives error 302: facts with over 200 keys are refused.
 * ``dist`` (#83): (A, B) and (B, A) both fire for two slots of one type; callers dedupe.
-* Rulesets cannot be deleted (#137, #136, #371): build each Engine once per process and reuse it.
+* Rulesets cannot be deleted (#137, #136, #371): build each Engine once per process and reuse
+  it; ``delete_ruleset`` is never called.
+
+Found while integrating (not in durable-rules.md; pinned by tests, valgrind-checked):
+
+* The C join evaluator stops at the end of a pattern's first nested group (joins written after
+  an ``$and``/``$or``/``$iany`` are silently ignored) and, when the last join is false, reads past
+  the expression sequence (a segfault seen in a test run): joins are moved first and closed by
+  an always-true join on the sentinel; joins inside ``$or``/``$iany``/``$iall`` are refused.
+* A test object with several keys is read by its first key only: refused.
+* ``$or`` inside ``$iany``/``$iall`` reads uninitialised memory at registration (random error 102):
+  ``$iany`` of ``$or`` is rewritten to ``$or`` of ``$iany``; anything else is refused.
 """
 
 from __future__ import annotations
@@ -39,7 +52,8 @@ import json
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -51,16 +65,17 @@ from policycheck.errors import EngineError, Problem
 
 __all__ = ["Engine", "EnginePattern", "EngineRule", "Match", "engine_version"]
 
-_SENTINEL_ALIAS = "s__"
-_SENTINEL_TYPE = "__sentinel__"
-_ALWAYS = "__always"
+_SENTINEL_ALIAS, _SENTINEL_TYPE, _ALWAYS = "s__", "__sentinel__", "__always"
+_SENTINEL_PATTERN = f'{{"{_SENTINEL_ALIAS}":{{"t":"{_SENTINEL_TYPE}"}}}}'
 _ALIAS = re.compile(r"[a-z][a-z0-9_]*\Z")
 _MAX_CHUNK = 50
 _ALPHA_BUDGET = 60  # the C alpha stack holds 64 nodes (error 303)
-_MAX_KEYS = 200  # the C parser stops at ~254 properties (error 302)
-_INT64 = 2**63
-_LOGICAL = {"$and", "$or"}
-_ARITHMETIC = {"$add", "$sub", "$mul", "$div"}
+_MAX_KEYS = 200  # the C parser refuses more than 254 properties (error 302)
+_MAX_FACTS = 200_000  # ids f0..f199999 and s__ are checked free of 32-bit hash clashes (#376)
+_ARITHMETIC = ("$add", "$sub", "$mul", "$div")
+_GROUPS = ("$or", "$iany", "$iall")
+_TRUE_JOIN = {"$neq": {"t": {_SENTINEL_ALIAS: "t"}}}  # facts never have the sentinel's type
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 
 @dataclass(frozen=True)
@@ -88,96 +103,79 @@ def engine_version() -> str:
 
 
 class _QuietHost(_durable.Host):
-    """A Host without the dispatcher/timer threads; actions run inside our own drain call."""
+    """A Host without dispatcher/timer threads: nothing ever runs outside ``Engine.run``."""
 
     def _run(self) -> None:
         pass
 
-    def register_json(self, name: str, text: str, actions: dict[str, Any]) -> _durable.Ruleset:
+    def register_json(self, name: str, text: str) -> _durable.Ruleset:
+        """Like ``register_rulesets``, but from JSON we wrote; actions are drained by us."""
         if name in self._ruleset_directory:
             raise EngineError(f"ruleset {name} already registered")
         ruleset = _durable.Ruleset.__new__(_durable.Ruleset)
-        ruleset._name, ruleset._host, ruleset._definition = name, self, None
-        ruleset._actions = {rule: _durable.Promise(fn) for rule, fn in actions.items()}
+        ruleset._name, ruleset._host, ruleset._definition, ruleset._actions = name, self, None, {}
         ruleset._handle = _dre.create_ruleset(name, text)
         self._ruleset_directory[name] = ruleset
         self._ruleset_list.append(ruleset)
         return ruleset
 
 
-_LOCK = threading.RLock()
-_HOST: _QuietHost | None = None
+_LOCK = threading.RLock()  # durable is not thread-safe: every call into it holds this lock
+_HOST: _QuietHost | None = None  # created lazily by the first Engine
 _ENGINE_IDS = itertools.count()
 _SIDS = itertools.count()
 
 
-def _host() -> _QuietHost:
-    global _HOST
-    with _LOCK:
-        if _HOST is None:
-            _HOST = _QuietHost()
-        return _HOST
-
-
 def _encode(value: Any, keys: list[int] | None = None) -> str:
-    """JSON the C parser reads correctly; counts object keys outside arrays into ``keys``."""
+    """JSON the C parser reads correctly; counts object keys (outside arrays) into ``keys``."""
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, Mapping):
+        if keys is not None:
+            keys[0] += len(value)
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError(f"object keys must be strings: {list(value)!r}")
+        return "{" + ",".join(f"{_quote(k)}:{_encode(v, keys)}" for k, v in value.items()) + "}"
     if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
+        return "null" if value is None else "true" if value else "false"
     if isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
+        if not -(2**63) <= value < 2**63:
             raise ValueError(f"integer {value} does not fit in 64 bits")
         return str(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"number {value} is not finite")
-        text = repr(float(value))
-        mantissa, e, exponent = text.partition("e")
-        if e and "." not in mantissa:
-            text = f"{mantissa}.0e{exponent}"
-        return text
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Mapping):
-        if keys is not None:
-            keys[0] += len(value)
-        parts = []
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"key {key!r} is not a string")
-            parts.append(f"{json.dumps(key, ensure_ascii=False)}:{_encode(item, keys)}")
-        return "{" + ",".join(parts) + "}"
+        mantissa, e, exponent = repr(float(value)).partition("e")
+        return f"{mantissa}{'' if '.' in mantissa or not e else '.0'}{e}{exponent}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_encode(item) for item in value) + "]"
     raise ValueError(f"value of type {type(value).__name__} is not JSON")
 
 
-def _references(expression: Any, found: set[str]) -> None:
-    """Collect the aliases named by join references (``{"field": {"alias": "field"}}``)."""
+def _references(expression: Any, found: set[str], value: bool = False) -> None:
+    """Aliases named by join references: ``{"field": {"alias": "field"}}`` in value position."""
     if not isinstance(expression, Mapping):
+        if isinstance(expression, list) and not value:
+            for item in expression:
+                _references(item, found)
         return
-    for key, value in expression.items():
-        if key in _LOGICAL and isinstance(value, list):
-            for item in value:
-                _references(item, found)
-        elif key in ("$iany", "$iall") and isinstance(value, Mapping):
-            for item in value.values():
-                _references(item, found)
-        elif key.startswith("$") and isinstance(value, Mapping):  # {"$gt": {"field": value}}
-            for item in value.values():
-                _value_references(item, found)
+    for key, item in expression.items():
+        if value:  # a compared value: a reference, arithmetic, or $m / $i (same fact or item)
+            if not key.startswith("$"):
+                found.add(key)
+            elif key in _ARITHMETIC and isinstance(item, Mapping):
+                for operand in item.values():
+                    _references(operand, found, True)
+        elif key in ("$and", "$or"):
+            _references(item, found)
+        elif key in ("$iany", "$iall") and isinstance(item, Mapping):
+            for sub in item.values():
+                _references(sub, found)
+        elif key.startswith("$") and isinstance(item, Mapping):  # {"$gt": {"field": value}}
+            for sub in item.values():
+                _references(sub, found, True)
         elif not key.startswith("$"):  # {"field": value}
-            _value_references(value, found)
-
-
-def _value_references(value: Any, found: set[str]) -> None:
-    if not isinstance(value, Mapping):
-        return
-    for key, item in value.items():
-        if not key.startswith("$"):
-            found.add(key)
-        elif key in _ARITHMETIC and isinstance(item, Mapping):  # {"$mul": {"$l": .., "$r": ..}}
-            for operand in item.values():
-                _value_references(operand, found)
+            _references(item, found, True)
 
 
 def _width(expression: Any) -> int:
@@ -185,47 +183,126 @@ def _width(expression: Any) -> int:
     width = 1
     if isinstance(expression, Mapping):
         for key, value in expression.items():
-            if key == "$or" and isinstance(value, list):
-                width *= max(1, sum(_width(item) for item in value))
-            elif key == "$and" and isinstance(value, list):
-                for item in value:
-                    width *= _width(item)
+            if key in ("$and", "$or") and isinstance(value, list):
+                widths = [_width(item) for item in value]
+                width *= math.prod(widths) if key == "$and" else max(1, sum(widths))
     return min(width, _ALPHA_BUDGET + 1)
+
+
+def _type_of(expression: Any) -> str | None:
+    """The fact type a pattern tests first (``{"t": X}`` alone or first in ``$and``), else None."""
+    first = expression
+    if len(expression) == 1 and isinstance(expression.get("$and"), list) and expression["$and"]:
+        first = expression["$and"][0]
+    if isinstance(first, Mapping) and len(first) == 1 and isinstance(first.get("t"), str):
+        return first["t"]
+    return None
+
+
+def _fits(counts: Counter[str | None]) -> bool:
+    """Branches of untyped patterns (None) are pushed for facts of every type."""
+    untyped = counts.get(None, 0)
+    return all(n + (0 if t is None else untyped) <= _ALPHA_BUDGET for t, n in counts.items())
+
+
+def _refs(expression: Any) -> set[str]:
+    found: set[str] = set()
+    _references(expression, found)
+    return found
+
+
+def _shape_problems(expression: Any) -> list[str]:
+    """durable reads only the first key of a test object and ignores the rest, silently."""
+    if not isinstance(expression, Mapping) or len(expression) != 1:
+        return [f"{json.dumps(expression, default=str)[:60]} must be an object with exactly one key"]
+    ((key, value),) = expression.items()
+    if key in ("$and", "$or"):
+        if not isinstance(value, list) or not value:
+            return [f"{key} needs a non-empty list"]
+        return [p for item in value for p in _shape_problems(item)]
+    if key.startswith("$") and isinstance(value, Mapping) and len(value) != 1:
+        return [f"{key} must test exactly one field, not {sorted(value)}"]
+    if key in ("$iany", "$iall"):
+        if not isinstance(value, Mapping):
+            return [f"{key} needs an object"]
+        inner = next(iter(value.values()))
+        if _has_or(inner):  # createAlpha reads uninitialised memory (random error 102)
+            return [f"$or inside {key} is mis-registered by durable_rules; write $or of {key} instead"]
+        return _shape_problems(inner)
+    return []
+
+
+def _has_or(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return "$or" in value or any(_has_or(v) for v in value.values())
+    return isinstance(value, list) and any(_has_or(v) for v in value)
+
+
+def _rewrite(expression: Any) -> Any:
+    """``{"$iany": {f: {"$or": [a, b]}}}`` -> ``{"$or": [{"$iany": {f: a}}, {"$iany": {f: b}}]}``."""
+    if not isinstance(expression, Mapping) or len(expression) != 1:
+        return expression
+    ((key, value),) = expression.items()
+    if key in ("$and", "$or") and isinstance(value, list):
+        return {key: [_rewrite(item) for item in value]}
+    if key == "$iany" and isinstance(value, Mapping) and len(value) == 1:
+        ((field, inner),) = value.items()
+        if isinstance(inner, Mapping) and len(inner) == 1 and isinstance(inner.get("$or"), list):
+            return {"$or": [{"$iany": {field: item}} for item in inner["$or"]]}
+    return expression
+
+
+def _conjuncts(expression: Mapping[str, Any]) -> list[Any]:
+    """The top-level tests of a pattern, with nested ``$and`` flattened."""
+    if len(expression) == 1 and isinstance(expression.get("$and"), list):
+        return [c for item in expression["$and"] for c in (_conjuncts(item) if isinstance(item, Mapping) else [item])]
+    return [expression]
+
+
+def _canonical(expression: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Reorder a pattern with joins so durable evaluates them: type test, joins, an always-true
+    join, then the rest. The C beta evaluator stops at the end of the first nested group, so
+    joins after a group are ignored, and a failing last join makes it read past the sequence."""
+    parts = _conjuncts(_rewrite(expression))
+    joins = [part for part in parts if _refs(part)]
+    if not joins:
+        return _rewrite(expression)
+    head = [part for part in parts if _type_of(part) is not None][:1]  # keeps the type test first
+    rest = [part for part in parts if part not in joins and part not in head]
+    return {"$and": head + joins + [_TRUE_JOIN] + rest}
 
 
 def _check_rule(rule: EngineRule) -> list[str]:
     problems: list[str] = []
     if not isinstance(rule.name, str) or not rule.name or not rule.name.isprintable():
-        problems.append("name must be a non-empty printable string")
+        problems.append("the name must be a non-empty printable string")
     if not rule.patterns or rule.patterns[0].negated:
         problems.append("the first pattern must exist and not be negated")
-    seen: set[str] = set()
+    used: set[str] = set()
+    positive: set[str] = set()
     for pattern in rule.patterns:
         alias = pattern.alias
         if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == _SENTINEL_ALIAS:
             problems.append(f"alias {alias!r} must match [a-z][a-z0-9_]* and not be {_SENTINEL_ALIAS!r}")
-        elif alias in seen:
+        elif alias in used:
             problems.append(f"alias {alias!r} is used twice")
-        if not isinstance(pattern.expression, Mapping):
-            problems.append(f"pattern {alias!r}: the expression must be a mapping")
-            continue
-        refs: set[str] = set()
-        _references(pattern.expression, refs)
-        for ref in sorted(refs - seen):
-            problems.append(f"pattern {alias!r} refers to {ref!r}, which is not an earlier positive alias")
+        used.add(alias)
         try:
+            if not isinstance(pattern.expression, Mapping):
+                raise ValueError("the expression must be a mapping")
             _encode(pattern.expression)
         except ValueError as exc:
             problems.append(f"pattern {alias!r}: {exc}")
+            continue
+        problems += [f"pattern {alias!r}: {p}" for p in _shape_problems(_rewrite(pattern.expression))]
+        refs = _refs(pattern.expression)
+        problems += [f"pattern {alias!r} refers to {r!r}, not an earlier positive alias" for r in sorted(refs - positive)]
+        if refs and any(_refs(part) and next(iter(part)) in _GROUPS for part in _conjuncts(pattern.expression)):
+            problems.append(f"pattern {alias!r}: durable_rules mis-evaluates joins inside $or/$iany/$iall; "
+                            "split the rule into alternatives instead")
         if not pattern.negated:
-            seen.add(alias)
+            positive.add(alias)
     return [f"rule {rule.name!r}: {p}" for p in problems]
-
-
-@dataclass
-class _Chunk:
-    ruleset: _durable.Ruleset
-    rules: list[int]
 
 
 class Engine:
@@ -242,99 +319,103 @@ class Engine:
             raise EngineError([Problem(p) for p in problems])
         self._positive = [tuple(p.alias for p in r.patterns if not p.negated) for r in self._rules]
         self._hits: list[tuple[int, dict]] = []
+        global _HOST
         with _LOCK:
+            if _HOST is None:
+                _HOST = _QuietHost()
             self._prefix = f"pc{next(_ENGINE_IDS)}"
-            self._chunks = [self._register(i, group) for i, group in enumerate(self._plan(chunk_size))]
+            plan = self._plan(chunk_size)
+            self._chunks = [self._register(_HOST, n, group) for n, group in enumerate(plan)]
 
     def _plan(self, chunk_size: int) -> list[list[int]]:
+        """Groups of rule indices: <= chunk_size rules and, per fact type, <= _ALPHA_BUDGET
+        distinct alpha branches (a fact pushes every matching branch of its type at once)."""
         groups: list[list[int]] = []
         seen: set[str] = set()
-        budget = 0
+        counts: Counter[str | None] = Counter()
         for index, rule in enumerate(self._rules):
-            exprs = {_encode(p.expression): _width(p.expression) for p in rule.patterns}
-            extra = sum(w for text, w in exprs.items() if text not in seen)
-            if not groups or len(groups[-1]) >= chunk_size or budget + extra > _ALPHA_BUDGET:
+            exprs = [_canonical(p.expression) for p in rule.patterns]
+            branches = {_encode(e): (_type_of(e), _width(e)) for e in exprs}
+            trial = Counter(counts)
+            for text, (fact_type, width) in branches.items():
+                trial[fact_type] += 0 if text in seen else width
+            if not groups or len(groups[-1]) >= chunk_size or not _fits(trial):
                 groups.append([])
-                seen, budget = set(), 0
-                extra = sum(exprs.values())
+                seen, trial = set(), Counter()
+                for fact_type, width in branches.values():
+                    trial[fact_type] += width
             groups[-1].append(index)
-            seen.update(exprs)
-            budget += extra
+            seen.update(branches)
+            counts = trial
         return groups
 
-    def _register(self, number: int, group: list[int]) -> _Chunk:
-        sentinel = f'{{"{_SENTINEL_ALIAS}":{{"t":"{_SENTINEL_TYPE}"}}}}'
-        bodies = {_ALWAYS: f'{{"all":[{sentinel}]}}'}
-        actions: dict[str, Any] = {_ALWAYS: _always}
+    def _register(self, host: _QuietHost, number: int, group: list[int]) -> _durable.Ruleset:
+        bodies = {_ALWAYS: f'{{"all":[{_SENTINEL_PATTERN}]}}'}
         for index in group:
-            patterns = [sentinel] + [
-                f'{{"{p.alias}{"$not" if p.negated else ""}":{_encode(p.expression)}}}'
+            patterns = [_SENTINEL_PATTERN] + [
+                f'{{"{p.alias}{"$not" if p.negated else ""}":{_encode(_canonical(p.expression))}}}'
                 for p in self._rules[index].patterns
             ]
             bodies[f"r{index}"] = '{"all":[' + ",".join(patterns) + "]}"
-            actions[f"r{index}"] = self._action(index)
         text = "{" + ",".join(f'"{name}":{body}' for name, body in bodies.items()) + "}"
         try:
-            return _Chunk(_host().register_json(f"{self._prefix}_{number}", text, actions), group)
-        except _dre.error as exc:
+            return host.register_json(f"{self._prefix}_{number}", text)
+        except (_dre.error, MemoryError) as exc:
             names = [self._rules[i].name for i in group]
-            raise EngineError(f"durable_rules rejected rules {names}: {exc}") from exc
+            raise EngineError(f"durable_rules rejected the rules {names}: {exc}") from exc
 
-    def _action(self, index: int) -> Any:
-        def action(c: Any) -> None:
-            self._collect(index, c)
-
-        return action
-
-    def _collect(self, index: int, c: Any) -> None:
-        self._hits.append((index, c._m))
+    def _collect(self, action: str, frame: dict) -> None:
+        """The only thing an action does: remember (rule index, matched facts by alias)."""
+        if action != _ALWAYS:
+            self._hits.append((int(action[1:]), frame))
 
     def run(self, facts: Sequence[Mapping[str, Any]]) -> list[Match]:
         """All matches of all rules against exactly ``facts``, sorted by (rule, facts)."""
+        facts = list(facts)
+        if len(facts) > _MAX_FACTS:
+            raise EngineError(f"{len(facts)} facts in one case; at most {_MAX_FACTS} are supported")
         bodies = [_fact_body(i, fact) for i, fact in enumerate(facts)]
         with _LOCK:
             sid = str(next(_SIDS))
             payloads = [f'{{"id":"f{i}","sid":"{sid}",{body}' for i, body in enumerate(bodies)]
             self._hits = []
-            for chunk in self._chunks:
-                _run_chunk(chunk.ruleset, payloads, sid)
+            for ruleset in self._chunks:
+                _run_chunk(ruleset, payloads, sid, self._collect)
             hits, self._hits = self._hits, []
-        found: set[Match] = set()
-        for index, message in hits:
+        found: set[tuple[int, tuple[int, ...]]] = set()
+        for index, frame in hits:
             try:
-                pairs = tuple((a, int(message[a]["id"][1:])) for a in self._positive[index])
+                found.add((index, tuple(int(frame[a]["id"][1:]) for a in self._positive[index])))
             except (KeyError, TypeError, ValueError) as exc:
                 raise EngineError(f"unexpected match payload for rule {self._rules[index].name!r}") from exc
-            found.add(Match(self._rules[index].name, pairs))
-        return sorted(found, key=lambda m: (m.rule, m.facts))
-
-
-def _always(c: Any) -> None:
-    """Internal rule on the sentinel alone: guarantees one completed action per session."""
+        matches = [Match(self._rules[i].name, tuple(zip(self._positive[i], ids))) for i, ids in found]
+        return sorted(matches, key=lambda m: (m.rule, m.facts))
 
 
 def _fact_body(index: int, fact: Mapping[str, Any]) -> str:
     """The fact's JSON without its opening brace (id and sid are prepended per run)."""
-    where = f"fact {index}"
     if not isinstance(fact, Mapping):
-        raise EngineError(f"{where}: must be a mapping, not {type(fact).__name__}")
+        raise EngineError(f"fact {index}: must be a mapping, not {type(fact).__name__}")
     if not isinstance(fact.get("t"), str) or fact["t"] == _SENTINEL_TYPE:
-        raise EngineError(f"{where}: 't' must be a fact type string other than {_SENTINEL_TYPE!r}")
-    bad = sorted(str(k) for k in fact if k in ("id", "sid") or str(k).startswith("$"))
-    if bad:
-        raise EngineError(f"{where}: keys {bad} are reserved by the engine")
+        raise EngineError(f"fact {index}: 't' must be a fact type string other than {_SENTINEL_TYPE!r}")
+    reserved = sorted(str(k) for k in fact if k in ("id", "sid") or str(k).startswith("$"))
+    if reserved:
+        raise EngineError(f"fact {index}: keys {reserved} are reserved by the engine")
     keys = [0]
     try:
         text = _encode(fact, keys)
     except ValueError as exc:
-        raise EngineError(f"{where}: {exc}") from exc
+        raise EngineError(f"fact {index}: {exc}") from exc
     if keys[0] > _MAX_KEYS:
-        raise EngineError(f"{where}: {keys[0]} keys (nested included); at most {_MAX_KEYS} are supported")
+        raise EngineError(f"fact {index}: {keys[0]} keys (nested included); at most {_MAX_KEYS} are supported")
     return text[1:]
 
 
-def _run_chunk(ruleset: _durable.Ruleset, payloads: list[str], sid: str) -> None:
-    """Assert each fact, then the sentinel; drain the actions; free the session when safe."""
+_Collect = Callable[[str, dict], None]
+
+
+def _run_chunk(ruleset: _durable.Ruleset, payloads: list[str], sid: str, collect: _Collect) -> None:
+    """Assert each fact singly, then the sentinel; drain the actions; free the session."""
     pending: BaseException | None = None
     try:
         for index, payload in enumerate(payloads):
@@ -346,28 +427,39 @@ def _run_chunk(ruleset: _durable.Ruleset, payloads: list[str], sid: str) -> None
                 raise EngineError(f"fact {index}: durable_rules says it was already observed")
             if code not in (0, 1):  # 1: matched no pattern (#286), not stored
                 raise EngineError(f"fact {index}: unexpected durable_rules result code {code}")
-    except BaseException as exc:  # noqa: BLE001 - re-raised after the session is closed
+    except BaseException as exc:  # re-raised once the session is closed
         pending = exc
-    problem = _finish(ruleset, sid)
+    problem = _finish(ruleset, sid, collect)
     if pending is not None:
         raise pending
     if problem:
         raise EngineError(problem)
 
 
-def _finish(ruleset: _durable.Ruleset, sid: str) -> str | None:
-    """Assert the sentinel and drain; delete the session only if an action completed."""
-    outcome: list[tuple[Any, Any]] = []
-    sentinel = f'{{"id":"{_SENTINEL_ALIAS}","sid":"{sid}","t":"{_SENTINEL_TYPE}"}}'
+def _finish(ruleset: _durable.Ruleset, sid: str, collect: _Collect) -> str | None:
+    """Assert the sentinel, drain every queued action, and delete the session - but only once
+    an action has completed (the always rule guarantees one), else it is leaked, not freed."""
+    handle, completed, problem = ruleset._handle, 0, None
     try:
-        code, state_handle = _dre.assert_fact(ruleset._handle, sentinel)
-        if code != 0:
-            return f"sentinel fact not accepted (code {code}); session {sid} leaked"
-        ruleset.do_actions(state_handle, lambda error, state: outcome.append((error, state)))
-    except Exception as exc:  # noqa: BLE001 - reported, session deliberately leaked
-        return f"durable_rules failed while firing rules: {exc}; session {sid} leaked"
-    if not outcome or outcome[0][0] is not None or not isinstance(outcome[0][1], dict):
-        return f"durable_rules did not complete the actions ({outcome!r}); session {sid} leaked"
-    ruleset.delete_state(sid)
-    exception = outcome[0][1].get("exception")
-    return f"a rule action failed inside durable_rules: {exception}" if exception else None
+        sentinel = f'{{"id":"{_SENTINEL_ALIAS}","sid":"{sid}","t":"{_SENTINEL_TYPE}"}}'
+        code, state_handle = _dre.assert_fact(handle, sentinel)
+        started = _dre.start_action_for_state(handle, state_handle) if code == 0 else None
+        if started is None:
+            return f"durable_rules fired nothing for the sentinel (code {code}); session {sid} leaked"
+        state, messages = json.loads(started[0]), started[1]
+        if state.get("exception"):
+            problem = f"durable_rules reports an action failure: {state['exception']}"
+        while messages:
+            try:
+                for action, frame in json.loads(messages).items():
+                    collect(action, frame)
+            except Exception as exc:  # keep draining so the session can be freed
+                problem = problem or f"collecting a match failed: {exc!r}"
+            messages = _dre.complete_and_start_action(handle, state_handle)
+            completed += 1
+    except Exception as exc:  # reported below; the session is freed only if that is safe
+        problem = f"durable_rules failed while firing rules: {exc}"
+    if not completed:
+        return f"{problem or 'no action completed'}; session {sid} leaked"
+    _dre.delete_state(handle, sid)
+    return problem

@@ -119,6 +119,7 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     b = _Builder("licence_version", f"{lic.id}@{j + 1}", path)
     lpath = ("licences", i)
     b.put("licence", lic.id, lpath + ("id",))
+    b.put("licence_name", lic.name, lpath + ("name",))
     b.put("licence_kind", lic.kind, lpath + ("kind",))
     b.put("licensor", lic.licensor, lpath + ("licensor",))
     b.put("models", lic.models, lpath + ("models",))
@@ -183,6 +184,7 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_) -> Fact:
         b.put_all(("amount", "currency"), amount, path + ("amount",))
     gov = d.governance
     b.put("has_governance_rights", gov if gov in (None, c.UNKNOWN) else bool(gov), path + ("governance",))
+    b.put("has_board_seat", gov if gov in (None, c.UNKNOWN) else "board_seat" in gov, path + ("governance",))
     staff, sp = d.staff_hired, path + ("staff_hired",)
     if isinstance(staff, c.StaffHire):
         b.put("staff_hired", True, sp)

@@ -83,14 +83,20 @@ def _problem(err: dict[str, Any], path: Path_, doc: Document, root: type[BaseMod
         return Problem(f"required field '{path[-1]}' is missing", _replace_path(loc, field))
     value = err.get("input")
     expected: list[str] = []
+    others: list[str] = []
     for e in group:
         if e["type"] == "literal_error":
             expected += _QUOTED.findall(e.get("ctx", {}).get("expected", ""))
         elif e["type"] in ("bool_type", "bool_parsing"):
             expected += ["true", "false"]
+        else:
+            others.append(_clean(e["msg"]))
     if expected:
         unique = list(dict.fromkeys(expected))
         hint = suggest(str(value), unique) if isinstance(value, str) else None
+        if others:  # e.g. Unknowable[float]: say why the number failed, not only "expected: unknown"
+            why = " / ".join(dict.fromkeys(others))
+            return Problem(f"invalid value {_show(value)}: {why} (or one of: {', '.join(unique)})", loc, hint)
         return Problem(f"invalid value {_show(value)}; expected one of: {', '.join(unique)}", loc, hint)
     msgs = list(dict.fromkeys(_clean(e["msg"]) for e in group))
     return Problem(f"invalid value {_show(value)}: {' / '.join(msgs)}", loc)

@@ -30,7 +30,8 @@ MAX_DEPTH = 40
 Path_ = tuple[str | int, ...]
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
-_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*)?(\.[0-9_]*)?([eE][-+]?[0-9]+)?$")
+# A digit before any exponent: "e3" and "E10" are text (float() would raise on them).
+_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9][0-9_]*)([eE][-+]?[0-9]+)?$")
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 
@@ -83,7 +84,10 @@ def read_document(path: str | Path, *, display: str | None = None) -> Document:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError([Problem(f"file is not valid UTF-8 (byte {exc.start})", Location(name))]) from None
+        data = bytes(exc.object)  # the bytes after any BOM; exc.start counts from there
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1  # in bytes
+        raise InputError([Problem(f"file is not valid UTF-8 (byte {exc.start})", Location(name, line, column))]) from None
     return parse_document(text, name)
 
 
@@ -125,7 +129,10 @@ def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
         raise _fail(doc, node, path, f"nesting deeper than {MAX_DEPTH} levels")
     doc.places.setdefault(path, _place(node))
     if id(node) in doc._seen:  # the composer hands back the same node for an alias
-        raise _fail(doc, node, path, "YAML anchors and aliases are not allowed")
+        # The node's mark is the anchor's; a mapping value's alias is reported at its key.
+        line, col = doc.places[path] if path and isinstance(path[-1], str) else _place(node)
+        raise InputError([Problem("YAML anchors and aliases are not allowed",
+                                  Location(doc.file, line, col, format_path(path) or None))])
     doc._seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         if node.tag not in (_TAG + "map",):

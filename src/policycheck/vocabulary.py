@@ -63,6 +63,7 @@ FACT_TYPES: dict[str, dict[str, FieldSpec]] = {
     "licence_version": {
         "id": _f("id", "'<licence id>@<n>', n counting versions from 1"),
         "licence": _f("id", "Licence id (shared by all versions of one licence)"),
+        "licence_name": _f("str", "Name of the licence (shared by all versions of one licence)"),
         "licence_kind": _f("enum", "Kind of licence", typing.Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]),
         "licensor": _f("id", "Party id of the licensor"),
         "version": _f("str", "Version name"),
@@ -118,6 +119,7 @@ FACT_TYPES: dict[str, dict[str, FieldSpec]] = {
         "integration_into_partner_products": _f("bool", "The model is integrated into the partner's products"),
         "governance": _f("list", "Governance rights the partner gets", GOVERNANCE, "enum"),
         "has_governance_rights": _f("bool", "True when governance is not empty"),
+        "has_board_seat": _f("bool", "True when governance includes board_seat"),
         "staff_hired": _f("bool", "The partner hired the developer's staff"),
         "staff_count": _f("int", "Number of staff hired"),
         "key_staff_hired": _f("bool", "Key staff were hired"),

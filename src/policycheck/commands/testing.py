@@ -2,6 +2,150 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+
+def _folders(dirs: Sequence[str], with_bundled: bool) -> list[Path]:
+    """The rule folders of the pack: the given ones (default: the bundled pack), each once."""
+    from policycheck.lint import unique_folders
+    from policycheck.rule_loader import bundled_rules_dir
+
+    chosen = [Path(d) for d in dirs]
+    if not chosen or with_bundled:
+        chosen.insert(0, _relative(bundled_rules_dir()))
+    return unique_folders(chosen)
+
+
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies inside it (shorter file:line output)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def _fail(lines: Sequence[str]) -> None:
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+_DIRS = click.argument("rules_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False), metavar="[RULES_DIR]...")
+_WITH_BUNDLED = click.option("--with-bundled", is_flag=True,
+                             help="Add the bundled pack to the given folders (for fixtures that name bundled rules).")
+
+
+@click.command(name="test")
+@_DIRS
+@click.option("-k", "pattern", metavar="PATTERN", default=None,
+              help="Run only tests whose rule id or name contains PATTERN (case-insensitive).")
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Report, per rule, firing and non-firing fixtures, and per condition the rules covered.")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=None, metavar="PCT",
+              help="Exit 1 when fewer than PCT% of rules have both a firing and a non-firing fixture.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Also print a line for every passing test.")
+@_WITH_BUNDLED
+def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bool, min_coverage: float | None,
+             fmt: str, verbose: bool, with_bundled: bool) -> None:
+    """Run the rule fixtures (*.test.yaml) of a rule pack.
+
+    The pack is the rules under RULES_DIR (default: the bundled pack). Prints one line per
+    failing test, "file:line: [rule] name: expected ..., got ...", then "N passed, N failed".
+    Exit 0 when every test passes, 1 when one fails (or coverage is below --min-coverage),
+    2 on bad input.
+
+    \b
+    Example:
+        policycheck test
+        policycheck test my-rules/ -k "output ban" --coverage --min-coverage 100
+    """
+    from policycheck.coverage import coverage, render_text
+    from policycheck.errors import PolicycheckError
+    from policycheck.fixtures import load_suite, run_suite
+    from policycheck.rule_loader import load_rules
+
+    try:
+        folders = _folders(rules_dirs, with_bundled)
+        pack = load_rules(folders, bundled=False)
+        suite = load_suite(folders, pattern)
+    except PolicycheckError as exc:
+        _fail(exc.lines())
+        return
+    if not suite.tests:
+        _fail([f"{', '.join(map(str, folders))}: no fixture tests found"
+               + (f" matching -k '{pattern}'" if pattern else " (write <rule id>.test.yaml beside each rule)")])
+    try:
+        results = run_suite(suite, pack)
+    except PolicycheckError as exc:
+        _fail(exc.lines())
+        return
+    failed = [r for r in results if not r.passed]
+    cov = coverage(pack, suite.tests) if show_coverage or min_coverage is not None else None
+    below = cov is not None and min_coverage is not None and cov.percent + 1e-9 < min_coverage
+    if fmt == "json":
+        body: dict[str, Any] = {
+            "passed": len(results) - len(failed),
+            "failed": len(failed),
+            "tests": [{"file": r.test.file, "line": r.test.line, "rule": r.test.rule, "name": r.test.name,
+                       "passed": r.passed, "failures": list(r.failures)} for r in results],
+            "coverage": cov.to_dict() if cov is not None else None,
+            "min_coverage": min_coverage,
+        }
+        click.echo(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        for r in results:
+            if not r.passed:
+                click.echo(r.test.file + f":{r.test.line}: [{r.test.rule}] {r.test.name}: " + "; ".join(r.failures))
+            elif verbose:
+                click.echo(f"{r.test.file}:{r.test.line}: [{r.test.rule}] {r.test.name}: ok")
+        if cov is not None:
+            for line in render_text(cov):
+                click.echo(line)
+            if below:
+                click.echo(f"coverage {cov.percent:.1f}% is below --min-coverage {min_coverage:g}%")
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(EXIT_FAILED if failed or below else EXIT_OK)
+
+
+@click.command(name="lint")
+@_DIRS
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_WITH_BUNDLED
+def lint_cmd(rules_dirs: tuple[str, ...], fmt: str, with_bundled: bool) -> None:
+    """Lint a rule pack: load errors, duplicate ids, blank citations, unfilled placeholders,
+    patterns that can never match, and rules without firing and non-firing fixtures.
+
+    Prints one "file:line: code: message" line per finding. Exit 0 when clean, 1 with findings.
+
+    \b
+    Example:
+        policycheck lint
+        policycheck lint my-rules/
+    """
+    from policycheck.lint import lint
+
+    report = lint(_folders(rules_dirs, with_bundled))
+    if fmt == "json":
+        body = {"rules": report.rules, "tests": report.tests,
+                "findings": [{"file": f.file, "line": f.line, "code": f.code, "message": f.message}
+                             for f in report.findings]}
+        click.echo(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        for f in report.findings:
+            click.echo(f.render())
+        n = len(report.findings)
+        summary = f"{n} finding{'s' if n != 1 else ''}" if n else "no findings"
+        click.echo(f"{summary} ({report.rules} rules, {report.tests} fixture tests)")
+    sys.exit(EXIT_FAILED if report.findings else EXIT_OK)
+
+
+COMMANDS: list[click.Command] = [test_cmd, lint_cmd]

@@ -1,0 +1,94 @@
+"""Baselines: accept today's flags so that only new ones fail the run.
+
+``policycheck assess --write-baseline FILE`` records the fingerprint of every flag (case id +
+rule id + the identity of the facts it matched; never the message text). ``--baseline FILE``
+then marks flags found in it as ``baseline``; they stay in the output but do not count toward
+``--fail-on``. A full assessment JSON (``--format json``) is accepted as a baseline too.
+
+Flags under an unexpired waiver are left out of a written baseline (their waiver governs
+them), and a flag whose waiver has expired counts even when it is in the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from policycheck.assessment import Assessment
+from policycheck.errors import InputError, Problem
+from policycheck.rule import Severity
+from policycheck.schema_errors import problems_from
+from policycheck.source_file import Document, read_document
+from policycheck.waivers import FINGERPRINT
+
+FORMAT_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BaselineEntry(_Strict):
+    case: str
+    rule: str
+    fingerprint: Annotated[str, Field(pattern=FINGERPRINT)]
+    severity: Severity
+    facts: list[str] = Field(default_factory=list, description="The facts the flag matched, for people reading the file")
+
+
+class BaselineFile(_Strict):
+    policycheck_baseline: Literal[1]
+    rule_pack: str
+    flags: list[BaselineEntry]
+
+
+def baseline_json(result: Assessment) -> str:
+    """The baseline of an assessment, as stable JSON (sorted, one trailing newline)."""
+    entries = sorted(
+        ({"case": c.case, "rule": f.rule, "fingerprint": f.fingerprint, "severity": f.severity,
+          "facts": [f"{e.fact} {e.id}" for e in f.evidence]}
+         for c in result.cases for f in c.flags if not f.waived),
+        key=lambda e: (e["case"], e["rule"], e["fingerprint"]))
+    body = {"policycheck_baseline": FORMAT_VERSION, "rule_pack": result.rule_pack.digest, "flags": entries}
+    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def load_baseline(path: str | Path) -> frozenset[str]:
+    """The fingerprints in a baseline file, or in an assessment JSON used as one."""
+    return fingerprints_from_document(read_document(path))
+
+
+def fingerprints_from_document(doc: Document) -> frozenset[str]:
+    data = doc.data
+    if isinstance(data, dict) and data.get("tool") == "policycheck" and "cases" in data:
+        try:
+            result = Assessment.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, doc, Assessment)) from None
+        return frozenset(f.fingerprint for f in result.flags() if not f.waived)
+    if not isinstance(data, dict) or "policycheck_baseline" not in data:
+        raise InputError([Problem("not a policycheck baseline (written by --write-baseline) or assessment JSON "
+                                  "(written by --format json)", doc.location(()))])
+    try:
+        parsed = BaselineFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, doc, BaselineFile)) from None
+    return frozenset(e.fingerprint for e in parsed.flags)
+
+
+def apply_baseline(result: Assessment, fingerprints: frozenset[str]) -> tuple[Assessment, int]:
+    """Mark flags found in the baseline. Also returns how many baseline entries matched no flag."""
+    seen: set[str] = set()
+    cases = []
+    for case in result.cases:
+        flags = []
+        for flag in case.flags:
+            hit = flag.fingerprint in fingerprints
+            if hit:
+                seen.add(flag.fingerprint)
+            flags.append(flag.model_copy(update={"baseline": hit}))
+        cases.append(case.model_copy(update={"flags": flags}))
+    return result.model_copy(update={"cases": cases}), len(fingerprints - seen)

@@ -1,0 +1,522 @@
+"""Compare two assessments: what a change to a case (or a licence update) did to the flags.
+
+``policycheck diff OLD NEW`` takes two case files (both are assessed with the same rule
+pack) or two assessment JSON files (``assess --format json``) and reports:
+
+- flags added, removed, and whose severity was raised or lowered;
+- conditions whose status changed (e.g. ``no concern found`` -> ``concern``);
+- rules whose status changed without a flag changing (e.g. ``clear`` -> ``not assessed``);
+- for case files, the **terms in force**: for each licence, its latest version in OLD against
+  its latest version in NEW — the term values that changed, and which rules fire on one but
+  not the other. This is what an update to a licence narrowed and what it widened, even
+  when NEW keeps the old version in its timeline.
+
+Each change has a direction: ``widened`` (a new or more severe concern), ``narrowed`` (a
+concern resolved or less severe) or ``unclear`` (a flag disappeared because facts are now
+missing). A *new concern* is an added flag of medium or high severity, a severity raised to
+medium or high, or a condition that moved to ``concern``; ``diff`` exits 1 when it finds one.
+
+Flags are matched by rule id and the identity (type and id) of the facts they matched, never
+by message text. When OLD and NEW are different cases (their case ids differ, so fact ids
+may too), flags left unmatched are then paired by rule id and fact types, in document order;
+such pairs say ``matched_by: position``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from policycheck.assessment import Assessment, CaseAssessment, Flag, Status
+from policycheck.errors import CaseLoadError, InputError
+from policycheck.rule import CONDITIONS, SEVERITY_ORDER, Severity
+from policycheck.rule_loader import RulePack
+from policycheck.schema_errors import problems_from
+from policycheck.source_file import read_document
+
+Direction = Literal["widened", "narrowed", "unclear"]
+_RANK: dict[str, int] = {"no concern found": 0, "watch": 1, "concern": 2}
+_NO_INFO = frozenset({"unknown", "unstated"})
+_QUIET_TERMS = frozenset({"id", "seq", "previous", "date", "version", "licence", "licence_name", "licensor", "models",
+                          "spdx"})
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FlagSide(_Out):
+    severity: Severity
+    message: str
+    facts: list[str]
+    file: str | None
+    line: int | None
+    fingerprint: str
+
+
+class FlagChange(_Out):
+    case: str
+    rule: str
+    title: str
+    change: Literal["added", "removed", "severity raised", "severity lowered"]
+    direction: Direction
+    new_concern: bool
+    old: FlagSide | None = None
+    new: FlagSide | None = None
+    matched_by: Literal["facts", "position"] | None = None
+    note: str | None = None
+
+
+class ConditionChange(_Out):
+    case: str
+    condition: str
+    name: str
+    old: Status
+    new: Status
+    direction: Direction
+    new_concern: bool
+
+
+class RuleChange(_Out):
+    case: str
+    rule: str
+    old: str
+    new: str
+
+
+class CasePair(_Out):
+    old: str | None
+    new: str | None
+    old_file: str | None
+    new_file: str | None
+
+
+class TermChange(_Out):
+    field: str
+    old: str
+    new: str
+
+
+class TermsInForce(_Out):
+    """The latest version of one licence in OLD against its latest version in NEW."""
+
+    case: str
+    old_licence: str
+    new_licence: str
+    old_version: str
+    new_version: str
+    terms: list[TermChange]
+    widened: list[str]      # rules firing on the new terms only (a new concern)
+    narrowed: list[str]     # rules firing on the old terms only (a concern the update removed)
+    raised: list[str]       # "rule: low -> high"
+    lowered: list[str]
+    unchanged: list[str]
+
+
+class Diff(_Out):
+    old: str
+    new: str
+    cases: list[CasePair]
+    flags: list[FlagChange]
+    conditions: list[ConditionChange]
+    rules: list[RuleChange]
+    terms_in_force: list[TermsInForce] = []
+    unchanged_flags: int
+    new_concerns: int
+    notes: list[str]
+    summary: str
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a diff: its assessment, and the loaded cases when it came from case files."""
+
+    label: str
+    assessment: Assessment
+    cases: tuple[Any, ...] = ()  # LoadedCase, when known
+
+
+def load_side(path: str | Path, pack: RulePack) -> Side:
+    """A case file (assessed with ``pack``) or an assessment JSON file."""
+    from policycheck.assess import assess
+    from policycheck.case_loader import case_from_document
+
+    try:
+        doc = read_document(path)
+    except InputError as exc:
+        raise CaseLoadError(exc.problems) from None
+    data = doc.data
+    if isinstance(data, dict) and data.get("tool") == "policycheck" and "cases" in data:
+        try:
+            return Side(str(path), Assessment.model_validate(data))
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, doc, Assessment)) from None
+    loaded = case_from_document(doc)
+    return Side(str(path), assess([loaded], pack), (loaded,))
+
+
+def diff(old: Side, new: Side) -> Diff:
+    pairs = _pair_cases(old.assessment.cases, new.assessment.cases)
+    flags: list[FlagChange] = []
+    conditions: list[ConditionChange] = []
+    rules: list[RuleChange] = []
+    unchanged = 0
+    for o, n in pairs:
+        f, u = _flag_changes(o, n)
+        flags += f
+        unchanged += u
+        conditions += _condition_changes(o, n)
+        rules += _rule_changes(o, n)
+    terms = _terms_in_force(old, new, pairs)
+    notes = []
+    if old.assessment.rule_pack.digest != new.assessment.rule_pack.digest:
+        notes.append(f"the two sides were assessed with different rule packs ({old.assessment.rule_pack.digest} and "
+                     f"{new.assessment.rule_pack.digest}): some changes may come from the rules, not the case")
+    if any(c.matched_by == "position" for c in flags) or (pairs and any(
+            o is not None and n is not None and o.case != n.case for o, n in pairs)):
+        notes.append("the two sides are different cases; flags whose fact ids differ were paired by rule and "
+                     "fact types in document order")
+    flags.sort(key=lambda c: (c.case, _DIR_ORDER[c.direction], _CHANGE_ORDER[c.change],
+                              -SEVERITY_ORDER[(c.new or c.old).severity if (c.new or c.old) else "info"], c.rule,
+                              (c.new or c.old).facts if (c.new or c.old) else []))
+    new_concerns = sum(1 for c in flags if c.new_concern) + sum(1 for c in conditions if c.new_concern)
+    result = Diff(old=old.label, new=new.label,
+                  cases=[CasePair(old=o.case if o else None, new=n.case if n else None, old_file=o.file if o else None,
+                                  new_file=n.file if n else None) for o, n in pairs],
+                  flags=flags, conditions=conditions, rules=rules, terms_in_force=terms, unchanged_flags=unchanged,
+                  new_concerns=new_concerns, notes=notes, summary="")
+    return result.model_copy(update={"summary": _summary(result)})
+
+
+_DIR_ORDER = {"widened": 0, "narrowed": 1, "unclear": 2}
+_CHANGE_ORDER = {"added": 0, "severity raised": 1, "removed": 2, "severity lowered": 3}
+
+
+def _pair_cases(old: Sequence[CaseAssessment], new: Sequence[CaseAssessment]
+                ) -> list[tuple[CaseAssessment | None, CaseAssessment | None]]:
+    if len(old) == 1 and len(new) == 1:
+        return [(old[0], new[0])]
+    by_old = {c.case: c for c in old}
+    by_new = {c.case: c for c in new}
+    return [(by_old.get(k), by_new.get(k)) for k in sorted(set(by_old) | set(by_new))]
+
+
+def _side(flag: Flag) -> FlagSide:
+    file, line = flag.location()
+    return FlagSide(severity=flag.severity, message=flag.message, facts=[f"{e.fact} {e.id}" for e in flag.evidence],
+                    file=file, line=line, fingerprint=flag.fingerprint)
+
+
+def _key(flag: Flag) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return flag.rule, tuple((e.fact, e.id) for e in flag.evidence)
+
+
+def _order(flag: Flag) -> tuple[Any, ...]:
+    return tuple(e.line or 0 for e in flag.evidence), [e.id for e in flag.evidence]
+
+
+def _is_concern(severity: str) -> bool:
+    return SEVERITY_ORDER[severity] >= SEVERITY_ORDER["medium"]
+
+
+def _flag_changes(o: CaseAssessment | None, n: CaseAssessment | None) -> tuple[list[FlagChange], int]:
+    old_flags = list(o.flags) if o else []
+    new_flags = list(n.flags) if n else []
+    case_id = (n or o).case if (n or o) else ""
+    matched: list[tuple[Flag, Flag, str]] = []
+    new_by_key: dict[Any, list[Flag]] = {}
+    for f in new_flags:
+        new_by_key.setdefault(_key(f), []).append(f)
+    left_old: list[Flag] = []
+    for f in old_flags:
+        bucket = new_by_key.get(_key(f))
+        if bucket:
+            matched.append((f, bucket.pop(0), "facts"))
+        else:
+            left_old.append(f)
+    left_new = [f for bucket in new_by_key.values() for f in bucket]
+    if o is not None and n is not None and o.case != n.case:
+        groups_old: dict[Any, list[Flag]] = {}
+        groups_new: dict[Any, list[Flag]] = {}
+        for f in left_old:
+            groups_old.setdefault((f.rule, tuple(e.fact for e in f.evidence)), []).append(f)
+        for f in left_new:
+            groups_new.setdefault((f.rule, tuple(e.fact for e in f.evidence)), []).append(f)
+        for key, olds in groups_old.items():
+            news = sorted(groups_new.get(key, []), key=_order)
+            for a, b in zip(sorted(olds, key=_order), news):
+                matched.append((a, b, "position"))
+                left_old.remove(a)
+                left_new.remove(b)
+    changes: list[FlagChange] = []
+    unchanged = 0
+    for a, b, how in matched:
+        if a.severity == b.severity:
+            unchanged += 1
+            continue
+        raised = SEVERITY_ORDER[b.severity] > SEVERITY_ORDER[a.severity]
+        changes.append(FlagChange(case=case_id, rule=b.rule, title=b.title,
+                                  change="severity raised" if raised else "severity lowered",
+                                  direction="widened" if raised else "narrowed",
+                                  new_concern=raised and _is_concern(b.severity), old=_side(a), new=_side(b),
+                                  matched_by=how))
+    status_new = {r.rule: r.status for r in n.rules} if n else {}
+    for f in left_new:
+        changes.append(FlagChange(case=case_id, rule=f.rule, title=f.title, change="added", direction="widened",
+                                  new_concern=_is_concern(f.severity), new=_side(f)))
+    for f in left_old:
+        now = status_new.get(f.rule)
+        unclear = now == "not assessed"
+        note = ("the rule is not assessed in NEW (facts it needs are unknown or missing)" if unclear
+                else "the case is not in NEW" if n is None
+                else "the rule is not in NEW's rule pack" if now is None else None)
+        changes.append(FlagChange(case=case_id, rule=f.rule, title=f.title, change="removed",
+                                  direction="unclear" if unclear else "narrowed", new_concern=False, old=_side(f),
+                                  note=note))
+    return changes, unchanged
+
+
+def _condition_direction(old: str, new: str) -> Direction:
+    if new == "concern":
+        return "widened"
+    if old == "concern" and new in _RANK:
+        return "narrowed"
+    if old in _RANK and new in _RANK:
+        return "widened" if _RANK[new] > _RANK[old] else "narrowed"
+    if old == "not assessed" and new == "watch":
+        return "widened"
+    return "unclear"
+
+
+def _condition_changes(o: CaseAssessment | None, n: CaseAssessment | None) -> list[ConditionChange]:
+    old = {c.condition: c.status for c in o.conditions} if o else {}
+    new = {c.condition: c.status for c in n.conditions} if n else {}
+    case_id = (n or o).case if (n or o) else ""
+    out = []
+    for cond, name in CONDITIONS.items():
+        a, b = old.get(cond, "not assessed"), new.get(cond, "not assessed")
+        if n is None or a == b:
+            continue
+        out.append(ConditionChange(case=case_id, condition=cond, name=name, old=a, new=b,  # type: ignore[arg-type]
+                                   direction=_condition_direction(a, b), new_concern=b == "concern"))
+    return out
+
+
+def _rule_changes(o: CaseAssessment | None, n: CaseAssessment | None) -> list[RuleChange]:
+    if o is None or n is None:
+        return []
+    old = {r.rule: r.status for r in o.rules}
+    new = {r.rule: r.status for r in n.rules}
+    out = []
+    for rule in sorted(set(old) | set(new)):
+        a, b = old.get(rule, "not in pack"), new.get(rule, "not in pack")
+        if a != b and "fired" not in (a, b):
+            out.append(RuleChange(case=n.case, rule=rule, old=a, new=b))
+    return out
+
+
+def _terms_in_force(old: Side, new: Side, pairs: list[tuple[CaseAssessment | None, CaseAssessment | None]]
+                    ) -> list[TermsInForce]:
+    if not old.cases or not new.cases:
+        return []
+    from policycheck.assess import display
+    from policycheck.facts import flatten
+
+    out: list[TermsInForce] = []
+    loaded_old = {lc.case.id: lc for lc in old.cases}
+    loaded_new = {lc.case.id: lc for lc in new.cases}
+    for o, n in pairs:
+        if o is None or n is None or o.case not in loaded_old or n.case not in loaded_new:
+            continue
+        latest_old = _latest_versions(flatten(loaded_old[o.case]))
+        latest_new = _latest_versions(flatten(loaded_new[n.case]))
+        for lic_old, lic_new in _pair_licences(latest_old, latest_new):
+            fo, fn = latest_old[lic_old], latest_new[lic_new]
+            terms = []
+            for name in sorted((set(fo.values) | fo.unknown | fo.unstated | set(fn.values) | fn.unknown
+                                | fn.unstated) - _QUIET_TERMS):
+                a, b = _term(fo, name, display), _term(fn, name, display)
+                if a != b and not {a, b} <= _NO_INFO:
+                    terms.append(TermChange(field=name, old=a, new=b))
+            ro = {f.rule: f for f in o.flags if any(e.id == fo.id and e.fact == "licence_version" for e in f.evidence)}
+            rn = {f.rule: f for f in n.flags if any(e.id == fn.id and e.fact == "licence_version" for e in f.evidence)}
+            raised, lowered, same = [], [], []
+            for rule in sorted(set(ro) & set(rn)):
+                a_sev, b_sev = ro[rule].severity, rn[rule].severity
+                if SEVERITY_ORDER[b_sev] > SEVERITY_ORDER[a_sev]:
+                    raised.append(f"{rule}: {a_sev} -> {b_sev}")
+                elif SEVERITY_ORDER[b_sev] < SEVERITY_ORDER[a_sev]:
+                    lowered.append(f"{rule}: {a_sev} -> {b_sev}")
+                else:
+                    same.append(rule)
+            out.append(TermsInForce(case=n.case, old_licence=lic_old, new_licence=lic_new,
+                                    old_version=str(fo.values.get("version", fo.id)),
+                                    new_version=str(fn.values.get("version", fn.id)), terms=terms,
+                                    widened=sorted(set(rn) - set(ro)), narrowed=sorted(set(ro) - set(rn)),
+                                    raised=raised, lowered=lowered, unchanged=same))
+    return out
+
+
+def _latest_versions(facts: Sequence[Any]) -> dict[str, Any]:
+    latest: dict[str, Any] = {}
+    for f in facts:
+        if f.type == "licence_version":
+            lic = f.values.get("licence")
+            if lic is not None and (lic not in latest or f.values.get("seq", 0) > latest[lic].values.get("seq", 0)):
+                latest[lic] = f
+    return latest
+
+
+def _pair_licences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:
+    if len(old) == 1 and len(new) == 1:
+        return [(next(iter(old)), next(iter(new)))]
+    return [(k, k) for k in sorted(set(old) & set(new))]
+
+
+def _term(fact: Any, name: str, display: Any) -> str:
+    if name in fact.values:
+        return str(display(fact.values[name]))
+    if name in fact.unknown:
+        return "unknown"
+    if name in fact.unstated:
+        return "unstated"
+    return "not applicable"
+
+
+def _summary(d: Diff) -> str:
+    counts = {k: sum(1 for c in d.flags if c.change == k)
+              for k in ("added", "removed", "severity raised", "severity lowered")}
+    parts = [f"{v} {k}" for k, v in counts.items() if v]
+    flags = (", ".join(parts) if parts else "no flag changes") + f" ({d.unchanged_flags} unchanged)"
+    cond = f"{len(d.conditions)} condition status change{'s' if len(d.conditions) != 1 else ''}"
+    concerns = f"{d.new_concerns} new concern{'s' if d.new_concerns != 1 else ''}"
+    return f"flags: {flags}; {cond}; {concerns}"
+
+
+# ---------------------------------------------------------------- rendering
+
+_HEAD = {"widened": "Concerns widened (new or more severe)", "narrowed": "Concerns narrowed (resolved or less severe)",
+         "unclear": "Unclear (flags gone because facts are now missing)"}
+
+
+def _flag_line(c: FlagChange) -> tuple[str, str, str]:
+    if c.change in ("severity raised", "severity lowered"):
+        assert c.old is not None and c.new is not None
+        sev = f"{c.old.severity} -> {c.new.severity}"
+    else:
+        sev = (c.new or c.old).severity if (c.new or c.old) else ""
+    side = c.new or c.old
+    where = f"{side.file}:{side.line}" if side and side.line else (side.file or "" if side else "")
+    return sev, (side.message if side else ""), where
+
+
+def render(d: Diff, fmt: str) -> str:
+    if fmt == "json":
+        return d.to_json()
+    if fmt == "markdown":
+        return _markdown(d)
+    return _table(d)
+
+
+def _table(d: Diff) -> str:
+    from tabulate import tabulate
+
+    out = [f"policycheck diff {d.old} -> {d.new}", ""]
+    for o_n in d.cases:
+        out.append(f"case: {o_n.old or '(none)'} ({o_n.old_file or '-'}) -> {o_n.new or '(none)'} ({o_n.new_file or '-'})")
+    out.append("")
+    for direction in ("widened", "narrowed", "unclear"):
+        rows = []
+        for c in d.flags:
+            if c.direction != direction:
+                continue
+            sev, msg, where = _flag_line(c)
+            rows.append([c.change + (" *" if c.new_concern else ""), sev, c.rule,
+                         _wrap(msg + (f" [{where}]" if where else "") + (f" ({c.note})" if c.note else ""), 50)])
+        if rows:
+            out += [_HEAD[direction] + ":", tabulate(rows, headers=["Change", "Severity", "Rule", "Finding"],
+                                                     tablefmt="simple", disable_numparse=True), ""]
+    if d.conditions:
+        rows = [[c.case, f"{c.condition} {c.name}", c.old, c.new, c.direction + (" *" if c.new_concern else "")]
+                for c in d.conditions]
+        out += ["Conditions:", tabulate(rows, headers=["Case", "Condition", "Old", "New", "Direction"],
+                                        tablefmt="simple", disable_numparse=True), ""]
+    if d.rules:
+        rows = [[r.case, r.rule, r.old, r.new] for r in d.rules]
+        out += ["Rule status (no flag changed):", tabulate(rows, headers=["Case", "Rule", "Old", "New"],
+                                                           tablefmt="simple", disable_numparse=True), ""]
+    for t in d.terms_in_force:
+        out += _terms_text(t)
+    out += [f"* new concern (diff exits 1)" if d.new_concerns else "", *[f"note: {n}" for n in d.notes],
+            f"Summary: {d.summary}"]
+    return "\n".join(line for line in out if line is not None).replace("\n\n\n", "\n\n") + "\n"
+
+
+def _wrap(value: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(value, width, break_on_hyphens=False)) or value
+
+
+def _terms_text(t: TermsInForce) -> list[str]:
+    from tabulate import tabulate
+
+    out = [f"Terms in force: {t.old_licence} \"{t.old_version}\" -> {t.new_licence} \"{t.new_version}\""]
+    if t.terms:
+        out.append(tabulate([[x.field, _wrap(x.old, 30), _wrap(x.new, 30)] for x in t.terms],
+                            headers=["Term", "Old", "New"], tablefmt="simple", disable_numparse=True))
+    for label, items in (("widened (rules now firing)", t.widened), ("narrowed (rules no longer firing)", t.narrowed),
+                         ("severity raised", t.raised), ("severity lowered", t.lowered),
+                         ("unchanged", t.unchanged)):
+        if items:
+            out.append(f"  {label}: {', '.join(items)}")
+    return out + [""]
+
+
+def _markdown(d: Diff) -> str:
+    from policycheck.render.markdown import code, text
+
+    out = [f"## policycheck diff: {text(d.summary)}", "",
+           f"{code(d.old)} → {code(d.new)}" + ("; **new concerns found**" if d.new_concerns else ""), ""]
+    for direction in ("widened", "narrowed", "unclear"):
+        items = [c for c in d.flags if c.direction == direction]
+        if not items:
+            continue
+        out += [f"### {_HEAD[direction]}", "", "| Change | Severity | Rule | Finding | Where |", "|---|---|---|---|---|"]
+        for c in items:
+            sev, msg, where = _flag_line(c)
+            change = f"**{c.change}**" if c.new_concern else c.change
+            out.append(f"| {change} | {text(sev)} | {code(c.rule)} | {text(msg)}"
+                       + (f" _({text(c.note)})_" if c.note else "") + f" | {code(where) if where else ''} |")
+        out.append("")
+    if d.conditions:
+        out += ["### Conditions", "", "| Case | Condition | Old | New | Direction |", "|---|---|---|---|---|"]
+        out += [f"| {code(c.case)} | {c.condition} {text(c.name)} | {text(c.old)} | "
+                f"{'**' + text(c.new) + '**' if c.new_concern else text(c.new)} | {c.direction} |" for c in d.conditions]
+        out.append("")
+    if d.rules:
+        out += ["<details><summary>Rule status changes without a flag change</summary>", "",
+                "| Case | Rule | Old | New |", "|---|---|---|---|"]
+        out += [f"| {code(r.case)} | {code(r.rule)} | {text(r.old)} | {text(r.new)} |" for r in d.rules]
+        out += ["", "</details>", ""]
+    for t in d.terms_in_force:
+        out += [f"### Terms in force: {text(t.old_version)} → {text(t.new_version)}", ""]
+        if t.terms:
+            out += ["| Term | Old | New |", "|---|---|---|"]
+            out += [f"| {code(x.field)} | {text(x.old)} | {text(x.new)} |" for x in t.terms]
+            out.append("")
+        for label, items in (("Widened (rules now firing)", t.widened), ("Narrowed (rules no longer firing)", t.narrowed),
+                             ("Severity raised", t.raised), ("Severity lowered", t.lowered), ("Unchanged", t.unchanged)):
+            if items:
+                out.append(f"- {label}: " + ", ".join(code(i) for i in items))
+        out.append("")
+    out += [f"_Note: {text(n)}_" for n in d.notes]
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,483 @@
+"""Lint a rule pack: mistakes that load fine but make a rule wrong, dead or untested.
+
+Each finding is ``file:line: code: message``. The codes:
+
+==================== ======================================================================
+load-error           the rule or its folder does not load (schema, unknown field or enum
+                     value, bad reference, ...): every load problem is one finding
+duplicate-id         two rule files declare the same id
+empty-field          title, message, rationale, mitigation or a citation part is blank
+todo-text            TODO / TBD / FIXME / XXX left in a text a reader sees
+citation-section     the citation's section names no section number (e.g. "§3.7.6")
+placeholder-syntax   braces in the message that are not a ``{alias.field}`` placeholder
+placeholder-unbound  a placeholder's alias is bound only by some ``any`` alternatives
+placeholder-unfilled a placeholder whose field the pattern makes absent or not applicable
+never-matches        a pattern, ``any_of`` branch or ``none`` pattern can never match
+                     (contradictory tests on one field, e.g. gt 10 and lt 5)
+dead-mitigation      a mitigation can never apply to a flag of its rule
+fixture-error        a fixture file does not load
+unknown-rule         a fixture names a rule that is not in the pack
+duplicate-test       two tests in one fixture file share a name
+no-fixture           a rule has no fixture test
+no-firing-fixture    a rule has no fixture expecting it to fire
+no-non-firing-fixture a rule has no fixture expecting it not to fire
+==================== ======================================================================
+
+The contradiction check reasons about literal tests on one field of one fact (eq, ne, in,
+not_in, lt, lte, gt, gte, exists); tests that compare two facts are taken as satisfiable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from policycheck.compiler import PLACEHOLDER
+from policycheck.errors import PolicycheckError, Problem
+from policycheck.fixtures import LoadedTest, iter_fixture_files, load_fixture_file
+from policycheck.rule import Pattern, Rule
+from policycheck.rule_loader import LoadedRule, iter_rule_files, load_rule_file
+from policycheck.source_file import Path_, format_path
+from policycheck.vocabulary import FACT_TYPES, FieldSpec
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    code: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.file}:{self.line}: {self.code}: {self.message}"
+
+
+@dataclass
+class LintReport:
+    findings: list[Finding]
+    rules: int
+    tests: int
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+# Fields that exist only when another field of the same fact has a given value (facts.py):
+# (fact type, field) -> (gate field, test, value). Checked against flatten() by tests/test_lint.py.
+GATES: dict[tuple[str, str], tuple[str, str, Any]] = {
+    **{("licence_version", f): ("has_user_threshold", "eq", True)
+       for f in ("threshold_metric", "threshold_limit", "threshold_above")},
+    **{("licence_version", f): ("output_training_ban", "eq", True)
+       for f in ("output_ban_scope", "output_ban_exempts_licensor_family")},
+    **{("licence_version", f): ("has_aup", "eq", True) for f in ("aup_by_reference", "aup_unilateral_update")},
+    ("licence_version", "previous"): ("seq", "gt", 1),
+    **{("deal", f): ("staff_hired", "eq", True) for f in ("staff_count", "key_staff_hired", "hire_with_licence")},
+    ("data_access_change", "exclusive_licensee_after"): ("exclusive_after", "eq", True),
+}
+
+_TODO = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b")
+_BRACES = re.compile(r"\{[^{}]*\}")
+
+
+# --------------------------------------------------------------------------- constraints
+
+
+@dataclass
+class _FieldState:
+    """What the literal tests of one pattern require of one field."""
+
+    spec: FieldSpec
+    tests: list[str] = field(default_factory=list)
+    allowed: set[Any] | None = None
+    excluded: set[Any] = field(default_factory=set)
+    lower: tuple[Any, bool] | None = None   # (value, inclusive)
+    upper: tuple[Any, bool] | None = None
+    needs_value: bool = False
+    absent: bool = False
+    self_contradiction: str | None = None
+
+    def copy(self) -> _FieldState:
+        return _FieldState(self.spec, list(self.tests), None if self.allowed is None else set(self.allowed),
+                           set(self.excluded), self.lower, self.upper, self.needs_value, self.absent,
+                           self.self_contradiction)
+
+    def domain(self) -> set[Any] | None:
+        if self.spec.kind == "bool":
+            return {True, False}
+        if self.spec.kind == "enum" and self.spec.values:
+            return set(self.spec.values)
+        return None
+
+    def add(self, op: str, operand: Any, alias: str, name: str) -> None:
+        self.tests.append(f"{op} {_show(operand)}")
+        if isinstance(operand, dict) and set(operand) == {"ref"}:
+            self.needs_value = True
+            if operand["ref"] == f"{alias}.{name}" and op in ("ne", "lt", "gt"):
+                self.self_contradiction = f"'{name}' cannot be {op} itself"
+            return
+        if op == "exists":
+            if operand:
+                self.needs_value = True
+            else:
+                self.absent = True
+            return
+        self.needs_value = True
+        if op == "eq":
+            self.allowed = {operand} if self.allowed is None else self.allowed & {operand}
+        elif op == "in":
+            self.allowed = set(operand) if self.allowed is None else self.allowed & set(operand)
+        elif op == "ne":
+            self.excluded.add(operand)
+        elif op == "not_in":
+            self.excluded |= set(operand)
+        elif op in ("gt", "gte"):
+            bound = (operand, op == "gte")
+            if self.lower is None or _tighter_lower(bound, self.lower):
+                self.lower = bound
+        elif op in ("lt", "lte"):
+            bound = (operand, op == "lte")
+            if self.upper is None or _tighter_upper(bound, self.upper):
+                self.upper = bound
+
+    def _in_bounds(self, value: Any) -> bool:
+        if self.lower is not None:
+            lo, inclusive = self.lower
+            if value < lo or (value == lo and not inclusive):
+                return False
+        if self.upper is not None:
+            hi, inclusive = self.upper
+            if value > hi or (value == hi and not inclusive):
+                return False
+        return True
+
+    def candidates(self) -> set[Any] | None:
+        """The values the tests leave possible, when that set is finite."""
+        pool = self.allowed if self.allowed is not None else self.domain()
+        if pool is None:
+            return None
+        return {v for v in pool if v not in self.excluded and self._in_bounds(v)}
+
+    def contradiction(self) -> str | None:
+        if self.self_contradiction:
+            return self.self_contradiction
+        if self.absent and self.needs_value:
+            return "'exists: false' leaves no value for the other tests"
+        found = self.candidates()
+        if found is not None and not found:
+            return "no value passes every test"
+        if self.lower is not None and self.upper is not None:
+            (lo, lo_in), (hi, hi_in) = self.lower, self.upper
+            if lo > hi or (lo == hi and not (lo_in and hi_in)):
+                return "the bounds leave an empty range"
+            if self.spec.kind == "int":
+                first = math.floor(lo) if lo_in and float(lo).is_integer() else math.floor(lo) + 1
+                last = math.ceil(hi) if hi_in and float(hi).is_integer() else math.ceil(hi) - 1
+                if first > last:
+                    return "no whole number lies between the bounds"
+            if lo == hi and lo in self.excluded:
+                return "the only value the bounds allow is excluded"
+        return None
+
+
+def _tighter_lower(new: tuple[Any, bool], old: tuple[Any, bool]) -> bool:
+    return new[0] > old[0] or (new[0] == old[0] and not new[1])
+
+
+def _tighter_upper(new: tuple[Any, bool], old: tuple[Any, bool]) -> bool:
+    return new[0] < old[0] or (new[0] == old[0] and not new[1])
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict) and set(value) == {"ref"}:
+        return "{ref: " + str(value["ref"]) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+_State = dict[str, _FieldState]
+
+
+def _apply(state: _State, fact: str, alias: str, where: Mapping[str, Any]) -> _State:
+    out = {k: v.copy() for k, v in state.items()}
+    vocab = FACT_TYPES.get(fact, {})
+    for name, spec_value in where.items():
+        spec = vocab.get(name)
+        if spec is None:  # the loader rejects these; nothing to reason about
+            continue
+        ops = spec_value if isinstance(spec_value, dict) and "ref" not in spec_value else {"eq": spec_value}
+        fs = out.setdefault(name, _FieldState(spec))
+        for op, operand in ops.items():
+            fs.add(op, operand, alias, name)
+    return out
+
+
+def _why(state: _State) -> str | None:
+    for name in sorted(state):
+        reason = state[name].contradiction()
+        if reason:
+            return f"{name}: {' and '.join(state[name].tests)} ({reason})"
+    return None
+
+
+def _states(fact: str, alias: str, where: Mapping[str, Any], any_of: Sequence[Mapping[str, Any]],
+            base: _State | None = None) -> tuple[list[_State], list[tuple[Path_, str]]]:
+    """Satisfiable states of one pattern, and the contradictions found (relative paths)."""
+    state = _apply(base or {}, fact, alias, where)
+    why = _why(state)
+    if why:
+        return [], [((), why)]
+    if not any_of:
+        return [state], []
+    live, dead = [], []
+    for i, branch in enumerate(any_of):
+        s = _apply(state, fact, alias, branch)
+        reason = _why(s)
+        if reason:
+            dead.append((("any_of", i), reason))
+        else:
+            live.append(s)
+    if not live:
+        return [], [((), "every any_of branch contradicts 'where': " + "; ".join(r for _, r in dead))]
+    return live, dead
+
+
+# --------------------------------------------------------------------------- rule checks
+
+
+def _alias(p: Pattern) -> str:
+    return p.alias or p.fact
+
+
+class _RuleLint:
+    def __init__(self, lr: LoadedRule) -> None:
+        self.lr, self.rule = lr, lr.rule
+        self.findings: list[Finding] = []
+
+    def add(self, path: Path_, code: str, message: str) -> None:
+        line = self.lr.document.line_of(path) or self.lr.line
+        self.findings.append(Finding(self.lr.file, line, code, message))
+
+    def run(self) -> list[Finding]:
+        self.texts()
+        states = self.patterns()
+        self.placeholders(states)
+        self.mitigations(states)
+        return self.findings
+
+    def texts(self) -> None:
+        rule = self.rule
+        texts: dict[Path_, str] = {("title",): rule.title, ("message",): rule.message, ("rationale",): rule.rationale,
+                                   ("mitigation",): rule.mitigation, ("citation", "source"): rule.citation.source,
+                                   ("citation", "section"): rule.citation.section}
+        if rule.citation.paragraph is not None:
+            texts[("citation", "paragraph")] = rule.citation.paragraph
+        for i, m in enumerate(rule.mitigated_by):
+            texts[("mitigated_by", i, "description")] = m.description
+        for path, text in texts.items():
+            if not text.strip():
+                self.add(path, "empty-field", f"'{format_path(path)}' is blank")
+            elif _TODO.search(text):
+                self.add(path, "todo-text", f"'{format_path(path)}' still says '{_TODO.search(text).group(1)}'")  # type: ignore[union-attr]
+        if rule.citation.section.strip() and not re.search(r"\d", rule.citation.section):
+            self.add(("citation", "section"), "citation-section",
+                     f"citation section '{rule.citation.section}' names no section number (e.g. '§3.7.6')")
+
+    def patterns(self) -> dict[str, list[tuple[Path_, list[_State]]]]:
+        """Check every pattern; return alias -> [(pattern path, satisfiable states)]."""
+        when = self.rule.when
+        bound: dict[str, list[tuple[Path_, list[_State]]]] = {}
+        for group in ("all", "any", "none"):
+            for i, p in enumerate(getattr(when, group)):
+                path: Path_ = ("when", group, i)
+                states, dead = _states(p.fact, _alias(p), p.where, p.any_of)
+                for rel, why in dead:
+                    where = format_path(path + rel)
+                    if group == "none":
+                        what = f"{where} can never match, so it excludes nothing"
+                    elif rel:
+                        what = f"{where} can never match; the branch is dead"
+                    elif group == "any":
+                        what = f"{where} can never match; this alternative never fires"
+                    else:
+                        what = f"{where} can never match, so the rule never fires"
+                    self.add(path + rel, "never-matches", f"{what}: {why}")
+                if group != "none":
+                    bound.setdefault(_alias(p), []).append((path, states))
+        return bound
+
+    def placeholders(self, bound: dict[str, list[tuple[Path_, list[_State]]]]) -> None:
+        rule = self.rule
+        for text in _BRACES.findall(rule.message):
+            if not PLACEHOLDER.fullmatch(text):
+                self.add(("message",), "placeholder-syntax",
+                         f"'{text}' is not a placeholder; write {{alias.field}} in lower case")
+        alternatives = [_alias(p) for p in rule.when.any]
+        in_all = {_alias(p) for p in rule.when.all}
+        types = {_alias(p): p.fact for p in [*rule.when.all, *rule.when.any]}
+        for alias, name in dict.fromkeys(PLACEHOLDER.findall(rule.message)):
+            ph = f"{{{alias}.{name}}}"
+            if alias not in types:
+                continue  # the loader reports unknown aliases
+            if alias not in in_all and alternatives and any(a != alias for a in alternatives):
+                missing = [f"when.any[{i}]" for i, a in enumerate(alternatives) if a != alias]
+                self.add(("message",), "placeholder-unbound",
+                         f"placeholder {ph}: alias '{alias}' is not bound by {', '.join(missing)}, "
+                         "so flags from there print 'unknown'")
+                continue
+            for path, states in bound.get(alias, []):
+                reason = self._unfilled(types[alias], name, states)
+                if reason:
+                    self.add(("message",), "placeholder-unfilled",
+                             f"placeholder {ph} is never filled: {reason} ({format_path(path)})")
+
+    @staticmethod
+    def _unfilled(fact: str, name: str, states: list[_State]) -> str | None:
+        if not states:
+            return None
+        if all(s.get(name) is not None and s[name].absent for s in states):
+            return f"the pattern requires '{name}' to be absent"
+        gate = GATES.get((fact, name))
+        if gate is None:
+            return None
+        gfield, op, value = gate
+        for s in states:
+            fs = s.get(gfield)
+            if fs is None:
+                return None
+            if op == "eq":
+                found = fs.candidates()
+                if found is None or value in found:
+                    return None
+            else:  # gt
+                found = fs.candidates()
+                if found is not None:
+                    if any(v > value for v in found):
+                        return None
+                elif fs.upper is None or fs.upper[0] > value:
+                    return None
+        return f"'{name}' applies only when {gfield} {op} {_show(value)}, which the pattern excludes"
+
+    def mitigations(self, bound: dict[str, list[tuple[Path_, list[_State]]]]) -> None:
+        for m_i, mit in enumerate(self.rule.mitigated_by):
+            mpath: Path_ = ("mitigated_by", m_i)
+            for r_i, ref in enumerate(mit.when.on):
+                targets = bound.get(ref.on, [])
+                reasons: list[str] = []
+                live = False
+                for _, states in targets:
+                    for s in states:
+                        fact = next(p.fact for p in [*self.rule.when.all, *self.rule.when.any] if _alias(p) == ref.on)
+                        ok, dead = _states(fact, ref.on, ref.where, ref.any_of, base=s)
+                        if ok:
+                            live = True
+                        reasons += [why for _, why in dead]
+                if targets and not live:
+                    self.add(mpath + ("when", "on", r_i), "dead-mitigation",
+                             f"mitigation '{mit.id}' can never apply: its test on '{ref.on}' contradicts the rule's "
+                             f"pattern: {reasons[0] if reasons else 'no satisfiable pattern'}")
+            for group in ("all", "none"):
+                for a_i, p in enumerate(getattr(mit.when, group)):
+                    _, dead = _states(p.fact, _alias(p), p.where, p.any_of)
+                    for rel, why in dead:
+                        path = mpath + ("when", group, a_i) + rel
+                        if group == "none":
+                            self.add(path, "never-matches", f"{format_path(path)} can never match, so it excludes "
+                                                            f"nothing: {why}")
+                        elif rel:
+                            self.add(path, "never-matches", f"{format_path(path)} can never match; the branch is "
+                                                            f"dead: {why}")
+                        else:
+                            self.add(path, "dead-mitigation", f"mitigation '{mit.id}' can never apply: "
+                                                              f"{format_path(path)} never matches: {why}")
+
+
+# --------------------------------------------------------------------------- the pack
+
+
+def _problem_finding(p: Problem, code: str, fallback: str) -> Finding:
+    where = p.location
+    message = (f"{where.path}: " if where.path else "") + p.message
+    if p.suggestion:
+        message += f" (did you mean '{p.suggestion}'?)"
+    return Finding(where.file or fallback, where.line or 1, code, message)
+
+
+def unique_folders(folders: Iterable[str | Path]) -> list[Path]:
+    """The folders in order, each once (by resolved path)."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for f in folders:
+        key = Path(f).resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(Path(f))
+    return out
+
+
+def lint(folders: Sequence[str | Path]) -> LintReport:
+    """Lint the rules and fixtures under ``folders`` (together, one pack)."""
+    roots = unique_folders(folders)
+    findings: list[Finding] = []
+    rules: list[LoadedRule] = []
+    broken: set[str] = set()
+    for root in roots:
+        try:
+            files = iter_rule_files(root)
+        except PolicycheckError as exc:
+            findings += [_problem_finding(p, "load-error", str(root)) for p in exc.problems]
+            continue
+        for path in files:
+            try:
+                rules.append(load_rule_file(path, root))
+            except PolicycheckError as exc:
+                broken.add(path.stem)
+                findings += [_problem_finding(p, "load-error", str(path)) for p in exc.problems]
+    seen: dict[str, LoadedRule] = {}
+    for lr in rules:
+        if lr.id in seen:
+            findings.append(Finding(lr.file, lr.line, "duplicate-id",
+                                    f"rule id '{lr.id}' is also declared in {seen[lr.id].file}:{seen[lr.id].line}"))
+        else:
+            seen[lr.id] = lr
+        findings += _RuleLint(lr).run()
+
+    tests: list[LoadedTest] = []
+    for path in iter_fixture_files(roots):
+        try:
+            loaded = load_fixture_file(path)
+        except PolicycheckError as exc:
+            broken.add(path.name.split(".test.")[0])
+            findings += [_problem_finding(p, "fixture-error", str(path)) for p in exc.problems]
+            continue
+        names: dict[str, int] = {}
+        for t in loaded:
+            if t.name in names:
+                findings.append(Finding(t.file, t.line, "duplicate-test",
+                                        f"test name also used at line {names[t.name]}; names must be unique"))
+            names.setdefault(t.name, t.line)
+            for rid in dict.fromkeys([t.rule, *t.expect.also_fires, *t.expect.not_fires]):
+                if rid not in seen and rid not in broken:
+                    findings.append(Finding(t.file, t.line, "unknown-rule", f"the test names rule '{rid}', which is "
+                                                                            "not in the pack"))
+        tests += loaded
+    for rid, lr in seen.items():
+        mine = [t for t in tests if t.rule == rid]
+        if not mine:
+            findings.append(Finding(lr.file, lr.line, "no-fixture",
+                                    f"rule '{rid}' has no fixture; add {Path(lr.file).with_suffix('.test.yaml').name}"))
+            continue
+        if not any(t.expect.fires for t in mine):
+            findings.append(Finding(lr.file, lr.line, "no-firing-fixture",
+                                    f"no fixture expects rule '{rid}' to fire (fires: true)"))
+        if all(t.expect.fires for t in mine):
+            findings.append(Finding(lr.file, lr.line, "no-non-firing-fixture",
+                                    f"no fixture expects rule '{rid}' not to fire (fires: false)"))
+    return LintReport(sorted(set(findings)), len(rules), len(tests))

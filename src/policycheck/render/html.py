@@ -1,0 +1,195 @@
+"""One self-contained HTML report: no network, no JavaScript, readable when printed.
+
+A matrix of cases × conditions coloured by status (the status is also written in each cell,
+so the page reads the same in black and white), then each case's flags with their evidence
+(fact, field, value, file:line), citations and review state. Every value is escaped; links
+are only written for http(s) addresses.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from policycheck.assessment import Assessment, CaseAssessment, ConditionResult, Flag
+from policycheck.rule import CONDITIONS
+from policycheck.waivers import describe, state
+
+_CSS = """
+:root { --concern: #f8d0cc; --watch: #fdecc0; --clear: #d4edda; --unknown: #e9ecef; --ink: #1b1f23; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+       max-width: 1100px; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 2px solid #ccc; }
+h3 { font-size: 1.05rem; margin: 0 0 .4rem; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
+th, td { border: 1px solid #bbb; padding: .35rem .5rem; text-align: left; vertical-align: top; }
+thead th { background: #f3f3f3; }
+table.matrix td { text-align: center; white-space: nowrap; }
+.s-concern { background: var(--concern); font-weight: 600; }
+.s-watch { background: var(--watch); }
+.s-no-concern-found { background: var(--clear); }
+.s-not-assessed { background: var(--unknown); color: #555; font-style: italic; }
+.legend span { display: inline-block; padding: .1rem .5rem; margin-right: .4rem; border: 1px solid #bbb; }
+.flag { border: 1px solid #bbb; border-left: 6px solid #888; padding: .6rem .8rem; margin: .8rem 0;
+        break-inside: avoid; page-break-inside: avoid; }
+.flag.sev-high { border-left-color: #b3261e; } .flag.sev-medium { border-left-color: #c77700; }
+.flag.sev-low { border-left-color: #3f6fb5; } .flag.sev-info { border-left-color: #777; }
+.flag.st-waived, .flag.st-baseline { opacity: .8; border-style: dashed; }
+.badge { display: inline-block; padding: 0 .45rem; border: 1px solid currentColor; border-radius: 3px;
+         font-size: .8rem; font-weight: 700; text-transform: uppercase; margin-right: .3rem; }
+.review { background: #fff7e0; padding: .3rem .5rem; border: 1px solid #e0c060; }
+.review.st-expired { background: #fde2e0; border-color: #b3261e; }
+dl { display: grid; grid-template-columns: 11rem 1fr; gap: .2rem .8rem; margin: .4rem 0; }
+dt { font-weight: 600; } dd { margin: 0; }
+.meta, footer { color: #555; font-size: .9rem; }
+table.evidence { font-size: .88rem; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10.5pt; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  a { color: inherit; text-decoration: none; }
+  a[href^="http"]::after { content: " <" attr(href) ">"; font-size: .8em; word-break: break-all; }
+  section.case { break-before: page; page-break-before: always; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+}
+"""
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _href(url: str | None) -> str | None:
+    return url if url and re.match(r"^https?://[^\s\"'<>]+$", url) else None
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", value.lower())
+
+
+def _status_class(status: str) -> str:
+    return "s-" + status.replace(" ", "-")
+
+
+def render(result: Assessment) -> str:
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>policycheck assessment: {e(result.summary)}</title>", f"<style>{_CSS}</style>", "</head>",
+           "<body>", "<header>", "<h1>policycheck assessment</h1>", f'<p class="summary">{e(result.summary)}</p>',
+           f'<p class="meta">policycheck {e(result.version)} · rule pack <code>{e(result.rule_pack.digest)}</code> '
+           f"({result.rule_pack.rules} rules)</p>", "</header>", "<main>"]
+    out += _matrix(result)
+    if result.review is not None:
+        out += _review(result)
+    for case in result.cases:
+        out += _case(case)
+    out += ["</main>", '<footer><p>Conditions from the CMA, <i>AI Foundation Models: Initial Report</i> (2023), '
+            "chapter 3. Each flag cites the report section it rests on and the case-file line it was found at.</p>"
+            "</footer>", "</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def _cell(c: ConditionResult) -> str:
+    detail = f"<br><small>{e(c.highest)}, {c.flags} flag{'s' if c.flags != 1 else ''}</small>" if c.flags else ""
+    return f'<td class="{_status_class(c.status)}" title="{e(c.name)}">{e(c.status)}{detail}</td>'
+
+
+def _matrix(result: Assessment) -> list[str]:
+    out = ['<section id="matrix">', "<h2>Conditions by case</h2>", '<table class="matrix">',
+           "<caption>Status of each CMA condition for each case</caption>", "<thead><tr>",
+           '<th scope="col">Case</th>']
+    out += [f'<th scope="col" title="{e(name)}">{e(cid)}<br><small>{e(name)}</small></th>'
+            for cid, name in CONDITIONS.items()]
+    out += ['<th scope="col">Flags</th>', "</tr></thead>", "<tbody>"]
+    for case in result.cases:
+        by = {c.condition: c for c in case.conditions}
+        cells = "".join(_cell(by[k]) if k in by else "<td></td>" for k in CONDITIONS)
+        out.append(f'<tr><th scope="row"><a href="#case-{e(_slug(case.case))}">{e(case.case)}</a></th>{cells}'
+                   f"<td>{len(case.flags)}</td></tr>")
+    out += ["</tbody>", "</table>", '<p class="legend">'
+            + "".join(f'<span class="{_status_class(s)}">{e(s)}</span>'
+                      for s in ("concern", "watch", "no concern found", "not assessed"))
+            + "</p>", "</section>"]
+    return out
+
+
+def _review(result: Assessment) -> list[str]:
+    r = result.review
+    assert r is not None
+    items = [f"<li>{r.counted} of {r.flags} flags count toward <code>--fail-on</code></li>"]
+    if r.waivers is not None:
+        items.append(f"<li>{r.waived} waived, {r.expired} with an expired waiver (waivers "
+                     f"<code>{e(r.waivers)}</code>, checked on {e(r.today)})</li>")
+    if r.baseline is not None:
+        items.append(f"<li>{r.in_baseline} in the baseline <code>{e(r.baseline)}</code>"
+                     + (f"; {r.baseline_resolved} baseline entries no longer match" if r.baseline_resolved else "")
+                     + "</li>")
+    for s in r.stale_waivers:
+        items.append(f"<li>Stale waiver <code>{e(s.file)}:{e(s.line or '')}</code>: rule <code>{e(s.rule)}</code> "
+                     f"on case <code>{e(s.case)}</code> matches no flag{' (expired)' if s.expired else ''}</li>")
+    return ['<section id="review">', "<h2>Review</h2>", "<ul>", *items, "</ul>", "</section>"]
+
+
+def _case(case: CaseAssessment) -> list[str]:
+    out = [f'<section class="case" id="case-{e(_slug(case.case))}">',
+           f"<h2><code>{e(case.case)}</code>: {e(case.title)}</h2>",
+           f'<p class="meta"><code>{e(case.file)}</code> · as of {e(case.as_of)} · {e(", ".join(case.kinds))}</p>',
+           f"<p>{e(case.summary)}</p>"]
+    if not case.flags:
+        out.append("<p>No flags.</p>")
+    for flag in case.flags:
+        out += _flag(flag)
+    gaps = [r for r in case.rules if r.status == "not assessed"]
+    if gaps:
+        out += [f"<h3>Not assessed ({len(gaps)} rule{'s' if len(gaps) != 1 else ''} lack facts)</h3>", "<ul>"]
+        for r in gaps:
+            missing = ", ".join(f"<code>{e(m.id)}.{e(m.field)}</code> ({e(m.status)}, line {e(m.line)})"
+                                for m in r.missing)
+            out.append(f"<li><code>{e(r.rule)}</code>{': ' + missing if missing else ''}</li>")
+        out.append("</ul>")
+    out.append("</section>")
+    return out
+
+
+def _flag(flag: Flag) -> list[str]:
+    st = state(flag)
+    file, line = flag.location()
+    cite = e(f"{flag.citation.source} {flag.citation.section}")
+    url = _href(flag.citation.url)
+    cite_html = f'<a href="{e(url)}">{cite}</a>' if url else cite
+    label = {"waived": "waived", "expired": "waiver expired", "baseline": "baseline"}.get(st)
+    out = [f'<article class="flag sev-{e(flag.severity)} st-{e(st)}">',
+           f'<h3><span class="badge">{e(flag.severity)}</span>'
+           + (f'<span class="badge">{e(label)}</span>' if label else "")
+           + f"<code>{e(flag.rule)}</code> {e(flag.title)}</h3>",
+           f'<p class="message">{e(flag.message)}</p>']
+    review = describe(flag)
+    if review:
+        out.append(f'<p class="review st-{e(st)}">{e(review)}</p>')
+    out += ["<dl>", f"<dt>Conditions</dt><dd>{e(', '.join(flag.conditions))}</dd>",
+            f"<dt>Where</dt><dd><code>{e(file or '')}{':' + e(line) if line else ''}</code></dd>",
+            f"<dt>Source</dt><dd>{cite_html}</dd>", f"<dt>Why</dt><dd>{e(flag.rationale)}</dd>"]
+    if flag.mitigated:
+        out.append(f"<dt>Mitigated</dt><dd>{e(flag.base_severity)} → {e(flag.severity)}: "
+                   + e("; ".join(m.description for m in flag.mitigations)) + "</dd>")
+    out += [f"<dt>What would lower it</dt><dd>{e(flag.mitigation)}</dd>",
+            f"<dt>Fingerprint</dt><dd><code>{e(flag.fingerprint)}</code></dd>", "</dl>",
+            '<table class="evidence">', "<thead><tr><th>Fact</th><th>Field</th><th>Value</th><th>Status</th>"
+            "<th>Line</th></tr></thead>", "<tbody>"]
+    for ev in flag.evidence:
+        rows = ev.fields or []
+        head = f'<th scope="rowgroup" rowspan="{max(len(rows), 1)}">{e(ev.fact)} <code>{e(ev.id)}</code></th>'
+        if not rows:
+            out.append(f"<tr>{head}<td></td><td></td><td></td><td>{e(ev.line or '')}</td></tr>")
+        for i, f in enumerate(rows):
+            out.append(f"<tr>{head if i == 0 else ''}<td><code>{e(f.field)}</code></td><td>{e(_value(f.value))}</td>"
+                       f"<td>{e(f.status)}</td><td>{e(f.line or '')}</td></tr>")
+    out += ["</tbody>", "</table>", "</article>"]
+    return out
+
+
+def _value(value: object) -> str:
+    from policycheck.assess import display
+
+    return display(value) if value is not None else ""

@@ -1,0 +1,110 @@
+"""JUnit XML for CI test reports (GitLab, Jenkins, Azure DevOps, GitHub test-report actions).
+
+One ``testsuite`` per case file and one ``testcase`` per rule of the pack in it:
+
+- a rule with flags that count (not waived, not in the baseline) -> ``failure`` (type = highest
+  severity); the body lists every flag of that rule with its place, citation and review state;
+- a rule whose flags are all waived or in the baseline -> ``skipped`` with the waiver's reason;
+- a rule that is not assessed (facts missing) -> ``skipped`` "not assessed: ...";
+- a rule that does not apply to the case -> ``skipped`` "not applicable";
+- a rule that was assessed and did not fire -> passed.
+
+No timestamps or host names, so the output is byte-stable.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from policycheck.assessment import Assessment, CaseAssessment, Flag, RuleResult
+from policycheck.rule import SEVERITY_ORDER
+from policycheck.waivers import describe
+
+# Characters XML 1.0 cannot carry at all, even escaped.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def clean(value: object) -> str:
+    return _INVALID_XML.sub("\ufffd", str(value))
+
+
+def render(result: Assessment) -> str:
+    root = ET.Element("testsuites", {"name": "policycheck"})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for case in result.cases:
+        suite, counts = _suite(case, result)
+        root.append(suite)
+        for k in totals:
+            totals[k] += counts[k]
+    for k, v in totals.items():
+        root.set(k, str(v))
+    root.set("time", "0")
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _suite(case: CaseAssessment, result: Assessment) -> tuple[ET.Element, dict[str, int]]:
+    suite = ET.Element("testsuite", {"name": clean(case.file), "id": clean(case.case)})
+    props = ET.SubElement(suite, "properties")
+    for name, value in [("case", case.case), ("title", case.title), ("as_of", case.as_of),
+                        ("rule_pack", result.rule_pack.digest), ("summary", case.summary)] + \
+            [(f"condition.{c.condition}", c.status) for c in case.conditions]:
+        ET.SubElement(props, "property", {"name": name, "value": clean(" ".join(str(value).split()))})
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    by_rule: dict[str, list[Flag]] = {}
+    for f in case.flags:
+        by_rule.setdefault(f.rule, []).append(f)
+    for outcome in case.rules:
+        tc = _testcase(case, outcome, by_rule.get(outcome.rule, []))
+        suite.append(tc)
+        counts["tests"] += 1
+        if tc.find("failure") is not None:
+            counts["failures"] += 1
+        elif tc.find("skipped") is not None:
+            counts["skipped"] += 1
+    for k in ("tests", "failures", "errors", "skipped"):
+        suite.set(k, str(counts[k]))
+    suite.set("time", "0")
+    return suite, counts
+
+
+def _testcase(case: CaseAssessment, outcome: RuleResult, flags: list[Flag]) -> ET.Element:
+    tc = ET.Element("testcase", {"name": clean(outcome.rule), "classname": clean(f"policycheck.{case.case}"),
+                                 "file": clean(case.file), "time": "0"})
+    if flags:
+        counting = [f for f in flags if f.counts]
+        if counting:
+            top = max(counting, key=lambda f: SEVERITY_ORDER[f.severity])
+            n = len(flags)
+            message = f"{top.severity}: {top.message}" + (f" (+{n - 1} more)" if n > 1 else "")
+            el = ET.SubElement(tc, "failure", {"message": clean(message), "type": top.severity})
+            el.text = clean("\n".join(_describe(f) for f in flags))
+        else:
+            reasons = "; ".join(dict.fromkeys(describe(f) or "" for f in flags))
+            el = ET.SubElement(tc, "skipped", {"message": clean(reasons)})
+            el.text = clean("\n".join(_describe(f) for f in flags))
+    elif outcome.status == "not assessed":
+        missing = ", ".join(f"{m.id}.{m.field} ({m.status})" for m in outcome.missing)
+        ET.SubElement(tc, "skipped", {"message": clean("not assessed" + (f": missing {missing}" if missing else ""))})
+    elif outcome.status == "not applicable":
+        ET.SubElement(tc, "skipped", {"message": "not applicable: the case has no facts this rule checks"})
+    return tc
+
+
+def _describe(flag: Flag) -> str:
+    file, line = flag.location()
+    where = f"{file}:{line}" if line else (file or "")
+    parts = [f"[{flag.severity}] {flag.message}", f"  at {where}",
+             f"  conditions: {', '.join(flag.conditions)}",
+             f"  source: {flag.citation.source} {flag.citation.section}"
+             + (f" <{flag.citation.url}>" if flag.citation.url else ""),
+             f"  fingerprint: {flag.fingerprint}"]
+    if flag.mitigated:
+        parts.append(f"  mitigated {flag.base_severity} -> {flag.severity}: "
+                     + "; ".join(m.description for m in flag.mitigations))
+    review = describe(flag)
+    if review:
+        parts.append(f"  review: {review}")
+    parts.append(f"  to lower the concern: {flag.mitigation}")
+    return "\n".join(parts)

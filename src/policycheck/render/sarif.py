@@ -1,0 +1,202 @@
+"""SARIF 2.1.0 for code-scanning tools (GitHub code scanning, Azure DevOps, IDE viewers).
+
+- one reportingDescriptor per rule of the pack: title, rationale, help (mitigation and
+  citation), helpUri (the citation's address), severity as ``level`` and as a numeric
+  ``security-severity``, conditions and tags;
+- one result per flag, located at the case file (a relative URI under ``%SRCROOT%``) and the
+  line of the fact field that triggered it; every other fact in the flag is a related location;
+- ``partialFingerprints`` carry the flag fingerprint, so code scanning tracks a flag across runs;
+- a waived flag carries ``suppressions`` (external, accepted, with the justification), a flag
+  in the baseline ``baselineState: unchanged`` and others ``new`` (only when a baseline is used);
+- stale and expired waivers are tool execution notifications.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from policycheck.assessment import Assessment, Flag
+from policycheck.rule import CONDITIONS
+from policycheck.rule_loader import LoadedRule, RulePack
+
+SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
+SECURITY_SEVERITY = {"high": "8.0", "medium": "5.0", "low": "3.0", "info": "1.0"}
+FINGERPRINT_KEY = "policycheck/v1"
+SRCROOT = "%SRCROOT%"
+
+
+def render(result: Assessment, pack: RulePack | None = None, *, root: str | Path | None = None) -> str:
+    """SARIF JSON (sorted keys, stable). ``root`` is the folder case paths are made relative to
+    (the working directory by default)."""
+    base = Path(root) if root is not None else Path.cwd()
+    descriptors = _descriptors(result, pack)
+    index = {d["id"]: i for i, d in enumerate(descriptors)}
+    results = [_result(case.case, flag, index, base, result.review is not None and result.review.baseline is not None)
+               for case in result.cases for flag in case.flags]
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "policycheck", "version": result.version, "semanticVersion": result.version,
+            "rules": descriptors,
+            "properties": {"rulePack": result.rule_pack.digest, "rules": result.rule_pack.rules},
+        }},
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": "The folder policycheck ran in (repository root)."}}},
+        "columnKind": "unicodeCodePoints",
+        "invocations": [_invocation(result, base)],
+        "results": results,
+        "properties": {"summary": result.summary,
+                       "cases": [{"case": c.case, "file": c.file, "summary": c.summary,
+                                  "conditions": {k.condition: k.status for k in c.conditions}}
+                                 for c in result.cases]},
+    }
+    body = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _descriptors(result: Assessment, pack: RulePack | None) -> list[dict[str, Any]]:
+    if pack is not None:
+        return [_descriptor(r) for r in pack.rules]
+    # Without the pack, describe the rules from the flags (rules that never fired are left out).
+    seen: dict[str, Flag] = {}
+    for f in result.flags():
+        seen.setdefault(f.rule, f)
+    return [_descriptor_from_flag(seen[k]) for k in sorted(seen)]
+
+
+def _help(mitigation: str, citation: str, url: str | None) -> dict[str, str]:
+    text = f"What would lower the concern: {mitigation}\nSource: {citation}" + (f" <{url}>" if url else "")
+    cite = f"[{citation}]({url})" if url else citation
+    return {"text": text, "markdown": f"**What would lower the concern.** {mitigation}\n\n**Source.** {cite}"}
+
+
+def _descriptor(lr: LoadedRule) -> dict[str, Any]:
+    r = lr.rule
+    conditions = [c for c in CONDITIONS if c in r.conditions]
+    cite = r.citation.text()
+    d: dict[str, Any] = {
+        "id": r.id,
+        "name": _pascal(r.id),
+        "shortDescription": {"text": r.title},
+        "fullDescription": {"text": " ".join(r.rationale.split())},
+        "help": _help(" ".join(r.mitigation.split()), cite, r.citation.url),
+        "defaultConfiguration": {"level": LEVEL[r.severity]},
+        "properties": {
+            "conditions": conditions, "severity": r.severity, "security-severity": SECURITY_SEVERITY[r.severity],
+            "family": lr.family, "citation": cite,
+            "tags": sorted({"policycheck", "competition", lr.family, *conditions, *r.tags}),
+        },
+    }
+    if r.citation.url:
+        d["helpUri"] = r.citation.url
+    return d
+
+
+def _descriptor_from_flag(f: Flag) -> dict[str, Any]:
+    cite = f"{f.citation.source} {f.citation.section}"
+    d: dict[str, Any] = {
+        "id": f.rule, "name": _pascal(f.rule), "shortDescription": {"text": f.title},
+        "fullDescription": {"text": f.rationale}, "help": _help(f.mitigation, cite, f.citation.url),
+        "defaultConfiguration": {"level": LEVEL[f.base_severity]},
+        "properties": {"conditions": list(f.conditions), "severity": f.base_severity,
+                       "security-severity": SECURITY_SEVERITY[f.base_severity], "family": f.family, "citation": cite,
+                       "tags": sorted({"policycheck", "competition", f.family, *f.conditions})},
+    }
+    if f.citation.url:
+        d["helpUri"] = f.citation.url
+    return d
+
+
+def _pascal(rule_id: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in rule_id.replace("_", "-").split("-") if part)
+
+
+def artifact(file: str, base: Path) -> dict[str, Any]:
+    """An artifactLocation: a relative URI under %SRCROOT% when the file is under ``base``, else a file: URI."""
+    p = Path(file)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(base.resolve())
+        except ValueError:
+            return {"uri": p.as_uri()}
+    rel = posixpath.normpath(PurePosixPath(*p.parts).as_posix()) if p.parts else file
+    if rel.startswith("../") or rel == "..":
+        return {"uri": (base / p).resolve().as_uri()}
+    return {"uri": quote(rel, safe="/-._~"), "uriBaseId": SRCROOT}
+
+
+def _location(file: str, line: int | None, base: Path, message: str | None = None, ident: int | None = None
+              ) -> dict[str, Any]:
+    loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact(file, base)}}
+    if line:
+        loc["physicalLocation"]["region"] = {"startLine": line}
+    if message:
+        loc["message"] = {"text": message}
+    if ident is not None:
+        loc["id"] = ident
+    return loc
+
+
+def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baseline_used: bool) -> dict[str, Any]:
+    file, line = flag.location()
+    cite = f"{flag.citation.source} {flag.citation.section}"
+    res: dict[str, Any] = {
+        "ruleId": flag.rule,
+        "level": LEVEL[flag.severity],
+        "kind": "fail",
+        "message": {"text": f"{flag.message} ({', '.join(flag.conditions)}; {cite})"},
+        "locations": [_location(file or "", line, base)] if file else [],
+        "partialFingerprints": {FINGERPRINT_KEY: flag.fingerprint},
+        "properties": {
+            "case": case_id, "severity": flag.severity, "baseSeverity": flag.base_severity,
+            "security-severity": SECURITY_SEVERITY[flag.severity], "conditions": list(flag.conditions),
+            "citation": cite, "facts": [f"{e.fact} {e.id}" for e in flag.evidence],
+            "mitigations": [m.description for m in flag.mitigations],
+        },
+    }
+    if flag.rule in index:
+        res["ruleIndex"] = index[flag.rule]
+    related = [_location(e.file, e.line, base, f"{e.fact} {e.id} ({e.path})", i)
+               for i, e in enumerate(flag.evidence)]
+    if related:
+        res["relatedLocations"] = related
+    w = flag.waiver
+    if w is not None:
+        res["properties"]["waiver"] = {"file": w.file, "line": w.line, "reason": w.reason, "approver": w.approver,
+                                       "expires": w.expires, "expired": w.expired}
+    if flag.waived and w is not None:
+        sup: dict[str, Any] = {
+            "kind": "external", "status": "accepted",
+            "justification": f"{w.reason} (approved by {w.approver}; expires {w.expires})",
+            "properties": {"approver": w.approver, "expires": w.expires},
+        }
+        sup["location"] = _location(w.file, w.line, base)
+        res["suppressions"] = [sup]
+    if baseline_used:
+        res["baselineState"] = "unchanged" if flag.baseline else "new"
+    return res
+
+
+def _invocation(result: Assessment, base: Path) -> dict[str, Any]:
+    notes: list[dict[str, Any]] = []
+    r = result.review
+    if r is not None:
+        expired: dict[tuple[str, int | None], int] = {}
+        for f in result.flags():
+            if f.waiver is not None and f.waiver.expired:
+                key = (f.waiver.file, f.waiver.line)
+                expired[key] = expired.get(key, 0) + 1
+        for (file, line), n in sorted(expired.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            notes.append({"level": "warning", "message": {"text": f"waiver expired; {n} flag(s) re-raised"},
+                          "locations": [_location(file, line, base)]})
+        for s in r.stale_waivers:
+            notes.append({"level": "warning",
+                          "message": {"text": f"stale waiver: rule '{s.rule}' on case '{s.case}' matches no flag"},
+                          "locations": [_location(s.file, s.line, base)]})
+    inv: dict[str, Any] = {"executionSuccessful": True}
+    if notes:
+        inv["toolExecutionNotifications"] = notes
+    return inv

@@ -1,0 +1,234 @@
+"""Waivers: accepted flags, each with a reason, an approver and an expiry date.
+
+A waivers file (``--waivers FILE`` or ``waivers:`` in the configuration)::
+
+    schema_version: 1
+    waivers:
+      - rule: output-training-ban          # a rule id of the pack in use
+        case: llama-*                      # a case id, or a glob over case ids (* ? [...])
+        fingerprint: 932b2ee377b4af88      # optional: only the flag with this fingerprint
+        reason: Accepted for the 2024 pilot; legal review LR-112.
+        approver: j.smith
+        expires: 2024-12-31                # valid through this day
+
+A waived flag stays in every output, marked as waived, and does not count toward
+``--fail-on``. From the day after ``expires`` the flag counts again and the run warns.
+A waiver that matches no flag of a case it names is stale and the run warns, so dead waivers
+get removed. (A waiver naming only cases outside this run is left alone: a pre-commit hook
+assesses just the changed files.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from policycheck.assessment import Assessment, Flag, Review, StaleWaiver, WaiverRef
+from policycheck.errors import InputError, Location, Problem, suggest
+from policycheck.schema_errors import problems_from
+from policycheck.source_file import Document, read_document
+
+FINGERPRINT = r"^[0-9a-f]{16}$"
+
+
+def parse_day(value: object) -> object:
+    """A calendar date written YYYY-MM-DD (YAML dates stay strings in policycheck's reader)."""
+    if isinstance(value, str):
+        try:
+            if len(value) != 10:
+                raise ValueError
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected a calendar date as YYYY-MM-DD") from None
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(parse_day)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class WaiverEntry(_Strict):
+    rule: str = Field(min_length=1, description="Rule id")
+    case: str = Field(min_length=1, description="Case id, or a glob over case ids")
+    fingerprint: Annotated[str, Field(pattern=FINGERPRINT)] | None = Field(
+        default=None, description="Only the flag with this fingerprint (see --format json)")
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    expires: Day = Field(description="Last day the waiver applies (YYYY-MM-DD)")
+
+
+class WaiverFile(_Strict):
+    schema_version: Literal[1] = 1
+    waivers: list[WaiverEntry]
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """One validated waiver and where it was written."""
+
+    entry: WaiverEntry
+    file: str
+    line: int | None
+    column: int | None
+    index: int
+
+    def matches(self, case_id: str, flag: Flag) -> bool:
+        e = self.entry
+        return (e.rule == flag.rule and fnmatch.fnmatchcase(case_id, e.case)
+                and (e.fingerprint is None or e.fingerprint == flag.fingerprint))
+
+    def expired(self, today: dt.date) -> bool:
+        return today > self.entry.expires
+
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.column, f"waivers[{self.index}]")
+
+    def ref(self, today: dt.date) -> WaiverRef:
+        e = self.entry
+        return WaiverRef(file=self.file, line=self.line, rule=e.rule, case=e.case, fingerprint=e.fingerprint,
+                         reason=" ".join(e.reason.split()), approver=e.approver, expires=e.expires.isoformat(),
+                         expired=self.expired(today))
+
+
+def load_waivers(path: str | Path, rule_ids: Sequence[str] | None = None) -> list[Waiver]:
+    """Read and validate a waivers file; with ``rule_ids``, every waiver must name one of them."""
+    doc = read_document(path)
+    return waivers_from_document(doc, rule_ids)
+
+
+def waivers_from_document(doc: Document, rule_ids: Sequence[str] | None = None) -> list[Waiver]:
+    if not isinstance(doc.data, dict):
+        raise InputError([Problem("a waivers file must be a mapping with a 'waivers' list", doc.location(()))])
+    try:
+        parsed = WaiverFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, doc, WaiverFile)) from None
+    out, problems = [], []
+    for i, entry in enumerate(parsed.waivers):
+        if rule_ids is not None and entry.rule not in rule_ids:
+            problems.append(Problem(f"unknown rule '{entry.rule}'", doc.location(("waivers", i, "rule")),
+                                    suggest(entry.rule, rule_ids)))
+        loc = doc.location(("waivers", i))
+        out.append(Waiver(entry, doc.file, loc.line, loc.column, i))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+@dataclass(frozen=True)
+class WaiverOutcome:
+    assessment: Assessment
+    warnings: list[Problem]
+    stale: list[StaleWaiver]
+
+
+def apply_waivers(result: Assessment, waivers: Sequence[Waiver], today: dt.date) -> WaiverOutcome:
+    """Mark each flag with the waiver covering it. The first unexpired matching waiver wins;
+    when only expired ones match, the flag carries the (expired) waiver and still counts."""
+    used: dict[int, int] = {}
+    re_raised: dict[int, int] = {}
+    cases = []
+    for case in result.cases:
+        flags = []
+        for flag in case.flags:
+            matching = [w for w in waivers if w.matches(case.case, flag)]
+            for w in matching:
+                used[w.index] = used.get(w.index, 0) + 1
+            active = [w for w in matching if not w.expired(today)]
+            chosen = active[0] if active else (matching[0] if matching else None)
+            if chosen is not None and not active:
+                re_raised[chosen.index] = re_raised.get(chosen.index, 0) + 1
+            flags.append(flag.model_copy(update={"waiver": chosen.ref(today) if chosen else None}))
+        cases.append(case.model_copy(update={"flags": flags}))
+    warnings: list[Problem] = []
+    stale: list[StaleWaiver] = []
+    for w in waivers:
+        e = w.entry
+        if w.index in re_raised:
+            n = re_raised[w.index]
+            warnings.append(Problem(
+                f"waiver for rule '{e.rule}' on case '{e.case}' expired on {e.expires.isoformat()}; "
+                f"{n} flag{'s' if n != 1 else ''} re-raised (renew it with a new expiry date, or remove it)",
+                w.location()))
+        elif w.index not in used and any(fnmatch.fnmatchcase(c.case, e.case) for c in result.cases):
+            state = f" (expired on {e.expires.isoformat()})" if w.expired(today) else ""
+            warnings.append(Problem(f"stale waiver: rule '{e.rule}' on case '{e.case}'"
+                                    f"{' with fingerprint ' + e.fingerprint if e.fingerprint else ''} "
+                                    f"matches no flag{state}; remove it", w.location()))
+            stale.append(StaleWaiver(file=w.file, line=w.line, rule=e.rule, case=e.case, fingerprint=e.fingerprint,
+                                     expires=e.expires.isoformat(), expired=w.expired(today)))
+    return WaiverOutcome(result.model_copy(update={"cases": cases}), warnings, stale)
+
+
+def review(result: Assessment, *, today: dt.date, waivers: Sequence[Waiver] | None = None,
+           waivers_file: str | None = None, baseline: frozenset[str] | None = None,
+           baseline_file: str | None = None) -> tuple[Assessment, list[Problem]]:
+    """Apply waivers and a baseline to an assessment and record what they did in ``review``.
+
+    Returns the reviewed assessment and the warnings to show (expired and stale waivers,
+    baseline entries that no longer match).
+    """
+    from policycheck.baseline import apply_baseline
+
+    warnings: list[Problem] = []
+    stale: list[StaleWaiver] = []
+    if waivers is not None:
+        outcome = apply_waivers(result, waivers, today)
+        result, warnings, stale = outcome.assessment, list(outcome.warnings), outcome.stale
+    resolved = 0
+    if baseline is not None:
+        result, resolved = apply_baseline(result, baseline)
+        if resolved:
+            verb = "entries no longer match" if resolved != 1 else "entry no longer matches"
+            warnings.append(Problem(f"{resolved} baseline {verb} a flag (fixed or changed); "
+                                    "rewrite the baseline with --write-baseline",
+                                    Location(baseline_file)))
+    flags = result.flags()
+    summary = Review(waivers=waivers_file, baseline=baseline_file, today=today.isoformat(), flags=len(flags),
+                     waived=sum(1 for f in flags if f.waived),
+                     expired=sum(1 for f in flags if f.waiver is not None and f.waiver.expired),
+                     in_baseline=sum(1 for f in flags if f.baseline), counted=sum(1 for f in flags if f.counts),
+                     stale_waivers=stale, baseline_resolved=resolved)
+    return result.model_copy(update={"review": summary}), warnings
+
+
+def today_from(value: str | None) -> dt.date:
+    """The review date: ``value`` (YYYY-MM-DD, for tests and reproducible runs) or the local date."""
+    if not value:
+        return dt.date.today()
+    parsed = parse_day(value)
+    assert isinstance(parsed, dt.date)
+    return parsed
+
+
+def describe(flag: Flag) -> str | None:
+    """The review state of a flag in words, for every output format (None when it has none)."""
+    w = flag.waiver
+    if w is not None and not w.expired:
+        return f"waived until {w.expires} by {w.approver}: {w.reason}"
+    parts = []
+    if w is not None:
+        parts.append(f"waiver expired on {w.expires} (was approved by {w.approver}: {w.reason}); counts again")
+    if flag.baseline:
+        parts.append("in baseline" + (" (ignored: its waiver expired)" if w is not None else ""))
+    return "; ".join(parts) or None
+
+
+def state(flag: Flag) -> str:
+    """One word for a flag's review state: new, waived, expired (waiver) or baseline."""
+    if flag.waived:
+        return "waived"
+    if flag.waiver is not None:
+        return "expired"
+    if flag.baseline:
+        return "baseline"
+    return "open"

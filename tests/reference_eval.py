@@ -1,0 +1,317 @@
+"""A reference evaluator of the rule language in plain Python (tests and benchmarks only).
+
+It reads ``policycheck.rule.Rule`` objects and ``policycheck.facts.Fact`` lists directly and
+computes, by brute-force search, what the durable_rules path (compiler -> engine -> assess)
+should report: every flag (rule, bound facts, severity, mitigations) and every rule status.
+It never imports the compiler or the engine, so a silent engine failure (a dropped fact, a
+coerced comparison, order-dependent negation) shows up as a difference.
+
+The semantics it encodes (docs/writing-rules.md states them for rule authors):
+
+* A pattern matches one fact of its type; ``where`` is an AND of tests, ``any_of`` an OR of
+  such maps. A field that is absent from the fact (unknown, unstated or not applicable)
+  fails every test except ``exists: false``; comparisons are typed (``"10"`` never equals
+  ``10``, ``true`` never equals ``1``); strings and dates compare by code point.
+* ``{ref: alias.field}`` compares with a field of a fact bound earlier (or the same fact);
+  if either side is absent the test fails.
+* The facts bound by one match are distinct (one fact never fills two patterns), and a
+  ``none`` pattern only considers facts that are not bound by the match.
+* Each ``any`` alternative is a rule of its own; a set of facts flagged by several
+  alternatives (or in several orders) is one flag: the first alternative, then the
+  bindings that come first in input order, decide its aliases and mitigations.
+* A rule that did not fire is "not applicable" when no combination of its facts (joined by
+  its cross-fact ``where`` references) exists; "clear" when every such combination is
+  settled; else "not assessed". A combination is settled when every field the rule reads
+  on it is known, or when it is refuted: one known value fails one of the rule's tests (a
+  test on lists, ``exists`` or a cross-fact reference refutes nothing; an ``any_of`` refutes
+  when every branch has a test its known values fail), or another fact that a ``none``
+  pattern forbids is there.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from policycheck.facts import Fact
+from policycheck.rule import SEVERITY_ORDER, Pattern, Rule
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class RefFlag:
+    rule: str
+    facts: tuple[tuple[str, str], ...]   # (alias, fact id) in pattern order
+    severity: str
+    mitigations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RefOutcome:
+    rule: str
+    status: str
+    flags: tuple[RefFlag, ...]
+
+
+def _value(fact: Fact, name: str) -> Any:
+    return fact.values.get(name, _MISSING)
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list):
+        return "list"
+    return type(v).__name__
+
+
+def _eq(a: Any, b: Any) -> bool:
+    if _kind(a) != _kind(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if left is _MISSING or right is _MISSING:
+        return False
+    if op == "eq":
+        return _eq(left, right)
+    if op == "ne":
+        return _kind(left) == _kind(right) and not _eq(left, right)
+    if _kind(left) != _kind(right) or _kind(left) not in ("number", "str"):
+        return False
+    return {"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op]
+
+
+def _is_ref(operand: Any) -> bool:
+    return isinstance(operand, dict) and set(operand) == {"ref"}
+
+
+def _ops(spec_value: Any) -> dict[str, Any]:
+    return spec_value if isinstance(spec_value, dict) and "ref" not in spec_value else {"eq": spec_value}
+
+
+def _test(fact: Fact, name: str, op: str, operand: Any, alias: str, bound: Mapping[str, Fact]) -> bool:
+    left = _value(fact, name)
+    if _is_ref(operand):
+        other, other_field = operand["ref"].split(".")
+        target = fact if other == alias else bound[other]
+        return _compare(op, left, _value(target, other_field))
+    if op == "exists":
+        return (left is not _MISSING) == operand
+    if left is _MISSING:
+        return False
+    if op in ("eq", "ne", "lt", "lte", "gt", "gte"):
+        return _compare(op, left, operand)
+    if op == "in":
+        return any(_eq(left, v) for v in operand)
+    if op == "not_in":
+        return all(_kind(left) == _kind(v) and not _eq(left, v) for v in operand)
+    if not isinstance(left, list):
+        return False
+    if op == "contains":
+        return any(_eq(item, operand) for item in left)
+    if op == "contains_any":
+        return any(_eq(item, v) for item in left for v in operand)
+    if op == "contains_all":
+        return all(any(_eq(item, v) for item in left) for v in operand)
+    raise AssertionError(f"unknown operator {op}")
+
+
+def _where(fact: Fact, where: Mapping[str, Any], alias: str, bound: Mapping[str, Fact], joins_only: bool = False) -> bool:
+    for name, spec_value in where.items():
+        for op, operand in _ops(spec_value).items():
+            if joins_only and not (_is_ref(operand) and operand["ref"].split(".")[0] != alias):
+                continue
+            if not _test(fact, name, op, operand, alias, bound):
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One pattern of an evaluated rule: its alias, fact type and tests."""
+
+    alias: str
+    fact: str
+    where: tuple[Mapping[str, Any], ...]      # ANDed maps (the pattern's where, refinements' where)
+    any_of: tuple[tuple[Mapping[str, Any], ...], ...]  # each: OR of maps (pattern's any_of, refinements')
+
+    def matches(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
+        if fact.type != self.fact:
+            return False
+        if not all(_where(fact, w, self.alias, bound) for w in self.where):
+            return False
+        return all(any(_where(fact, b, self.alias, bound) for b in group) for group in self.any_of if group)
+
+    def joins(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
+        """Only the cross-fact references of the pattern's own ``where`` (the "present" probe)."""
+        return fact.type == self.fact and _where(fact, self.where[0], self.alias, bound, joins_only=True)
+
+    def refutes(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
+        """A known value of ``fact`` fails one of the pattern's own tests (on top of its joins)."""
+        if not self.joins(fact, bound):
+            return False
+        where, any_of = self.where[0], self.any_of[0]
+        for name, spec_value in where.items():
+            for op, operand in _ops(spec_value).items():
+                if _refuted(fact, name, op, operand, self.alias, bound):
+                    return True
+        if any_of and all(_refutable(branch) for branch in any_of):
+            return all(any(_refuted(fact, name, op, operand, self.alias, bound)
+                           for name, spec_value in branch.items() for op, operand in _ops(spec_value).items())
+                       for branch in any_of)
+        return False
+
+    def read(self) -> set[str]:
+        """Fields of this slot's own fact the pattern reads with a value test."""
+        names: set[str] = set()
+        for w in [*self.where, *(b for group in self.any_of for b in group)]:
+            for name, spec_value in w.items():
+                for op, operand in _ops(spec_value).items():
+                    if op != "exists":
+                        names.add(name)
+                    if _is_ref(operand):
+                        other, other_field = operand["ref"].split(".")
+                        if other == self.alias:
+                            names.add(other_field)
+        return names
+
+
+_NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
+
+
+def _refutable(where: Mapping[str, Any]) -> bool:
+    """Every test of the map has a complement (exists and the list tests have none)."""
+    return bool(where) and all(op in _NEGATE or op in ("in", "not_in")
+                               for spec_value in where.values() for op in _ops(spec_value))
+
+
+def _refuted(fact: Fact, name: str, op: str, operand: Any, alias: str, bound: Mapping[str, Fact]) -> bool:
+    """Known values show the test fails: the complement of the test holds."""
+    if _is_ref(operand):
+        other, other_field = operand["ref"].split(".")
+        if other != alias:
+            return False  # a join refutes nothing
+        return _compare(_NEGATE[op], _value(fact, name), _value(fact, other_field))
+    left = _value(fact, name)
+    if left is _MISSING:
+        return False
+    if op in _NEGATE:
+        return _compare(_NEGATE[op], left, operand)
+    if op == "in":
+        return all(_kind(left) == _kind(v) and not _eq(left, v) for v in operand)
+    if op == "not_in":
+        return any(_eq(left, v) for v in operand)
+    return False  # exists, contains, contains_any, contains_all
+
+
+def _slot(p: Pattern) -> _Slot:
+    return _Slot(p.alias or p.fact, p.fact, (p.where,), (tuple(p.any_of),))
+
+
+def _assignments(slots: Sequence[_Slot], facts: Sequence[Fact], test: str = "matches"
+                 ) -> Iterator[tuple[int, ...]]:
+    """Every tuple of distinct fact indices that fills ``slots`` in order."""
+    def extend(prefix: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+        if len(prefix) == len(slots):
+            yield prefix
+            return
+        slot = slots[len(prefix)]
+        bound = {slots[i].alias: facts[j] for i, j in enumerate(prefix)}
+        for j, fact in enumerate(facts):
+            if j in prefix:
+                continue
+            if getattr(slot, test)(fact, bound):
+                yield from extend(prefix + (j,))
+    yield from extend(())
+
+
+def _excluded(negatives: Sequence[_Slot], slots: Sequence[_Slot], combo: tuple[int, ...], facts: Sequence[Fact]) -> bool:
+    bound = {s.alias: facts[j] for s, j in zip(slots, combo)}
+    return any(neg.matches(fact, bound) for neg in negatives for j, fact in enumerate(facts) if j not in combo)
+
+
+def _matches(slots: Sequence[_Slot], negatives: Sequence[_Slot], facts: Sequence[Fact]) -> set[tuple[int, ...]]:
+    return {c for c in _assignments(slots, facts) if not _excluded(negatives, slots, c, facts)}
+
+
+def _refined(slots: Sequence[_Slot], on: str, where: Mapping[str, Any], any_of: Sequence[Mapping[str, Any]]) -> list[_Slot]:
+    return [_Slot(s.alias, s.fact, s.where + (where,), s.any_of + (tuple(any_of),)) if s.alias == on else s
+            for s in slots]
+
+
+def _refuted_combo(slots: Sequence[_Slot], negatives: Sequence[_Slot], combo: tuple[int, ...],
+                   facts: Sequence[Fact]) -> bool:
+    """Known values settle that these facts do not match: one fact fails one of its pattern's
+    tests (with the joins that bind it), or another fact matches a ``none`` pattern."""
+    earlier: dict[str, Fact] = {}
+    for slot, j in zip(slots, combo):
+        if slot.refutes(facts[j], earlier):
+            return True
+        earlier[slot.alias] = facts[j]
+    return _excluded(negatives, slots, combo, facts)
+
+
+def evaluate_rule(rule: Rule, facts: Sequence[Fact]) -> RefOutcome:
+    """Flags and status of one rule over one case's facts."""
+    when = rule.when
+    base = [_slot(p) for p in when.all]
+    alternatives = [[*base, _slot(p)] for p in when.any] or [base]
+    negatives = [_slot(p) for p in when.none]
+    fired: dict[frozenset[int], tuple[list[_Slot], tuple[int, ...], list[str]]] = {}
+    present_total = 0
+    incomplete = False
+    for slots in alternatives:
+        hits: dict[str, set[tuple[int, ...]]] = {}
+        for mit in rule.mitigated_by:
+            mslots = list(slots)
+            for ref in mit.when.on:
+                mslots = _refined(mslots, ref.on, ref.where, ref.any_of)
+            extra = [_slot(p) for p in mit.when.all]
+            found = _matches(mslots + extra, negatives + [_slot(p) for p in mit.when.none], facts)
+            hits[mit.id] = {c[: len(slots)] for c in found}
+        for combo in sorted(_matches(slots, negatives, facts)):
+            mits = sorted(mid for mid, combos in hits.items() if combo in combos)
+            fired.setdefault(frozenset(combo), (slots, combo, mits))
+        for combo in _assignments(slots, facts, "joins"):
+            present_total += 1
+            complete = not any(slot.read() & (facts[j].unknown | facts[j].unstated) for slot, j in zip(slots, combo))
+            if not complete and not _refuted_combo(slots, negatives, combo, facts):
+                incomplete = True
+    flags = []
+    by_id = {m.id: m for m in rule.mitigated_by}
+    for slots, combo, mits in sorted(fired.values(), key=lambda v: v[1]):
+        severity = min([rule.severity, *(by_id[m].severity for m in mits)], key=SEVERITY_ORDER.__getitem__)
+        flags.append(RefFlag(rule.id, tuple((s.alias, facts[j].id) for s, j in zip(slots, combo)), severity,
+                             tuple(mits)))
+    if flags:
+        status = "fired"
+    elif present_total == 0:
+        status = "not applicable"
+    elif not incomplete:
+        status = "clear"
+    else:
+        status = "not assessed"
+    return RefOutcome(rule.id, status, tuple(flags))
+
+
+def evaluate(rules: Sequence[Rule], facts: Sequence[Fact]) -> dict[str, RefOutcome]:
+    """Outcomes of every rule, by rule id."""
+    return {r.id: evaluate_rule(r, facts) for r in sorted(rules, key=lambda r: r.id)}
+
+
+def count_combinations(rule: Rule, facts: Sequence[Fact]) -> int:
+    """How many fact tuples the brute force visits (to keep generated tests small)."""
+    n = len(facts)
+    width = len(rule.when.all) + (1 if rule.when.any else 0)
+    return sum(1 for _ in itertools.permutations(range(n), width)) if n >= width else 0

@@ -1,0 +1,236 @@
+"""Hypothesis strategies: schema-valid case files (as plain data) built from small value pools.
+
+The pools are small on purpose, so that generated facts collide: joins find partners,
+equal values recur, and strings that look like numbers ("10", "10.0", "1e1") sit beside
+the numbers they resemble. Shared by tests/test_properties.py and tests/test_differential.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from policycheck.case import Disclosure, Exclusivity, Market, PartyRole, SizeClass, Weights
+from policycheck.case_loader import LoadedCase, case_from_document
+from policycheck.source_file import Document
+from policycheck.vocabulary import _enum
+
+PARTY_IDS = ("acme", "beta", "10")
+MODEL_IDS = ("m1", "10")
+DATES = ("2022", "2023-02", "2023-02-24", "2023-07-18", "2024-01-01")
+STRINGS = ("10", "10.0", "1e1", "true", "Acme", "acme")
+POSITIVE = (1, 2.5, 10, 10.0, 700, 700000000, 1.0e16, 3.0e-05)
+NON_NEGATIVE = (0, *POSITIVE)
+LIST_ITEMS = ("10", "EU", "medical", "acme")
+
+UNKNOWN = "unknown"
+
+
+def examples(factor: float) -> int:
+    """``factor`` times the active hypothesis profile's example budget (for cheaper or dearer tests)."""
+    return max(1, int(settings.default.max_examples * factor))
+
+
+def _maybe(values: st.SearchStrategy[Any], *, none: bool = True, unknown: bool = True) -> st.SearchStrategy[Any]:
+    """A value, or unknown, or (as None) absent."""
+    options = [values]
+    if unknown:
+        options.append(st.just(UNKNOWN))
+    if none:
+        options.append(st.none())
+    return st.one_of(*options)
+
+
+def _pick(values: tuple[Any, ...] | list[Any]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(list(values))
+
+
+def _subset(values: tuple[Any, ...] | list[Any], max_size: int = 3) -> st.SearchStrategy[list[Any]]:
+    return st.lists(_pick(values), max_size=max_size, unique=True)
+
+
+def _bool() -> st.SearchStrategy[Any]:
+    return _maybe(st.booleans())
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@st.composite
+def terms(draw: st.DrawFn) -> dict[str, Any]:
+    t: dict[str, Any] = {
+        "weights_access": draw(_maybe(_pick(_enum(Weights)))),
+        "commercial_use": draw(_maybe(_pick(("allowed", "restricted", "prohibited")))),
+        "research_only": draw(_bool()),
+        "user_threshold": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), st.fixed_dictionaries({
+            "metric": _pick(("monthly_active_users", "annual_revenue_usd", "users", "employees")),
+            "limit": _pick(POSITIVE),
+            "above": _pick(("licensor_discretion", "separate_licence_required", "prohibited", "fee"))}))),
+        "output_training_ban": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), st.fixed_dictionaries(
+            {"scope": _pick(("competing_models", "other_models", "any_model"))},
+            optional={"exempts_licensor_family": st.booleans()}))),
+        "acceptable_use_policy": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), st.fixed_dictionaries({
+            "incorporated_by_reference": _maybe(st.booleans(), none=False),
+            "licensor_may_update": _maybe(st.booleans(), none=False)}))),
+        "revocation": draw(_maybe(_pick(("at_will", "on_breach", "irrevocable")))),
+        "field_of_use_restrictions": draw(_maybe(_subset(LIST_ITEMS))),
+        "geographic_restrictions": draw(_maybe(_subset(LIST_ITEMS))),
+    }
+    for name in ("licensor_may_change_terms", "remote_restriction", "must_use_latest_version",
+                 "hosted_service_restriction", "attribution_required", "naming_requirement",
+                 "restrictions_pass_to_derivatives", "distillation_counts_as_derivative", "osi_approved",
+                 "marketed_as_open", "terminates_on_ip_claim"):
+        t[name] = draw(_bool())
+    return _drop_none(t)
+
+
+@st.composite
+def licence(draw: st.DrawFn, lid: str, parties: list[str], models: list[str]) -> dict[str, Any]:
+    n = draw(st.integers(1, 3))
+    dates = sorted(draw(st.lists(_pick(DATES), min_size=n, max_size=n)))
+    versions = []
+    for d in dates:
+        v: dict[str, Any] = {"version": draw(_pick(STRINGS)), "date": d, "terms": draw(terms())}
+        if draw(st.booleans()):
+            v["spdx"] = draw(_pick(("Apache-2.0", "LicenseRef-x", "10")))
+        versions.append(v)
+    out: dict[str, Any] = {"id": lid, "name": draw(_pick(STRINGS)), "licensor": draw(_pick(parties)),
+                           "versions": versions}
+    if draw(st.booleans()):
+        out["kind"] = draw(_pick(("model_licence", "terms_of_service", "data_licence", "api_terms")))
+    if models:
+        out["models"] = draw(_subset(models, 2))
+    return out
+
+
+@st.composite
+def deal(draw: st.DrawFn, did: str, parties: list[str]) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": did, "title": draw(_pick(STRINGS)), "date": draw(_pick(DATES)),
+        "partner": draw(_pick(parties)), "developer": draw(_pick(parties)),
+        "amount": draw(_maybe(st.fixed_dictionaries({"value": _pick(NON_NEGATIVE)},
+                                                    optional={"currency": _pick(("USD", "GBP", "EUR"))}))),
+        "forms": draw(_maybe(_subset(("equity", "convertible", "cloud_credits", "committed_cloud_spend",
+                                      "revenue_share", "commercial_partnership", "licence_fee")))),
+        "stake_pct": draw(_maybe(_pick((0, 10, 10.0, 49.9, 100)))),
+        "compute": draw(_maybe(_pick(_enum(Exclusivity)))),
+        "distribution": draw(_maybe(_pick(_enum(Exclusivity)))),
+        "ip_rights": draw(_maybe(_pick(("exclusive", "non_exclusive", "none")))),
+        "governance": draw(_maybe(_subset(("board_seat", "board_observer", "consultation_rights",
+                                           "information_rights")))),
+        "staff_hired": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), st.fixed_dictionaries({}, optional={
+            "count": _maybe(st.integers(0, 12), none=False), "key_staff": _maybe(st.booleans(), none=False),
+            "with_licence": _maybe(st.booleans(), none=False)}))),
+    }
+    for name in ("api_exclusive_to_partner_cloud", "integration_into_partner_products",
+                 "priority_accelerator_access", "developer_multihoming"):
+        d[name] = draw(_bool())
+    return _drop_none(d)
+
+
+@st.composite
+def access_terms(draw: st.DrawFn, parties: list[str]) -> dict[str, Any]:
+    return _drop_none({
+        "price": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("free"), st.fixed_dictionaries(
+            {"amount": _pick(NON_NEGATIVE), "unit": _pick(("per 1,000 calls", "10"))}))),
+        "ai_training_ban": draw(_bool()),
+        "exclusive_licensee": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), _pick(parties))),
+    })
+
+
+@st.composite
+def data_change(draw: st.DrawFn, cid: str, parties: list[str]) -> dict[str, Any]:
+    return _drop_none({
+        "id": cid, "holder": draw(_pick(parties)), "resource": draw(_pick(STRINGS)), "date": draw(_pick(DATES)),
+        "announced": draw(_maybe(_pick(DATES))),
+        "before": draw(access_terms(parties)), "after": draw(access_terms(parties)),
+    })
+
+
+@st.composite
+def cases(draw: st.DrawFn, *, max_licences: int = 2, max_deals: int = 2, max_changes: int = 1) -> dict[str, Any]:
+    """A schema-valid case file as plain data."""
+    parties = draw(st.lists(_pick(PARTY_IDS), min_size=1, max_size=3, unique=True))
+    party_list = [_drop_none({
+        "id": p, "name": draw(_pick(STRINGS)),
+        "roles": draw(_subset(_enum(PartyRole))),
+        "leading_markets": draw(_maybe(_subset(_enum(Market), 2))),
+    }) for p in parties]
+    model_ids = draw(st.lists(_pick(MODEL_IDS), max_size=2, unique=True))
+    models = [_drop_none({
+        "id": m, "name": draw(_pick(STRINGS)), "developer": draw(_pick(parties)),
+        "release_date": draw(_maybe(_pick(DATES))), "weights": draw(_maybe(_pick(_enum(Weights)))),
+        "training_data": draw(_maybe(_pick(_enum(Disclosure)))), "training_code": draw(_maybe(_pick(_enum(Disclosure)))),
+        "parameters_billions": draw(_maybe(_pick(POSITIVE))), "size_class": draw(_maybe(_pick(_enum(SizeClass)))),
+        "frontier": draw(_bool()),
+    }) for m in model_ids]
+    licences = [draw(licence(f"lic-{i}", parties, model_ids)) for i in range(draw(st.integers(0, max_licences)))]
+    deals = [draw(deal(f"deal-{i}", parties)) for i in range(draw(st.integers(0, max_deals)))]
+    changes = [draw(data_change(f"chg-{i}", parties)) for i in range(draw(st.integers(0, max_changes)))]
+    kinds = [k for k, items in (("licence", licences), ("deal", deals), ("data_access", changes)) if items]
+    case: dict[str, Any] = {
+        "schema_version": 1, "id": draw(_pick(("gen", "gen-2"))), "title": "Generated case",
+        "kind": kinds or ["licence"], "as_of": "2024-06-01", "summary": "Generated by hypothesis.",
+        "sources": [{"id": "gen", "title": "Generated", "date": "unknown", "kind": "primary"}],
+        "parties": party_list,
+    }
+    for key, items in (("models", models), ("licences", licences), ("deals", deals),
+                       ("data_access_changes", changes)):
+        if items:
+            case[key] = items
+    return case
+
+
+# --------------------------------------------------------------------------- known engine gaps
+
+# Fields every fact of the type carries (required by the case schema, or defaulted); any
+# other field can be absent (unknown, unstated or not applicable).
+ALWAYS_PRESENT = {
+    "case": {"id", "kinds", "as_of"},
+    "party": {"id", "name", "roles"},
+    "model": {"id", "name", "developer"},
+    "licence_version": {"id", "licence", "licence_name", "licence_kind", "licensor", "models", "version", "seq",
+                        "date"},
+    "deal": {"id", "title", "date", "partner", "developer"},
+    "data_access_change": {"id", "holder", "resource", "date"},
+}
+
+# Rule shapes the compiler accepts but durable_rules mis-evaluates. Each is pinned by a strict
+# xfail test (tests/test_differential.py, tests/test_properties.py) and left out of generated
+# rules and order comparisons meanwhile, so the other properties keep looking for new bugs.
+# When the compiler or adapter is fixed, the strict xfail XPASSes (a failure): remove the
+# entry here and the mark there.
+KNOWN_ENGINE_GAPS = (
+    "join-order-test-on-optional-field",      # {ne|lt|..: {ref: other.f}}, other lacks f: error 311
+    "same-fact-reference-to-optional-field",  # {ref: same.f}, the fact lacks f: matches when another
+                                              # rule of the C ruleset tests the same field
+    "list-reference",                         # {eq: {ref: other.list_field}}: error 312
+)
+
+
+def same_fact_references_to_optional_fields(rule: Any) -> list[str]:
+    """``alias.field`` of every same-fact reference in ``rule`` to a field its fact may lack."""
+    found = []
+    patterns = [*rule.when.all, *rule.when.any, *rule.when.none]
+    for mit in rule.mitigated_by:
+        patterns += [*mit.when.all, *mit.when.none]
+    types = {(p.alias or p.fact): p.fact for p in patterns}
+    maps = [(p.alias or p.fact, m) for p in patterns for m in [p.where, *p.any_of]]
+    maps += [(ref.on, m) for mit in rule.mitigated_by for ref in mit.when.on for m in [ref.where, *ref.any_of]]
+    for alias, where in maps:
+        for spec in where.values():
+            ops = spec if isinstance(spec, dict) and "ref" not in spec else {"eq": spec}
+            for operand in ops.values():
+                if isinstance(operand, dict) and set(operand) == {"ref"}:
+                    other, name = str(operand["ref"]).split(".", 1)
+                    if other == alias and name not in ALWAYS_PRESENT[types[alias]]:
+                        found.append(f"{alias}.{name}")
+    return found
+
+
+def load(data: dict[str, Any], name: str = "generated.yaml") -> LoadedCase:
+    """Validate generated data as a case (raises CaseLoadError if the generator is wrong)."""
+    return case_from_document(Document(name, data, {}))

@@ -1,0 +1,209 @@
+"""`policycheck diff`: flags added/removed/re-graded, conditions, terms in force, exit codes,
+JSON round trips, and the LLaMA -> Llama 2 licence update."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from review_support import assess, run, write_case, write_rules
+
+from policycheck.diff import Diff
+
+ROOT = Path(__file__).resolve().parents[1]
+BAN_ANY = {"scope": "other_models"}
+BAN_COMPETING = {"scope": "competing_models"}
+
+
+def _v(terms: dict, version: str = "1.0", date: str = "2023-01-01") -> dict:
+    return {"version": version, "date": date, "terms": terms}
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> dict[str, Path]:
+    return {"rules": write_rules(tmp_path), "dir": tmp_path}
+
+
+def _diff(env: dict[str, Path], old: Path, new: Path, *extra: str) -> tuple[int, Diff, str]:
+    res = run(["diff", "--no-config", "--no-bundled", "--rules", env["rules"], old, new, "--format", "json", *extra])
+    assert res.exit_code in (0, 1), res.stderr
+    return res.exit_code, Diff.model_validate_json(res.stdout), res.stderr
+
+
+def _changes(d: Diff) -> set[tuple[str, str, str]]:
+    return {(c.rule, c.change, c.direction) for c in d.flags}
+
+
+def test_update_that_lifts_research_only_but_adds_an_output_ban(env):
+    old = write_case(env["dir"], "old.yaml",
+                     versions=[_v({"research_only": True, "weights_access": "gated", "output_training_ban": "none"})])
+    new = write_case(env["dir"], "new.yaml",
+                     versions=[_v({"research_only": False, "weights_access": "gated", "output_training_ban": BAN_ANY})])
+    code, d, _ = _diff(env, old, new)
+    assert code == 1
+    assert _changes(d) == {("ban-outputs", "added", "widened"), ("research-only", "removed", "narrowed")}
+    added = next(c for c in d.flags if c.change == "added")
+    assert added.new_concern and added.new is not None and added.new.severity == "high"
+    assert added.new.file == str(new) and added.new.line is not None
+    assert d.unchanged_flags == 1  # gated
+    conds = {(c.condition, c.old, c.new, c.direction) for c in d.conditions}
+    assert ("C1", "no concern found", "concern", "widened") in conds
+    assert d.new_concerns == 2  # the high flag and C1 moving to concern
+    # Terms in force: the one changed version, old against new.
+    (t,) = d.terms_in_force
+    assert {(x.field, x.old, x.new) for x in t.terms} >= {("research_only", "yes", "no"),
+                                                          ("output_training_ban", "no", "yes")}
+    assert (t.widened, t.narrowed, t.unchanged) == (["ban-outputs"], ["research-only"], ["gated"])
+
+
+def test_pure_narrowing_exits_zero(env):
+    old = write_case(env["dir"], "old.yaml",
+                     versions=[_v({"research_only": True, "weights_access": "gated", "output_training_ban": BAN_ANY})])
+    new = write_case(env["dir"], "new.yaml",
+                     versions=[_v({"research_only": False, "weights_access": "open_download",
+                                   "output_training_ban": "none"})])
+    code, d, _ = _diff(env, old, new)
+    assert code == 0
+    assert {c.direction for c in d.flags} == {"narrowed"}
+    assert len(d.flags) == 3 and d.new_concerns == 0
+
+
+def test_severity_lowered_and_raised(env):
+    wide = write_case(env["dir"], "wide.yaml", versions=[_v({"output_training_ban": BAN_ANY})])
+    narrow = write_case(env["dir"], "narrow.yaml", versions=[_v({"output_training_ban": BAN_COMPETING})])
+    code, d, _ = _diff(env, wide, narrow)
+    assert code == 0
+    assert _changes(d) == {("ban-outputs", "severity lowered", "narrowed")}
+    assert (d.flags[0].old.severity, d.flags[0].new.severity, d.flags[0].matched_by) == ("high", "medium", "facts")
+    code, d, _ = _diff(env, narrow, wide)
+    assert code == 1  # raised into high: a new concern even though C1 was already a concern
+    assert _changes(d) == {("ban-outputs", "severity raised", "widened")}
+    assert d.flags[0].new_concern and d.conditions == []
+
+
+def test_flag_lost_to_missing_facts_is_unclear_not_narrowed(env):
+    old = write_case(env["dir"], "old.yaml", versions=[_v({"research_only": True})])
+    new = write_case(env["dir"], "new.yaml", versions=[_v({"research_only": "unknown"})])
+    code, d, _ = _diff(env, old, new)
+    assert code == 0
+    (c,) = d.flags
+    assert (c.rule, c.change, c.direction) == ("research-only", "removed", "unclear")
+    assert "not assessed" in (c.note or "")
+    assert ("C3", "concern", "not assessed", "unclear") in {(x.condition, x.old, x.new, x.direction)
+                                                           for x in d.conditions}
+
+
+def test_matching_is_by_facts_not_message_text(env):
+    old = write_case(env["dir"], "old.yaml", versions=[_v({"research_only": True}, version="1.0")])
+    new = write_case(env["dir"], "new.yaml", versions=[_v({"research_only": True}, version="One point oh")])
+    code, d, _ = _diff(env, old, new)
+    assert (code, d.flags, d.unchanged_flags) == (0, [], 1)
+
+
+def test_new_version_appended_to_the_timeline(env):
+    v1 = _v({"research_only": True, "weights_access": "gated"}, "1.0", "2023-01-01")
+    v2 = _v({"research_only": False, "weights_access": "gated", "output_training_ban": BAN_COMPETING}, "2.0",
+            "2023-07-01")
+    old = write_case(env["dir"], "old.yaml", versions=[v1])
+    new = write_case(env["dir"], "new.yaml", versions=[v1, v2])
+    code, d, _ = _diff(env, old, new)
+    assert code == 1
+    assert _changes(d) == {("ban-outputs", "added", "widened"), ("gated", "added", "widened")}
+    added_ids = {c.new.facts[0] for c in d.flags}
+    assert added_ids == {"licence_version acme-licence@2"}
+    (t,) = d.terms_in_force
+    assert (t.old_version, t.new_version) == ("1.0", "2.0")
+    assert t.narrowed == ["research-only"] and t.widened == ["ban-outputs"] and t.unchanged == ["gated"]
+
+
+def test_assessment_json_inputs_round_trip(env):
+    old = write_case(env["dir"], "old.yaml", versions=[_v({"research_only": True, "output_training_ban": "none"})])
+    new = write_case(env["dir"], "new.yaml", versions=[_v({"research_only": True, "output_training_ban": BAN_ANY})])
+    jold, jnew = env["dir"] / "old.json", env["dir"] / "new.json"
+    for case, out in ((old, jold), (new, jnew)):
+        assert assess(env["rules"], case, "--format", "json", "-o", out).exit_code == 0
+    _, from_cases, _ = _diff(env, old, new)
+    code, from_json, _ = _diff(env, jold, jnew)
+    assert code == 1
+    assert from_json.flags == from_cases.flags and from_json.conditions == from_cases.conditions
+    assert from_json.terms_in_force == []  # terms need the case files
+    # Mixed: a JSON assessment against a case file.
+    _, mixed, _ = _diff(env, jold, new)
+    assert mixed.flags == from_cases.flags
+
+
+def test_markdown_and_table_formats(env):
+    old = write_case(env["dir"], "old.yaml", versions=[_v({"research_only": True, "output_training_ban": "none"})])
+    new = write_case(env["dir"], "new.yaml", versions=[_v({"research_only": False, "output_training_ban": BAN_ANY})])
+    base = ["diff", "--no-config", "--no-bundled", "--rules", env["rules"], old, new]
+    md = run([*base, "--format", "markdown"])
+    assert md.exit_code == 1
+    assert "### Concerns widened (new or more severe)" in md.stdout
+    assert "### Concerns narrowed (resolved or less severe)" in md.stdout
+    rows = [line for line in md.stdout.splitlines() if line.startswith("| **added**")]
+    assert len(rows) == 1 and rows[0].count(" | ") == 4  # five columns, none broken by the text
+    table = run(base)
+    assert table.exit_code == 1
+    assert "Concerns widened" in table.stdout and "ban-outputs" in table.stdout
+    assert run([*base, "--exit-zero"]).exit_code == 0
+    out = env["dir"] / "diff.md"
+    assert run([*base, "--format", "markdown", "-o", out]).exit_code == 1
+    assert out.read_text() == md.stdout
+
+
+def test_bad_inputs_are_located_errors_for_both_files(env):
+    bad1 = env["dir"] / "bad1.yaml"
+    bad1.write_text("schema_version: 1\nid: x\ntitel: y\n")
+    bad2 = env["dir"] / "bad2.json"
+    bad2.write_text('{"tool": "policycheck", "cases": "nope"}')
+    res = run(["diff", "--no-config", "--no-bundled", "--rules", env["rules"], bad1, bad2])
+    assert res.exit_code == 2
+    lines = res.stderr.splitlines()
+    assert all(line.startswith("error: ") for line in lines)
+    assert any(re.search(r"bad1\.yaml:3:1: titel: unknown field 'titel' \(did you mean 'title'\?\)", x) for x in lines)
+    assert any("bad2.json" in x for x in lines)
+    assert res.stdout == ""
+
+
+def test_diff_is_deterministic(env):
+    old = write_case(env["dir"], "old.yaml", versions=[_v({"research_only": True, "weights_access": "gated"})])
+    new = write_case(env["dir"], "new.yaml", versions=[_v({"output_training_ban": BAN_ANY, "weights_access": "gated"})])
+    args = ["diff", "--no-config", "--no-bundled", "--rules", env["rules"], old, new]
+    for fmt in ("table", "markdown", "json"):
+        assert run([*args, "--format", fmt]).stdout == run([*args, "--format", fmt]).stdout
+
+
+def test_llama_to_llama_2_lists_what_narrowed_and_what_widened():
+    """The issue's "done when": the LLaMA research licence against the Llama 2 Community Licence."""
+    llama, llama2 = ROOT / "cases/licences/llama.yaml", ROOT / "cases/licences/llama-2.yaml"
+    res = run(["diff", "--no-config", str(llama), str(llama2), "--format", "json"])
+    assert res.exit_code == 1, res.stderr  # Llama 2 adds concerns
+    d = Diff.model_validate_json(res.stdout)
+    (t,) = d.terms_in_force
+    assert t.old_version == "LLaMA non-commercial research licence"
+    assert t.new_version == "Llama 2 Community License"
+    terms = {x.field: (x.old, x.new) for x in t.terms}
+    # What widened for licensees: commercial use; what narrowed: outputs may no longer train other models.
+    assert terms["commercial_use"] == ("prohibited", "restricted")
+    assert terms["research_only"] == ("yes", "no")
+    assert terms["output_training_ban"] == ("unknown", "yes")
+    # The rules agree: the research-only concern goes, the output-ban concern arrives.
+    assert "output-training-ban" in t.widened
+    assert "non-commercial-terms" in t.narrowed
+    assert any(c.rule == "output-training-ban" and c.change == "added" and c.new_concern for c in d.flags)
+    # And the table output names both directions.
+    table = run(["diff", "--no-config", str(llama), str(llama2)]).stdout
+    assert "widened (rules now firing): " in table and "narrowed (rules no longer firing): " in table
+    assert json.loads(res.stdout)["summary"] == d.summary
+
+
+def test_review_commands_module_imports_on_its_own():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import policycheck.commands.review as r; print(r.COMMANDS[0].name)"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "diff"
