@@ -30,7 +30,6 @@ The semantics it encodes (docs/writing-rules.md states them for rule authors):
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -309,9 +308,3 @@ def evaluate(rules: Sequence[Rule], facts: Sequence[Fact]) -> dict[str, RefOutco
     """Outcomes of every rule, by rule id."""
     return {r.id: evaluate_rule(r, facts) for r in sorted(rules, key=lambda r: r.id)}
 
-
-def count_combinations(rule: Rule, facts: Sequence[Fact]) -> int:
-    """How many fact tuples the brute force visits (to keep generated tests small)."""
-    n = len(facts)
-    width = len(rule.when.all) + (1 if rule.when.any else 0)
-    return sum(1 for _ in itertools.permutations(range(n), width)) if n >= width else 0

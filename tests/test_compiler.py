@@ -53,7 +53,9 @@ LV = {"t": "licence_version"}
 
 def test_engine_rule_names_and_no_sentinel() -> None:
     compiled = compile_text(one_v("{osi_approved: false}"))
-    assert [r.name for r in compiled.engine_rules] == ["r|0|main", "r|0|present", "r|0|complete"]
+    # main, the two probes, and one refuter for the single refutable test (osi_approved != false)
+    assert [r.name for r in compiled.engine_rules] == ["r|0|main", "r|0|present", "r|0|complete", "r|0|refute:0"]
+    assert engine_rule(compiled, "0|refute:0") == [("v", {"$and": [LV, {"$neq": {"osi_approved": False}}]}, False)]
     aliases = {p.alias for r in compiled.engine_rules for p in r.patterns}
     assert aliases == {"v"}  # the sentinel pattern s__ is the adapter's job
     assert json.dumps([p.expression for r in compiled.engine_rules for p in r.patterns]).count("__sentinel__") == 0
@@ -135,16 +137,20 @@ JOIN = """when:
 
 def test_join_main_present_complete() -> None:
     compiled = compile_text(JOIN, message="{new.version}")
-    join = [{"licence": {"old": "licence"}}, {"$gt": {"seq": {"old": "seq"}}}]
+    # An ordering join (seq gt old.seq) needs the field on both sides: durable raises error 311
+    # when the referenced fact lacks it, so both patterns carry an existence guard.
+    guard_old = {"$ex": {"seq": 1}}
+    join = [{"licence": {"old": "licence"}}, {"$and": [{"$ex": {"seq": 1}}, {"$gt": {"seq": {"old": "seq"}}}]}]
     assert engine_rule(compiled, "0|main") == [
-        ("old", {"$and": [LV, {"has_user_threshold": False}]}, False),
+        ("old", {"$and": [LV, guard_old, {"has_user_threshold": False}]}, False),
         ("new", {"$and": [LV, *join, {"has_user_threshold": True}]}, False),
     ]
     # present: the same facts and joins, no value tests
-    assert engine_rule(compiled, "0|present") == [("old", LV, False), ("new", {"$and": [LV, *join]}, False)]
+    assert engine_rule(compiled, "0|present") == [("old", {"$and": [LV, guard_old]}, False),
+                                                  ("new", {"$and": [LV, *join]}, False)]
     # complete: present plus "every field this pattern reads is known"
     assert engine_rule(compiled, "0|complete") == [
-        ("old", {"$and": [LV, {"$nex": {"u__has_user_threshold": 1}}]}, False),
+        ("old", {"$and": [LV, guard_old, {"$nex": {"u__has_user_threshold": 1}}]}, False),
         ("new", {"$and": [LV, *join, {"$nex": {"u__has_user_threshold": 1}}, {"$nex": {"u__licence": 1}},
                           {"$nex": {"u__seq": 1}}]}, False),
     ]
@@ -154,8 +160,11 @@ def test_join_main_present_complete() -> None:
 
 def test_self_reference_is_not_a_join() -> None:
     compiled = compile_text(one_v("{date: {gt: {ref: v.announced}}}", fact="data_access_change"))
+    # both fields must exist: durable matches a same-fact reference to an absent field when
+    # another rule of the ruleset tests that field
     assert engine_rule(compiled, "0|main") == [
-        ("v", {"$and": [{"t": "data_access_change"}, {"$gt": {"date": {"$m": "announced"}}}]}, False)]
+        ("v", {"$and": [{"t": "data_access_change"}, {"$and": [{"$ex": {"date": 1}}, {"$ex": {"announced": 1}},
+                                                                {"$gt": {"date": {"$m": "announced"}}}]}]}, False)]
     assert engine_rule(compiled, "0|present") == [("v", {"t": "data_access_change"}, False)]
     assert engine_rule(compiled, "0|complete") == [("v", {"$and": [
         {"t": "data_access_change"}, {"$nex": {"u__announced": 1}}, {"$nex": {"u__date": 1}}]}, False)]

@@ -195,7 +195,7 @@ def test_llama_to_llama_2_lists_what_narrowed_and_what_widened():
     assert any(c.rule == "output-training-ban" and c.change == "added" and c.new_concern for c in d.flags)
     # And the table output names both directions.
     table = run(["diff", "--no-config", str(llama), str(llama2)]).stdout
-    assert "widened (rules now firing): " in table and "narrowed (rules no longer firing): " in table
+    assert "terms narrowed (rules now firing): " in table and "terms widened (rules no longer firing): " in table
     assert json.loads(res.stdout)["summary"] == d.summary
 
 

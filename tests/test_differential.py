@@ -13,16 +13,15 @@ import copy
 import hashlib
 import json
 import random
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import strategies as S
-from policycheck.assess import assess
+from policycheck.evaluate import assess
 from policycheck.compiler import compile_rule
 from policycheck.errors import EngineError, RuleLoadError
 from policycheck.facts import flatten
@@ -68,7 +67,7 @@ def item(spec: FieldSpec) -> st.SearchStrategy[Any]:
 
 
 def _gap(op: str, spec: FieldSpec, other: FieldSpec, same_fact: bool, other_type: str, other_field: str) -> bool:
-    if "list-reference" in S.KNOWN_ENGINE_GAPS and "list" in (spec.kind, other.kind):
+    if "list" in (spec.kind, other.kind):  # the compiler refuses references on list fields
         return True
     if ("same-fact-reference-to-optional-field" in S.KNOWN_ENGINE_GAPS and same_fact
             and other_field not in S.ALWAYS_PRESENT[other_type]):
@@ -172,6 +171,7 @@ def rule_dicts(draw: st.DrawFn, rid: str) -> dict[str, Any]:
         mw: dict[str, Any] = {}
         if draw(st.booleans()):
             on = draw(st.sampled_from(sorted(shared)))
+            # a refinement may refer to patterns before its alias ("a0" < "a1" < "b" is pattern order)
             mw["on"] = [{"on": on, "where": draw(where_map(shared[on], on, {a: t for a, t in shared.items()
                                                                             if a < on or a == on}))}]
         if draw(st.booleans()) or not mw:
@@ -195,10 +195,6 @@ def make_pack(rules: list[dict[str, Any]]) -> RulePack:
         loaded.append(LoadedRule(compiled, "generated", doc.file, 1, doc))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
     return RulePack(tuple(sorted(loaded, key=lambda r: r.id)), "gen-" + digest)
-
-
-# The generated rules' refinements compare aliases in order ("a0" < "a1" < "b"), as the
-# compiler requires references to point at earlier patterns.
 
 
 # --------------------------------------------------------------------------- comparison
@@ -329,7 +325,6 @@ def test_negation_does_not_depend_on_fact_order(seed: int) -> None:
                              "versions": [_version("x", output_training_ban={"scope": "any_model"})]})
     shuffled = copy.deepcopy(base)
     random.Random(seed).shuffle(shuffled["licences"])
-    shuffled["parties"] *= 1
     first = assert_agree(NEGATION, base)
     assert first == assert_agree(NEGATION, shuffled)
     fired = {(rule, facts[0][1]) for rule, facts, _, _ in first["flags"]}
@@ -381,11 +376,9 @@ def test_same_fact_reference_to_an_absent_field_does_not_match(op: str, terms: d
     assert found["flags"] == []
 
 
-# --------------------------------------------------------------------------- known engine gaps
-# Each test below is a rule the compiler accepts and durable_rules cannot evaluate. They are
-# strict xfails: when the compiler or the adapter is fixed they XPASS, which fails the run, so
-# whoever fixes one removes its mark here and its entry in strategies.KNOWN_ENGINE_GAPS (which
-# keeps the shape out of the generated rules meanwhile).
+# --------------------------------------------------------------------------- engine gaps the compiler closes
+# Each test below is a rule shape durable_rules mis-evaluates or crashes on unless the compiler
+# guards it (existence tests beside same-fact references and ordering joins) or refuses it.
 
 
 def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -396,10 +389,6 @@ def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                                      "before": before, "after": after}]}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a same-fact reference to a field the fact lacks "
-                   "matches when another rule in the same C ruleset tests the fact type (here free_after: false); "
-                   "the compiler should add an exists test on the referenced field, in the test and in its "
-                   "refuter (gap same-fact-reference-to-optional-field)")
 @pytest.mark.parametrize("op", ["eq", "ne", "lt", "gte"])
 def test_same_fact_reference_to_an_absent_field_beside_another_rule(op: str) -> None:
     rules = [_rule("other", {"all": [{"fact": "data_access_change", "as": "d", "where": {"free_after": False}}]}),
@@ -409,8 +398,6 @@ def test_same_fact_reference_to_an_absent_field_beside_another_rule(op: str) -> 
     assert found["status"]["same-fact"] == "not assessed"
 
 
-@pytest.mark.xfail(strict=True, raises=EngineError, reason="durable error 311: a join test other than eq on a field "
-                   "the referenced fact lacks; the compiler should guard it (gap join-order-test-on-optional-field)")
 @pytest.mark.parametrize("op", ["ne", "lt", "gte"])
 def test_join_reference_to_an_absent_field_does_not_crash(op: str) -> None:
     """``{ne: {ref: a.threshold_limit}}`` where a has no threshold."""
@@ -430,15 +417,13 @@ def test_join_eq_reference_to_an_absent_field_does_not_match() -> None:
     assert assert_agree(rules, case)["flags"] == []
 
 
-@pytest.mark.xfail(strict=True, raises=EngineError, reason="durable error 312 on a reference between two list fields; "
-                   "the compiler should refuse references on list fields (gap list-reference)")
-def test_list_references_compare_whole_lists() -> None:
-    rules = [_rule("same-lists", {"all": [_lv({}, "w"), _lv({"field_of_use_restrictions":
-                                                            {"eq": {"ref": "w.geographic_restrictions"}}})]})]
-    versions = [_version("1", field_of_use_restrictions=["EU"], geographic_restrictions=["EU", "US"]),
-                _version("2", field_of_use_restrictions=["EU", "US"], geographic_restrictions=[])]
-    assert assert_agree(rules, _case(versions))["flags"] == [("same-lists", (("w", "lic@1"), ("v", "lic@2")),
-                                                              "high", ())]
+def test_references_between_list_fields_are_refused_when_the_rule_loads() -> None:
+    """durable raises error 312 on a reference between two list fields; the compiler refuses it."""
+    rule = _rule("same-lists", {"all": [_lv({}, "w"), _lv({"field_of_use_restrictions":
+                                                          {"eq": {"ref": "w.geographic_restrictions"}}})]})
+    compiled, problems = compile_rule(Rule.model_validate(rule), Document("same-lists.yaml", rule, {}))
+    assert compiled is None
+    assert "cannot compare list fields by reference" in problems[0].message
 
 
 def test_a_join_inside_any_of_is_refused_when_the_rule_loads(tmp_path: Path) -> None:
@@ -452,3 +437,25 @@ def test_a_join_inside_any_of_is_refused_when_the_rule_loads(tmp_path: Path) -> 
         load_rules([tmp_path / "rules"], bundled=False)
     assert err.value.lines()[0].startswith(f"{folder / 'join-in-any-of.yaml'}:1:")
     assert "any_of" in err.value.lines()[0]
+
+
+# --------------------------------------------------------------------------- order, on generated rules
+
+
+def _unordered(view: dict[str, Any]) -> dict[str, Any]:
+    """Flags as sets of fact ids (which alias a fact fills may follow file order by design)."""
+    return {"flags": sorted((rule, tuple(sorted(i for _, i in facts)), sev, mits)
+                            for rule, facts, sev, mits in view["flags"]), "status": view["status"]}
+
+
+@settings(max_examples=S.examples(1))
+@given(rules=rule_packs(), case=S.cases(), seed=st.integers(0, 2**16))
+def test_generated_rules_do_not_depend_on_the_order_of_case_entries(rules: list[dict[str, Any]],
+                                                                     case: dict[str, Any], seed: int) -> None:
+    shuffled = copy.deepcopy(case)
+    rng = random.Random(seed)
+    for key in ("parties", "models", "licences", "deals", "data_access_changes"):
+        if key in shuffled:
+            rng.shuffle(shuffled[key])
+    pack = make_pack(rules)
+    assert _unordered(engine_view(pack, S.load(case))) == _unordered(engine_view(pack, S.load(shuffled)))

@@ -21,7 +21,7 @@ import yaml
 from review_support import assess as assess_cli
 from review_support import case_text, run, write_case, write_rules
 
-from policycheck.assess import assess
+from policycheck.evaluate import assess
 from policycheck.assessment import Assessment
 from policycheck.case_loader import iter_case_files, load_case
 from policycheck.cli import ASSESS_FORMATS, main

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from policycheck.assess import assess
+from policycheck.evaluate import assess
 from policycheck.case_loader import iter_case_files, load_case
 from policycheck.rule_loader import RulePack, load_rules
 

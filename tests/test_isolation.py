@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from policycheck import assess, load_case, load_case_text, load_rules
-from policycheck.assess import engine_for
+from policycheck.evaluate import engine_for
 from policycheck.assessment import CaseAssessment
 from policycheck.case_loader import LoadedCase
 from policycheck.rule_loader import RulePack

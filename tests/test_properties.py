@@ -29,7 +29,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import strategies as S
-from policycheck.assess import assess, assess_case
+from policycheck.evaluate import assess, assess_case
 from policycheck.assessment import CaseAssessment
 from policycheck.case_loader import LoadedCase, load_case
 from policycheck.cli import main
@@ -212,6 +212,8 @@ def _restrict(terms: dict[str, Any], name: str, rng: random.Random) -> dict[str,
     elif name in ("field_of_use_restrictions", "geographic_restrictions"):
         items = cur if isinstance(cur, list) else []
         extra = [x for x in ("medical", "military", "EU", "CN") if x not in items]
+        if not extra:
+            return None
         t[name] = items + [rng.choice(extra)]
     elif name == "user_threshold":
         if isinstance(cur, dict):
@@ -234,12 +236,16 @@ def _flags(result: CaseAssessment) -> dict[str, str]:
     return {f.fingerprint: f"{f.rule} ({f.severity})" for f in result.flags}
 
 
+def _licence_cases() -> st.SearchStrategy[dict[str, Any]]:
+    seeds = [copy.deepcopy(c) for c in FIXTURE_CASES + REAL_CASES if c.get("licences")]
+    return st.one_of(S.cases(min_licences=1), st.sampled_from(seeds).map(copy.deepcopy))
+
+
 @settings(max_examples=S.examples(2))
-@given(case=_seeded_cases(), term=st.sampled_from(RESTRICTIONS), pick=st.integers(0, 50), seed=st.integers(0, 99))
+@given(case=_licence_cases(), term=st.sampled_from(RESTRICTIONS), pick=st.integers(0, 50), seed=st.integers(0, 99))
 def test_adding_a_restrictive_term_to_the_latest_version_never_removes_a_flag(
         case: dict[str, Any], term: str, pick: int, seed: int) -> None:
-    licences = case.get("licences") or []
-    assume(licences)
+    licences = case["licences"]
     versions = licences[pick % len(licences)]["versions"]
     restricted = _restrict(versions[-1]["terms"], term, random.Random(seed))
     assume(restricted is not None)
@@ -339,8 +345,8 @@ def _apply_mitigation(data: dict[str, Any], fact: Fact, values: dict[str, Any]) 
     return new
 
 
-def _mitigate_first(data: dict[str, Any], result: CaseAssessment) -> tuple[dict[str, Any], str] | None:
-    """Apply the first applicable unmet mitigation of a flag in ``result``."""
+def _mitigate_first(data: dict[str, Any], result: CaseAssessment) -> tuple[dict[str, Any], Any, str] | None:
+    """Apply the first applicable unmet mitigation of a flag in ``result``: (new case, flag, mitigation id)."""
     facts = {(f.type, f.id): f for f in flatten(S.load(data))}
     rules = PACK.by_id()
     for flag in result.flags:
@@ -353,7 +359,7 @@ def _mitigate_first(data: dict[str, Any], result: CaseAssessment) -> tuple[dict[
                 continue
             new = _apply_mitigation(data, facts[(ev.fact, ev.id)], values)
             if new is not None:
-                return new, f"{flag.rule}/{mid} ({flag.fingerprint})"
+                return new, flag, mid
     return None
 
 
@@ -361,21 +367,39 @@ def _severities(result: CaseAssessment) -> dict[str, int]:
     return {f.fingerprint: SEVERITY_ORDER[f.severity] for f in result.flags}
 
 
-@settings(max_examples=S.examples(2))
-@given(case=_seeded_cases())
+def _mitigable_cases() -> st.SearchStrategy[dict[str, Any]]:
+    """Generated cases rich in deals, and the fixture and bundled cases with a flag that a
+    mitigation of its rule can lower."""
+    seeds = [copy.deepcopy(c) for c in FIXTURE_CASES + REAL_CASES if _mitigate_first(c, _assess(c)) is not None]
+    return st.one_of(S.cases(max_deals=3, max_licences=1, max_changes=0), st.sampled_from(seeds).map(copy.deepcopy))
+
+
+@settings(max_examples=S.examples(1.5))
+@given(case=_mitigable_cases())
 def test_adding_a_mitigating_factor_never_raises_a_severity(case: dict[str, Any]) -> None:
+    """Applying what a rule's ``mitigated_by`` asks for never makes that rule's flags more severe.
+
+    The same edit may well aggravate another rule (a version that restricts commercial use
+    instead of prohibiting it mitigates commercial-use-withdrawn, and makes a user threshold
+    added in the next version a new restriction for new-user-threshold), so other rules'
+    flags are not compared.
+    """
     before = _assess(case)
     found = _mitigate_first(case, before)
     assume(found is not None)
     assert found is not None
-    mitigated, what = found
-    after = _assess(mitigated)
-    old, new = _severities(before), _severities(after)
-    raised = {fp: (old[fp], new[fp]) for fp in old.keys() & new.keys() if new[fp] > old[fp]}
-    assert not raised, f"applying {what} raised {raised}"
-    created = [f"{f.rule} ({f.severity})" for f in after.flags
-               if f.fingerprint not in old and SEVERITY_ORDER[f.severity] > max(old.values(), default=-1)]
-    assert not created, f"applying {what} created flags more severe than any before: {created}"
+    mitigated, flag, mid = found
+    after = [f for f in _assess(mitigated).flags if f.rule == flag.rule]
+    old = {f.fingerprint: f for f in before.flags if f.rule == flag.rule}
+    what = f"{flag.rule}/{mid}"
+    for f in after:
+        if f.fingerprint in old:
+            assert SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[old[f.fingerprint].severity], what
+        else:
+            assert SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[flag.severity], f"{what} created {f.message}"
+    target = next((f for f in after if f.fingerprint == flag.fingerprint), None)
+    if target is not None:  # the edit may remove the flag altogether; if not, the mitigation applies
+        assert mid in {m.id for m in target.mitigations}, what
 
 
 def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any]]:
@@ -455,6 +479,12 @@ def narrowing_rules(pack: RulePack) -> set[str]:
 def narrowing_flags_on_widening(pack: RulePack, terms: dict[str, Any], edits: list[str]) -> tuple[list[str], bool]:
     """Flags of ``narrowing`` rules on a licence whose second version widens the first;
     and whether the second version differs from the first at all."""
+    rng = random.Random(0)
+    for name in edits:  # make the first version restrictive where the edits will widen it
+        if name != "weights_access":
+            terms = _restrict(terms, name, rng) or terms
+        elif terms.get(name) in (None, "unknown", "open_download"):
+            terms = {**terms, name: "gated"}
     later = terms
     for name in edits:
         later = _widen(later, name) or later
@@ -528,6 +558,14 @@ def _assert_clean_error(result: Any) -> list[str]:
     return lines
 
 
+_INSERTS = ("\x00", ":", "- ", "\t", "{", "]", "'", "&a ", "*a", "!!python/object ", "\n  x: 1", "<<: {}", "é", "\u2028",
+            '"""', "? ", "%YAML 1.1\n", "---\n", "...\n", "key: [", "@", "`")
+
+
+def test_a_control_character_gives_one_located_line() -> None:
+    _assert_clean_error(_run("schema_version: 1\nid: x\x00\n"))
+
+
 @st.composite
 def text_mutations(draw: st.DrawFn) -> str:
     text = draw(st.sampled_from(_BASES))
@@ -539,8 +577,7 @@ def text_mutations(draw: st.DrawFn) -> str:
         if kind == "delete":
             text = text[:i] + text[i + draw(st.integers(1, 20)):]
         elif kind == "insert":
-            text = text[:i] + draw(st.sampled_from((":", "- ", "\t", "{", "]", "'", "&a ", "*a", "!!python/object ",
-                                                    "\n  x: 1", "<<: {}", "\x00", "é"))) + text[i:]
+            text = text[:i] + draw(st.sampled_from(_INSERTS)) + text[i:]
         else:
             lines = text.split("\n")
             a, b = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
@@ -585,13 +622,18 @@ def structural_mutations(draw: st.DrawFn) -> tuple[str, list[tuple[Any, ...]]]:
     the renamed keys that survive the later mutations."""
     data = copy.deepcopy(draw(st.sampled_from(REAL_CASES + FIXTURE_CASES)))
     renamed: list[tuple[Any, ...]] = []
+    touched: list[tuple[Any, ...]] = []
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(data) if p and not any(str(x).startswith("zz_") for x in p)]
+        paths = [p for p in _paths(data) if p and not any(p[: len(t)] == t or t[: len(p)] == p for t in touched)]
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
+        touched.append(path)
         parent, key = _get(data, path[:-1]), path[-1]
         if isinstance(parent, dict) and draw(st.booleans()):
             parent[f"zz_{key}"] = parent.pop(key)
             renamed.append(path[:-1] + (f"zz_{key}",))
+            touched.append(renamed[-1])
         else:
             value = parent[key]
             parent[key] = [] if isinstance(value, dict) else {"zz_x": 1} if isinstance(value, list) else {"zz_y": [1]}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from review_support import assess, write_case, write_rules
 
-from policycheck.assess import assess as run_assess
+from policycheck.evaluate import assess as run_assess
 from policycheck.case_loader import load_case
 from policycheck.errors import InputError
 from policycheck.rule_loader import load_rules

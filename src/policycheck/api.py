@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from policycheck.assess import assess as _assess
+from policycheck.evaluate import assess as _assess
 from policycheck.assessment import Assessment
 from policycheck.case_loader import LoadedCase, load_case, load_case_text
 from policycheck.errors import PolicycheckError

@@ -167,7 +167,7 @@ def assess(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, output:
         policycheck assess cases/ --write-baseline baseline.json
         policycheck assess cases/ --baseline baseline.json --fail-on medium
     """
-    from policycheck.assess import assess as run_assess
+    from policycheck.evaluate import assess as run_assess
     from policycheck.baseline import baseline_json, load_baseline
     from policycheck.config import merge
     from policycheck.waivers import load_waivers, review

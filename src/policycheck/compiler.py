@@ -105,9 +105,12 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
         visible = [a for a, _, _ in pos]
         main, present, complete = [], [], []
         refuters: list[tuple[int, dict[str, Any]]] = []   # (pattern position, pattern that settles "no match")
+        guards = _join_guards(rule)
         for n, (alias, p, path) in enumerate(pos):
             earlier = visible[:n]
             tests, joins, known = _pattern_tests(ctx, alias, p.where, p.any_of, path, earlier)
+            guard = [{"$ex": {engine_field(f): 1}} for f in sorted(guards.get(alias, ()))]
+            tests, joins = guard + tests, guard + joins
             main.append(EnginePattern(alias, _and([{"t": p.fact}] + tests)))
             present.append(EnginePattern(alias, _and([{"t": p.fact}] + joins)))
             complete.append(EnginePattern(alias, _and([{"t": p.fact}] + joins + known)))
@@ -179,6 +182,32 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
 _OPPOSITE = {"$lt": "$gte", "$lte": "$gt", "$gt": "$lte", "$gte": "$lt"}
 
 
+def _join_guards(rule: Rule) -> dict[str, set[str]]:
+    """Fields that other patterns compare with an ordering or ``ne`` join, per alias.
+
+    durable_rules raises error 311 when such a join reads a field the fact lacks, so the
+    referenced pattern itself requires the field to exist (a missing field fails every
+    test anyway, so this changes no result).
+    """
+    patterns: list[Pattern | Refinement] = [*rule.when.all, *rule.when.any, *rule.when.none]
+    for mit in rule.mitigated_by:
+        patterns += [*mit.when.on, *mit.when.all, *mit.when.none]
+    out: dict[str, set[str]] = {}
+    for p in patterns:
+        own = p.on if isinstance(p, Refinement) else _alias(p)
+        for where in [p.where, *p.any_of]:
+            for spec in where.values():
+                if not isinstance(spec, dict) or "ref" in spec:
+                    continue
+                for op, operand in spec.items():
+                    if op != "eq" and isinstance(operand, dict) and isinstance(operand.get("ref"), str) \
+                            and operand["ref"].count(".") == 1:
+                        other, name = operand["ref"].split(".")
+                        if other != own:
+                            out.setdefault(other, set()).add(name)
+    return out
+
+
 def complement(test: dict[str, Any]) -> dict[str, Any] | None:
     """The test that holds exactly when ``test`` fails on a fact whose fields are known.
 
@@ -191,6 +220,11 @@ def complement(test: dict[str, Any]) -> dict[str, Any] | None:
         return None
     (op, body), = test.items()
     if op == "$and":
+        guards = [t for t in body if set(t) == {"$ex"}]
+        rest = [t for t in body if set(t) != {"$ex"}]
+        if guards and rest:  # existence guards stay; only the guarded test is negated
+            negated = complement(_and(rest))
+            return None if negated is None else _and(guards + [negated])
         parts = [complement(t) for t in body]
         return None if any(p is None for p in parts) else _or(parts)  # type: ignore[arg-type]
     if op == "$or":
@@ -309,6 +343,14 @@ def _test(ctx: _Ctx, alias: str, name: str, spec: FieldSpec, op: str, operand: A
         other_alias, other_field = target
         right = {"$m": engine_field(other_field)} if other_alias == alias else {other_alias: engine_field(other_field)}
         expr = {ef: right} if op == "eq" else {_ENGINE_OP[op]: {ef: right}}
+        if other_alias == alias:
+            # durable matches a same-fact reference to an absent field when another rule of the
+            # ruleset tests that field: both fields must exist.
+            expr = _and([{"$ex": {ef: 1}}, {"$ex": {engine_field(other_field): 1}}, expr])
+        elif op != "eq":
+            # durable raises error 311 on an ordering join to a field the other fact lacks; the
+            # other side's field is guarded in its own pattern (see _join_guards).
+            expr = _and([{"$ex": {ef: 1}}, expr])
         return expr, other_alias != alias, {(other_alias, other_field)}
     if op == "exists":
         if not isinstance(operand, bool):
@@ -375,6 +417,9 @@ def _ref(ctx: _Ctx, alias: str, spec: FieldSpec, op: str, ref: Any, path: Path_,
     other_spec = vocab.get(fname)
     if other_spec is None:
         ctx.fail(path, f"unknown field '{fname}' of fact '{ctx.types[other]}'", suggest(fname, vocab))
+        return None
+    if "list" in (spec.kind, other_spec.kind):  # durable error 312 on list-to-list references
+        ctx.fail(path, f"cannot compare list fields by reference ('{spec.kind}' with '{other_spec.kind}')")
         return None
     kinds = {spec.kind, other_spec.kind}
     compatible = len(kinds) == 1 or kinds <= {"number", "int"} or kinds <= {"id", "str"}

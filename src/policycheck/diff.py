@@ -146,7 +146,7 @@ class Side:
 
 def load_side(path: str | Path, pack: RulePack) -> Side:
     """A case file (assessed with ``pack``) or an assessment JSON file."""
-    from policycheck.assess import assess
+    from policycheck.evaluate import assess
     from policycheck.case_loader import case_from_document
 
     try:
@@ -327,7 +327,7 @@ def _terms_in_force(old: Side, new: Side, pairs: list[tuple[CaseAssessment | Non
                     ) -> list[TermsInForce]:
     if not old.cases or not new.cases:
         return []
-    from policycheck.assess import display
+    from policycheck.evaluate import display
     from policycheck.facts import flatten
 
     out: list[TermsInForce] = []
@@ -439,8 +439,8 @@ def _table(d: Diff) -> str:
             if c.direction != direction:
                 continue
             sev, msg, where = _flag_line(c)
-            rows.append([c.change + (" *" if c.new_concern else ""), sev, c.rule,
-                         _wrap(msg + (f" [{where}]" if where else "") + (f" ({c.note})" if c.note else ""), 50)])
+            rows.append([c.change + (" *" if c.new_concern else ""), sev, _wrap(c.rule, 26),
+                         _wrap(msg + (f" [{where}]" if where else "") + (f" ({c.note})" if c.note else ""), 48)])
         if rows:
             out += [_HEAD[direction] + ":", tabulate(rows, headers=["Change", "Severity", "Rule", "Finding"],
                                                      tablefmt="simple", disable_numparse=True), ""]
@@ -455,7 +455,7 @@ def _table(d: Diff) -> str:
                                                            tablefmt="simple", disable_numparse=True), ""]
     for t in d.terms_in_force:
         out += _terms_text(t)
-    out += [f"* new concern (diff exits 1)" if d.new_concerns else "", *[f"note: {n}" for n in d.notes],
+    out += [f"* new concern (diff exits 1)" if d.new_concerns else "", *[_wrap(f"note: {n}", 100) for n in d.notes],
             f"Summary: {d.summary}"]
     return "\n".join(line for line in out if line is not None).replace("\n\n\n", "\n\n") + "\n"
 
@@ -469,15 +469,16 @@ def _wrap(value: str, width: int) -> str:
 def _terms_text(t: TermsInForce) -> list[str]:
     from tabulate import tabulate
 
-    out = [f"Terms in force: {t.old_licence} \"{t.old_version}\" -> {t.new_licence} \"{t.new_version}\""]
+    out = [_wrap(f"Terms in force: {t.old_licence} \"{t.old_version}\" -> {t.new_licence} \"{t.new_version}\"", 100)]
     if t.terms:
         out.append(tabulate([[x.field, _wrap(x.old, 30), _wrap(x.new, 30)] for x in t.terms],
                             headers=["Term", "Old", "New"], tablefmt="simple", disable_numparse=True))
-    for label, items in (("widened (rules now firing)", t.widened), ("narrowed (rules no longer firing)", t.narrowed),
+    for label, items in (("concerns widened, terms narrowed (rules now firing)", t.widened),
+                         ("concerns narrowed, terms widened (rules no longer firing)", t.narrowed),
                          ("severity raised", t.raised), ("severity lowered", t.lowered),
                          ("unchanged", t.unchanged)):
         if items:
-            out.append(f"  {label}: {', '.join(items)}")
+            out.append(_wrap(f"  {label}: {', '.join(items)}", 100).replace("\n", "\n    "))
     return out + [""]
 
 
@@ -513,7 +514,8 @@ def _markdown(d: Diff) -> str:
             out += ["| Term | Old | New |", "|---|---|---|"]
             out += [f"| {code(x.field)} | {text(x.old)} | {text(x.new)} |" for x in t.terms]
             out.append("")
-        for label, items in (("Widened (rules now firing)", t.widened), ("Narrowed (rules no longer firing)", t.narrowed),
+        for label, items in (("Concerns widened, terms narrowed (rules now firing)", t.widened),
+                             ("Concerns narrowed, terms widened (rules no longer firing)", t.narrowed),
                              ("Severity raised", t.raised), ("Severity lowered", t.lowered), ("Unchanged", t.unchanged)):
             if items:
                 out.append(f"- {label}: " + ", ".join(code(i) for i in items))

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from policycheck.assess import assess
+from policycheck.evaluate import assess
 from policycheck.assessment import CaseAssessment
 from policycheck.case_loader import LoadedCase, case_from_document, load_case
 from policycheck.errors import InputError, Location, PolicycheckError, Problem, RuleLoadError

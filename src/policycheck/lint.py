@@ -39,7 +39,7 @@ from typing import Any
 from policycheck.compiler import PLACEHOLDER
 from policycheck.errors import PolicycheckError, Problem
 from policycheck.fixtures import LoadedTest, iter_fixture_files, load_fixture_file
-from policycheck.rule import Pattern, Rule
+from policycheck.rule import Pattern
 from policycheck.rule_loader import LoadedRule, iter_rule_files, load_rule_file
 from policycheck.source_file import Path_, format_path
 from policycheck.vocabulary import FACT_TYPES, FieldSpec
@@ -284,8 +284,8 @@ class _RuleLint:
         for path, text in texts.items():
             if not text.strip():
                 self.add(path, "empty-field", f"'{format_path(path)}' is blank")
-            elif _TODO.search(text):
-                self.add(path, "todo-text", f"'{format_path(path)}' still says '{_TODO.search(text).group(1)}'")  # type: ignore[union-attr]
+            elif (todo := _TODO.search(text)) is not None:
+                self.add(path, "todo-text", f"'{format_path(path)}' still says '{todo.group(1)}'")
         if rule.citation.section.strip() and not re.search(r"\d", rule.citation.section):
             self.add(("citation", "section"), "citation-section",
                      f"citation section '{rule.citation.section}' names no section number (e.g. '§3.7.6')")
@@ -321,10 +321,10 @@ class _RuleLint:
                          f"'{text}' is not a placeholder; write {{alias.field}} in lower case")
         alternatives = [_alias(p) for p in rule.when.any]
         in_all = {_alias(p) for p in rule.when.all}
-        types = {_alias(p): p.fact for p in [*rule.when.all, *rule.when.any]}
+        named = {_alias(p) for p in [*rule.when.all, *rule.when.any]}
         for alias, name in dict.fromkeys(PLACEHOLDER.findall(rule.message)):
             ph = f"{{{alias}.{name}}}"
-            if alias not in types:
+            if alias not in named:
                 continue  # the loader reports unknown aliases
             if alias not in in_all and alternatives and any(a != alias for a in alternatives):
                 missing = [f"when.any[{i}]" for i, a in enumerate(alternatives) if a != alias]
@@ -333,7 +333,7 @@ class _RuleLint:
                          "so flags from there print 'unknown'")
                 continue
             for path, states in bound.get(alias, []):
-                reason = self._unfilled(types[alias], name, states)
+                reason = self._unfilled(self._fact_at(path), name, states)
                 if reason:
                     self.add(("message",), "placeholder-unfilled",
                              f"placeholder {ph} is never filled: {reason} ({format_path(path)})")
@@ -365,6 +365,10 @@ class _RuleLint:
                     return None
         return f"'{name}' applies only when {gfield} {op} {_show(value)}, which the pattern excludes"
 
+    def _fact_at(self, path: Path_) -> str:
+        group, index = str(path[1]), int(path[2])
+        return getattr(self.rule.when, group)[index].fact  # type: ignore[no-any-return]
+
     def mitigations(self, bound: dict[str, list[tuple[Path_, list[_State]]]]) -> None:
         for m_i, mit in enumerate(self.rule.mitigated_by):
             mpath: Path_ = ("mitigated_by", m_i)
@@ -372,9 +376,9 @@ class _RuleLint:
                 targets = bound.get(ref.on, [])
                 reasons: list[str] = []
                 live = False
-                for _, states in targets:
+                for path, states in targets:
+                    fact = self._fact_at(path)
                     for s in states:
-                        fact = next(p.fact for p in [*self.rule.when.all, *self.rule.when.any] if _alias(p) == ref.on)
                         ok, dead = _states(fact, ref.on, ref.where, ref.any_of, base=s)
                         if ok:
                             live = True

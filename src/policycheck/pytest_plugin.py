@@ -135,7 +135,11 @@ class RuleFixtureItem(pytest.Item):
         from policycheck.errors import PolicycheckError
 
         t = self.test
-        head = f"{t.file}:{t.line}: [{t.rule}] {t.name}"
+        try:
+            shown = self.path.relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            shown = t.file
+        head = f"{shown}:{t.line}: [{t.rule}] {t.name}"
         if isinstance(excinfo.value, RuleFixtureFailed):
             return "\n".join([head, *(f"  {line}" for line in excinfo.value.result.failures)])
         if isinstance(excinfo.value, PolicycheckError):

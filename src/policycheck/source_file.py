@@ -29,6 +29,8 @@ MAX_DEPTH = 40
 
 Path_ = tuple[str | int, ...]
 
+MAX_INT = 2**53  # integers stay exact in JSON and in the engine up to here
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 # A digit before any exponent: "e3" and "E10" are text (float() would raise on them).
 _FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9][0-9_]*)([eE][-+]?[0-9]+)?$")
@@ -105,8 +107,14 @@ def parse_document(text: str, file: str = "<string>") -> Document:
         if mark is None:
             raise InputError([Problem(msg, Location(file))]) from None
         raise InputError([Problem(msg, Location(file, mark.line + 1, mark.column + 1))]) from None
+    except yaml.reader.ReaderError as exc:  # a control or non-printable character
+        before = text[: max(exc.position, 0)]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise InputError([Problem(f"invalid YAML: character {char!r} is not allowed", Location(file, line, col))]) from None
     except yaml.YAMLError as exc:
-        raise InputError([Problem(f"invalid YAML: {exc}", Location(file))]) from None
+        message = " ".join(str(exc).split())
+        raise InputError([Problem(f"invalid YAML: {message}", Location(file))]) from None
     doc = Document(file, None)
     if node is None:
         raise InputError([Problem("file is empty", Location(file, 1, 1))])
@@ -171,11 +179,18 @@ def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
     if value in ("false", "False", "FALSE"):
         return False
     if _INT.match(value):
-        return int(value.replace("_", ""))
+        number = int(value.replace("_", ""))
+        if abs(number) > MAX_INT:
+            raise _fail(doc, node, path, f"number {value} is too large (the limit is {MAX_INT:,})")
+        return number
+    if _LEADING_ZERO.match(value):
+        return value  # YAML 1.1 would read 010 as octal 8; keep it a string for the schema to reject
     if _FLOAT.match(value) and any(ch.isdigit() for ch in value):
         number = float(value.replace("_", ""))
         if number != number or number in (float("inf"), float("-inf")):
             raise _fail(doc, node, path, "numbers must be finite")
+        if abs(number) > MAX_INT:
+            raise _fail(doc, node, path, f"number {value} is too large (the limit is {MAX_INT:,})")
         return number
     if tag == _TAG + "float" and value.lower() in (".inf", "-.inf", "+.inf", ".nan"):
         raise _fail(doc, node, path, "numbers must be finite")

@@ -190,6 +190,6 @@ def _flag(flag: Flag) -> list[str]:
 
 
 def _value(value: object) -> str:
-    from policycheck.assess import display
+    from policycheck.evaluate import display
 
     return display(value) if value is not None else ""
