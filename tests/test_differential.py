@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import strategies as S
 from policycheck.evaluate import assess
 from policycheck.compiler import compile_rule
-from policycheck.errors import EngineError, RuleLoadError
+from policycheck.errors import RuleLoadError
 from policycheck.facts import flatten
 from policycheck.rule import Rule
 from policycheck.rule_loader import LoadedRule, RulePack, load_rules
@@ -83,13 +83,15 @@ def _compatible(a: FieldSpec, b: FieldSpec, op: str) -> bool:
 
 
 @st.composite
-def field_test(draw: st.DrawFn, spec: FieldSpec, alias: str, name: str, visible: dict[str, str]) -> Any:
+def field_test(draw: st.DrawFn, spec: FieldSpec, alias: str, name: str, visible: dict[str, str],
+               negated: bool = False) -> Any:
     """The value of ``where[name]``: a literal (eq shorthand), an operator map, or a reference."""
     kind = spec.kind
     if draw(st.integers(0, 5)) == 0:  # a reference to a field of a visible fact (or this one)
         op = draw(st.sampled_from(("eq", "ne", "lt", "lte", "gt", "gte")))
         targets = [(a, f) for a, t in sorted(visible.items()) for f, s in FACT_TYPES[t].items()
-                   if _compatible(spec, s, op) and not _gap(op, spec, s, a == alias, t, f)]
+                   if _compatible(spec, s, op) and not _gap(op, spec, s, a == alias, t, f)
+                   and not (negated and op != "eq" and a != alias and f not in S.ALWAYS_PRESENT[t])]  # refused
         if targets:
             a, f = draw(st.sampled_from(targets))
             return {op: {"ref": f"{a}.{f}"}}
@@ -117,18 +119,19 @@ def field_test(draw: st.DrawFn, spec: FieldSpec, alias: str, name: str, visible:
 
 @st.composite
 def where_map(draw: st.DrawFn, fact: str, alias: str, visible: dict[str, str], max_fields: int = 3,
-              joins: bool = True) -> dict[str, Any]:
+              joins: bool = True, negated: bool = False) -> dict[str, Any]:
     vocab = FACT_TYPES[fact]
     if not joins:  # an any_of branch: the compiler refuses joins there, same-fact references only
         visible = {}
     names = draw(st.lists(st.sampled_from(sorted(vocab)), max_size=max_fields, unique=True))
-    return {n: draw(field_test(vocab[n], alias, n, {**visible, alias: fact})) for n in names}
+    return {n: draw(field_test(vocab[n], alias, n, {**visible, alias: fact}, negated)) for n in names}
 
 
 @st.composite
-def pattern(draw: st.DrawFn, alias: str, visible: dict[str, str], fact: str | None = None) -> dict[str, Any]:
+def pattern(draw: st.DrawFn, alias: str, visible: dict[str, str], fact: str | None = None,
+            negated: bool = False) -> dict[str, Any]:
     fact = fact or draw(st.sampled_from(TYPES))
-    p: dict[str, Any] = {"fact": fact, "as": alias, "where": draw(where_map(fact, alias, visible))}
+    p: dict[str, Any] = {"fact": fact, "as": alias, "where": draw(where_map(fact, alias, visible, negated=negated))}
     if draw(st.integers(0, 3)) == 0:
         p["any_of"] = draw(st.lists(where_map(fact, alias, visible, 2, joins=False), min_size=1, max_size=2))
     return p
@@ -158,7 +161,7 @@ def rule_dicts(draw: st.DrawFn, rid: str) -> dict[str, Any]:
         if same_alias:
             shared["b"] = alts[0]["fact"]
     if draw(st.integers(0, 2)) == 0:
-        when["none"] = [draw(pattern("n0", dict(shared)))]
+        when["none"] = [draw(pattern("n0", dict(shared), negated=True))]
     severity = draw(st.sampled_from(SEVERITIES[1:]))
     rule: dict[str, Any] = {
         "id": rid, "title": "Generated rule", "conditions": ["C1"], "severity": severity,
@@ -176,7 +179,7 @@ def rule_dicts(draw: st.DrawFn, rid: str) -> dict[str, Any]:
                                                                             if a < on or a == on}))}]
         if draw(st.booleans()) or not mw:
             group = draw(st.sampled_from(("all", "none")))
-            mw[group] = [draw(pattern("x0" if group == "all" else "y0", dict(shared)))]
+            mw[group] = [draw(pattern("x0" if group == "all" else "y0", dict(shared), negated=group == "none"))]
         mitigations.append({"id": f"m{m}", "description": "Generated mitigation.",
                             "severity": draw(st.sampled_from(lower)), "when": mw})
     if mitigations:
@@ -459,3 +462,22 @@ def test_generated_rules_do_not_depend_on_the_order_of_case_entries(rules: list[
             rng.shuffle(shuffled[key])
     pack = make_pack(rules)
     assert _unordered(engine_view(pack, S.load(case))) == _unordered(engine_view(pack, S.load(shuffled)))
+
+
+def test_an_ordering_join_from_a_mitigation_guards_only_the_mitigation() -> None:
+    """A mitigation comparing with a field the main fact lacks does not stop the rule firing."""
+    rules = [_rule("g", {"all": [_lv({}, "a0")]}, mitigated_by=[{
+        "id": "m0", "description": "d", "severity": "low",
+        "when": {"all": [_lv({"threshold_limit": {"ne": {"ref": "a0.threshold_limit"}}}, "x0")]}}])]
+    found = assert_agree(rules, _case([_version("1", user_threshold="none"), _version("2")]))
+    assert [f[0] for f in found["flags"]] == ["g", "g"]
+
+
+def test_an_ordering_join_from_a_none_pattern_is_refused_when_the_rule_loads() -> None:
+    rule = _rule("n", {"all": [_lv({}, "a0")],
+                       "none": [_lv({"threshold_limit": {"gt": {"ref": "a0.threshold_limit"}}}, "n0")]})
+    compiled, problems = compile_rule(Rule.model_validate(rule), Document("n.yaml", rule, {}))
+    assert compiled is None
+    assert "'none' pattern can compare with 'gt' only fields every fact has" in problems[0].message
+    ok = _rule("n", {"all": [_lv({}, "a0")], "none": [_lv({"seq": {"gt": {"ref": "a0.seq"}}}, "n0")]})
+    assert compile_rule(Rule.model_validate(ok), Document("n.yaml", ok, {}))[0] is not None

@@ -22,7 +22,7 @@ from policycheck.engine import EnginePattern, EngineRule
 from policycheck.errors import Problem, suggest
 from policycheck.rule import SEVERITY_ORDER, Pattern, Refinement, Rule
 from policycheck.source_file import Document, Path_
-from policycheck.vocabulary import FACT_TYPES, FieldSpec
+from policycheck.vocabulary import ALWAYS_PRESENT, FACT_TYPES, FieldSpec
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "contains_any", "contains_all", "exists")
 _ENGINE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
@@ -73,7 +73,6 @@ class _Ctx:
 def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[Problem]]:
     ctx = _Ctx(doc, ())
     when = rule.when
-    order: list[str] = []
     positives: list[tuple[str, Pattern, Path_]] = []
     for i, p in enumerate(when.all):
         positives.append((_alias(p), p, ("when", "all", i)))
@@ -105,7 +104,7 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
         visible = [a for a, _, _ in pos]
         main, present, complete = [], [], []
         refuters: list[tuple[int, dict[str, Any]]] = []   # (pattern position, pattern that settles "no match")
-        guards = _join_guards(rule)
+        guards = _join_guards([*rule.when.all, *rule.when.any])
         for n, (alias, p, path) in enumerate(pos):
             earlier = visible[:n]
             tests, joins, known = _pattern_tests(ctx, alias, p.where, p.any_of, path, earlier)
@@ -143,7 +142,10 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
             if SEVERITY_ORDER[mit.severity] >= SEVERITY_ORDER[rule.severity]:
                 if k == 0:
                     ctx.fail(mpath + ("severity",), f"a mitigation must lower the severity below '{rule.severity}'")
-            patterns = list(main)
+            mguards = _join_guards([*mit.when.on, *mit.when.all])
+            patterns = [EnginePattern(x.alias, _and([x.expression] + [{"$ex": {engine_field(f): 1}}
+                                                                       for f in sorted(mguards[x.alias])]))
+                        if x.alias in mguards and not x.negated else x for x in main]
             for r_i, ref in enumerate(mit.when.on):
                 patterns = _refine(ctx, patterns, ref, mpath + ("when", "on", r_i), visible)
             mvisible = list(visible)
@@ -168,6 +170,9 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
             engine_rules.append(EngineRule(mname, tuple(positives_first + negatives)))
         alternatives.append(alt_info)
 
+    _negated_order_joins(ctx, [(p, ("when", "none", i)) for i, p in enumerate(when.none)]
+                         + [(p, ("mitigated_by", m, "when", "none", i)) for m, mit in enumerate(rule.mitigated_by)
+                            for i, p in enumerate(mit.when.none)])
     named = {a for a, _, _ in base_positive + [x for alt in alts for x in alt]}
     for alt in alts:  # a placeholder must name a field of its alias's fact type in every alternative
         for alias, p, _ in alt:
@@ -182,16 +187,16 @@ def compile_rule(rule: Rule, doc: Document) -> tuple[CompiledRule | None, list[P
 _OPPOSITE = {"$lt": "$gte", "$lte": "$gt", "$gt": "$lte", "$gte": "$lt"}
 
 
-def _join_guards(rule: Rule) -> dict[str, set[str]]:
-    """Fields that other patterns compare with an ordering or ``ne`` join, per alias.
+def _join_guards(patterns: list[Pattern] | list[Pattern | Refinement]) -> dict[str, set[str]]:
+    """Fields that ``patterns`` compare with an ordering or ``ne`` join to another pattern, per alias.
 
     durable_rules raises error 311 when such a join reads a field the fact lacks, so the
     referenced pattern itself requires the field to exist (a missing field fails every
-    test anyway, so this changes no result).
+    test anyway, so this changes no result). Joins from the rule's own patterns guard the
+    rule; joins from a mitigation's patterns guard only that mitigation's engine rule.
+    A ``none`` pattern may not make such a join (see ``_negated_order_joins``): guarding the
+    positive side would change when the rule fires.
     """
-    patterns: list[Pattern | Refinement] = [*rule.when.all, *rule.when.any, *rule.when.none]
-    for mit in rule.mitigated_by:
-        patterns += [*mit.when.on, *mit.when.all, *mit.when.none]
     out: dict[str, set[str]] = {}
     for p in patterns:
         own = p.on if isinstance(p, Refinement) else _alias(p)
@@ -206,6 +211,31 @@ def _join_guards(rule: Rule) -> dict[str, set[str]]:
                         if other != own:
                             out.setdefault(other, set()).add(name)
     return out
+
+
+def _negated_order_joins(ctx: _Ctx, patterns: list[tuple[Pattern, Path_]]) -> None:
+    """Refuse ``ne``/``lt``/... joins from a ``none`` pattern to another pattern.
+
+    durable_rules crashes (error 311) when such a join reads a field the other fact lacks, and
+    guarding that field on the positive side would stop the rule from firing when it is absent.
+    Fields every fact of the type has (``ALWAYS_PRESENT``: ids, dates, ``seq``) are safe.
+    """
+    for p, path in patterns:
+        own = _alias(p)
+        for key, where in [("where", p.where), *((("any_of", i), w) for i, w in enumerate(p.any_of))]:
+            for name, spec in where.items():
+                if not isinstance(spec, dict) or "ref" in spec:
+                    continue
+                for op, operand in spec.items():
+                    ref = operand.get("ref") if isinstance(operand, dict) else None
+                    if op == "eq" or not isinstance(ref, str) or ref.count(".") != 1:
+                        continue
+                    other, field_name = ref.split(".")
+                    if other != own and field_name not in ALWAYS_PRESENT.get(ctx.types.get(other, ""), ()):
+                        where_path = (key,) if isinstance(key, str) else key
+                        ctx.fail(path + where_path + (name, op),
+                                 f"a 'none' pattern can compare with '{op}' only fields every fact has "
+                                 f"(such as id, date or seq), not '{ref}'; use eq")
 
 
 def complement(test: dict[str, Any]) -> dict[str, Any] | None:

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policycheck.errors import InputError, Location, Problem
 from policycheck.rule import Severity
-from policycheck.schema_errors import problems_from
+from policycheck.schema_errors import validate_document
 from policycheck.source_file import MAX_BYTES, Document, read_document
 
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
@@ -119,12 +119,7 @@ def load_config(path: str | Path) -> Config:
     """Read and validate one configuration file (YAML, or a pyproject.toml's [tool.policycheck])."""
     p = Path(path)
     doc = _toml_document(p) if p.suffix == ".toml" else read_document(p, display=_display(p))
-    if not isinstance(doc.data, dict):
-        raise InputError([Problem("the configuration must be a mapping", doc.location(()))])
-    try:
-        settings = Settings.model_validate(doc.data)
-    except ValidationError as exc:
-        raise InputError(problems_from(exc, doc, Settings)) from None
+    settings = validate_document(doc, Settings, "the configuration")
     return Config(settings, p.resolve())
 
 

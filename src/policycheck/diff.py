@@ -455,7 +455,7 @@ def _table(d: Diff) -> str:
                                                            tablefmt="simple", disable_numparse=True), ""]
     for t in d.terms_in_force:
         out += _terms_text(t)
-    out += [f"* new concern (diff exits 1)" if d.new_concerns else "", *[_wrap(f"note: {n}", 100) for n in d.notes],
+    out += ["* new concern (diff exits 1)" if d.new_concerns else "", *[_wrap(f"note: {n}", 100) for n in d.notes],
             f"Summary: {d.summary}"]
     return "\n".join(line for line in out if line is not None).replace("\n\n\n", "\n\n") + "\n"
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policycheck.evaluate import assess
 from policycheck.assessment import CaseAssessment
@@ -37,7 +37,7 @@ from policycheck.case_loader import LoadedCase, case_from_document, load_case
 from policycheck.errors import InputError, Location, PolicycheckError, Problem, RuleLoadError
 from policycheck.rule import Condition, Severity
 from policycheck.rule_loader import RulePack, is_fixture
-from policycheck.schema_errors import problems_from
+from policycheck.schema_errors import validate_document
 from policycheck.source_file import Document, read_document
 
 FIXTURE_SUFFIXES = (".test.yaml", ".test.yml")
@@ -121,12 +121,7 @@ def iter_fixture_files(folders: Iterable[str | Path]) -> list[Path]:
 
 def load_fixture_file(path: Path) -> list[LoadedTest]:
     doc = read_document(path)
-    if not isinstance(doc.data, dict):
-        raise InputError([Problem("a fixture file must be a mapping with 'tests'", doc.location(()))])
-    try:
-        ff = FixtureFile.model_validate(doc.data)
-    except ValidationError as exc:
-        raise InputError(problems_from(exc, doc, FixtureFile)) from None
+    ff = validate_document(doc, FixtureFile, "a fixture file", shape="with 'tests'")
     rule = ff.rule or path.name.split(".test.")[0]
     tests: list[LoadedTest] = []
     problems: list[Problem] = []

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
 
 from policycheck.compiler import CompiledRule, compile_rule
 from policycheck.errors import InputError, Location, Problem, RuleLoadError
 from policycheck.rule import Rule
-from policycheck.schema_errors import problems_from
+from policycheck.schema_errors import validate_document
 from policycheck.source_file import Document, read_document
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -110,12 +109,8 @@ def load_rules(folders: Sequence[str | Path] = (), *, bundled: bool = True) -> R
 def load_rule_file(path: Path, root: Path | None = None) -> LoadedRule:
     display = str(path)
     doc = read_document(path, display=display)
-    if not isinstance(doc.data, dict):
-        raise RuleLoadError([Problem("a rule file must be a mapping with id, title, when, ...", doc.location(()))])
-    try:
-        rule = Rule.model_validate(doc.data)
-    except ValidationError as exc:
-        raise RuleLoadError(problems_from(exc, doc, Rule)) from None
+    rule = validate_document(doc, Rule, "a rule file", shape="with id, title, when, ...",
+                             error=RuleLoadError)
     if rule.id != path.stem:
         raise RuleLoadError([Problem(f"rule id '{rule.id}' must equal the file name '{path.stem}'", doc.location(("id",)))])
     compiled, problems = compile_rule(rule, doc)

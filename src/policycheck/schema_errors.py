@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import re
 import typing
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from policycheck.errors import Problem, suggest
+from policycheck.errors import InputError, Problem, suggest
 from policycheck.source_file import Document, Path_, format_path
 
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TYPE_TAGS = {"bool", "str", "int", "float", "list", "dict", "none", "function-after", "function-before", "function-wrap"}
 _QUOTED = re.compile(r"'([^']*)'")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_document(doc: Document, model: type[M], what: str, *, shape: str = "",
+                      error: type[InputError] = InputError) -> M:
+    """``doc`` validated as ``model``; every problem located in the file, raised as ``error``.
+
+    A document that is not a mapping gives "<what> must be a mapping <shape>", e.g.
+    "a rule file must be a mapping with id, title, when, ...".
+    """
+    if not isinstance(doc.data, dict):
+        raise error([Problem(f"{what} must be a mapping" + (f" {shape}" if shape else ""), doc.location(()))])
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise error(problems_from(exc, doc, model)) from None
 
 
 def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel]) -> list[Problem]:

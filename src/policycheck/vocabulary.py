@@ -146,6 +146,18 @@ FACT_TYPES: dict[str, dict[str, FieldSpec]] = {
 }
 
 
+# Fields facts.py sets on every fact of the type (the case schema requires them).
+ALWAYS_PRESENT: dict[str, frozenset[str]] = {
+    "case": frozenset({"id", "kinds", "as_of"}),
+    "party": frozenset({"id", "name", "roles"}),
+    "model": frozenset({"id", "name", "developer"}),
+    "licence_version": frozenset({"id", "licence", "licence_name", "licence_kind", "licensor", "models", "version",
+                                  "seq", "date"}),
+    "deal": frozenset({"id", "title", "date", "partner", "developer"}),
+    "data_access_change": frozenset({"id", "holder", "resource", "date"}),
+}
+
+
 def export() -> dict[str, dict[str, dict[str, object]]]:
     """The vocabulary as plain data (for `policycheck facts` and editors)."""
     return {

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from policycheck.assessment import Assessment, Flag, Review, StaleWaiver, WaiverRef
 from policycheck.errors import InputError, Location, Problem, suggest
-from policycheck.schema_errors import problems_from
+from policycheck.schema_errors import validate_document
 from policycheck.source_file import Document, read_document
 
 FINGERPRINT = r"^[0-9a-f]{16}$"
@@ -106,12 +106,7 @@ def load_waivers(path: str | Path, rule_ids: Sequence[str] | None = None) -> lis
 
 
 def waivers_from_document(doc: Document, rule_ids: Sequence[str] | None = None) -> list[Waiver]:
-    if not isinstance(doc.data, dict):
-        raise InputError([Problem("a waivers file must be a mapping with a 'waivers' list", doc.location(()))])
-    try:
-        parsed = WaiverFile.model_validate(doc.data)
-    except ValidationError as exc:
-        raise InputError(problems_from(exc, doc, WaiverFile)) from None
+    parsed = validate_document(doc, WaiverFile, "a waivers file", shape="with a 'waivers' list")
     out, problems = [], []
     for i, entry in enumerate(parsed.waivers):
         if rule_ids is not None and entry.rule not in rule_ids:
