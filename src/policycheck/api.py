@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable
 
 from policycheck.evaluate import assess as _assess
 from policycheck.assessment import Assessment
@@ -20,6 +19,3 @@ def assess(cases: LoadedCase | Iterable[LoadedCase], rules: RulePack | None = No
         cases = [cases]
     return _assess(list(cases), rules if rules is not None else load_rules())
 
-
-def _paths(paths: Sequence[str | Path]) -> list[Path]:  # pragma: no cover - small helper for callers
-    return [Path(p) for p in paths]

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from policycheck.case import SCHEMA_VERSION, Case
-from policycheck.errors import CaseLoadError, Problem, suggest
+from policycheck.errors import CaseLoadError, InputError, Problem, suggest
 from policycheck.schema_errors import problems_from
 from policycheck.source_file import Document, Path_, parse_document, read_document
 
@@ -33,21 +33,13 @@ def load_case(path: str | Path) -> LoadedCase:
     """Load and validate one case file. Raises CaseLoadError listing every problem."""
     try:
         doc = read_document(path)
-    except CaseLoadError:
-        raise
-    except Exception as exc:  # InputError from the reader
-        from policycheck.errors import InputError
-
-        if isinstance(exc, InputError):
-            raise CaseLoadError(exc.problems) from None
-        raise
+    except InputError as exc:  # unreadable file or invalid YAML
+        raise CaseLoadError(exc.problems) from None
     return case_from_document(doc)
 
 
 def load_case_text(text: str, name: str = "<string>") -> LoadedCase:
     """Load a case held in memory (YAML or JSON text)."""
-    from policycheck.errors import InputError
-
     try:
         doc = parse_document(text, name)
     except InputError as exc:

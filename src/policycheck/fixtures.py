@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from policycheck.evaluate import assess
 from policycheck.assessment import CaseAssessment
 from policycheck.case_loader import LoadedCase, case_from_document, load_case
-from policycheck.errors import InputError, Location, PolicycheckError, Problem, RuleLoadError
+from policycheck.errors import InputError, PolicycheckError, Problem
 from policycheck.rule import Condition, Severity
 from policycheck.rule_loader import RulePack, is_fixture
 from policycheck.schema_errors import validate_document
@@ -221,9 +221,4 @@ def run_suite(suite: Suite, pack: RulePack) -> list[TestResult]:
     return results
 
 
-def fixture_location(path: str, line: int) -> Location:
-    return Location(path, line)
-
-
-__all__ = ["Expect", "FixtureFile", "LoadedTest", "Suite", "TestResult", "check", "load_suite", "run_suite",
-           "RuleLoadError"]
+__all__ = ["Expect", "FixtureFile", "LoadedTest", "Suite", "TestResult", "check", "load_suite", "run_suite"]

@@ -7,7 +7,7 @@ and anything under a ``tests`` folder are fixtures, not rules.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -119,6 +119,3 @@ def load_rule_file(path: Path, root: Path | None = None) -> LoadedRule:
     family = path.parent.name if root is None or path.parent != root else "general"
     return LoadedRule(compiled, family, display, doc.line_of(("id",)) or 1, doc)
 
-
-def families(pack: RulePack) -> Iterable[str]:
-    return sorted({r.family for r in pack.rules})
