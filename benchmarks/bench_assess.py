@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from policycheck.evaluate import assess_case, engine_for  # noqa: E402
-from policycheck.case_loader import LoadedCase, case_from_document, iter_case_files, load_case  # noqa: E402
+from policycheck.load.cases import LoadedCase, case_from_document, iter_case_files, load_case  # noqa: E402
 from policycheck.facts import flatten  # noqa: E402
-from policycheck.rule_loader import load_rules  # noqa: E402
-from policycheck.source_file import Document  # noqa: E402
+from policycheck.load.rules import load_rules  # noqa: E402
+from policycheck.io.reader import Document  # noqa: E402
 from reference_eval import evaluate  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Throughput of policycheck.engine.Engine against a naive pure-Python evaluation loop.
+"""Throughput of policycheck.engine.durable.Engine against a naive pure-Python evaluation loop.
 
 Plain script (not a pytest test):
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from policycheck.engine import Engine, EnginePattern, EngineRule, Match, engine_version
+from policycheck.engine.durable import Engine, EnginePattern, EngineRule, Match, engine_version
 
 Fact = dict[str, Any]
 SECTORS = ("cloud", "chips", "models", "data", "apps")

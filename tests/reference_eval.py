@@ -1,6 +1,6 @@
 """A reference evaluator of the rule language in plain Python (tests and benchmarks only).
 
-It reads ``policycheck.rule.Rule`` objects and ``policycheck.facts.Fact`` lists directly and
+It reads ``policycheck.model.rule.Rule`` objects and ``policycheck.facts.Fact`` lists directly and
 computes, by brute-force search, what the durable_rules path (compiler -> engine -> assess)
 should report: every flag (rule, bound facts, severity, mitigations) and every rule status.
 It never imports the compiler or the engine, so a silent engine failure (a dropped fact, a
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policycheck.facts import Fact
-from policycheck.rule import SEVERITY_ORDER, Pattern, Rule
+from policycheck.model.rule import SEVERITY_ORDER, Pattern, Rule
 
 _MISSING = object()
 

@@ -12,10 +12,10 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from policycheck.case import Disclosure, Exclusivity, Market, PartyRole, SizeClass, Weights
-from policycheck.case_loader import LoadedCase, case_from_document
-from policycheck.source_file import Document
-from policycheck.vocabulary import _enum
+from policycheck.model.case import Disclosure, Exclusivity, Market, PartyRole, SizeClass, Weights
+from policycheck.load.cases import LoadedCase, case_from_document
+from policycheck.io.reader import Document
+from policycheck.model.vocabulary import _enum
 
 PARTY_IDS = ("acme", "beta", "10")
 MODEL_IDS = ("m1", "10")

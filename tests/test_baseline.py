@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from review_support import assess, write_case, write_rules
 
-from policycheck.baseline import BaselineFile
+from policycheck.review.baseline import BaselineFile
 
 BAN = {"scope": "other_models"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from policycheck import load_case, load_case_text
-from policycheck.case_loader import LoadedCase, iter_case_files
+from policycheck.load.cases import LoadedCase, iter_case_files
 from policycheck.errors import CaseLoadError, Problem
 from policycheck.facts import Fact, flatten
 
@@ -455,7 +455,7 @@ def test_origins_point_at_the_case_file_lines(facts: dict[str, Fact]) -> None:
 
 
 def test_every_flattened_field_is_in_the_vocabulary() -> None:
-    from policycheck.vocabulary import FACT_TYPES
+    from policycheck.model.vocabulary import FACT_TYPES
 
     for path in BUNDLED_CASES + [DATA / "facts.yaml", DATA / "minimal.json"]:
         for fact in flatten(load_case(path)):

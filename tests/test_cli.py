@@ -354,7 +354,7 @@ def test_rules_lists_the_bundled_pack_by_default() -> None:
 
 
 def test_schema_is_valid_json_schema_that_accepts_the_bundled_cases() -> None:
-    from policycheck.source_file import read_document
+    from policycheck.io.reader import read_document
 
     result = run("schema")
     assert result.exit_code == 0
@@ -371,7 +371,7 @@ def test_schema_is_valid_json_schema_that_accepts_the_bundled_cases() -> None:
 
 
 def test_schema_rejects_what_the_loader_rejects() -> None:
-    from policycheck.source_file import read_document
+    from policycheck.io.reader import read_document
 
     schema = json.loads(run("schema").stdout)
     validator = jsonschema.Draft202012Validator(schema)
@@ -389,7 +389,7 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
 
 
 def test_facts_lists_the_vocabulary() -> None:
-    from policycheck.vocabulary import FACT_TYPES
+    from policycheck.model.vocabulary import FACT_TYPES
 
     result = run("facts")
     assert result.exit_code == 0

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from policycheck import assess, load_case_text, load_rules
-from policycheck.compiler import CompiledRule, compile_rule
-from policycheck.engine import Engine, EnginePattern
-from policycheck.rule import Rule
-from policycheck.source_file import parse_document
+from policycheck.compile.compiler import CompiledRule, compile_rule
+from policycheck.engine.durable import Engine, EnginePattern
+from policycheck.model.rule import Rule
+from policycheck.io.reader import parse_document
 
 HEAD = """id: r
 title: A test rule

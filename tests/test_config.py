@@ -11,7 +11,7 @@ import pytest
 from review_support import run, write_case, write_rules
 
 from policycheck import cli
-from policycheck.config import FORMATS, Config, Settings, discover, find_config, load_config, merge
+from policycheck.io.config import FORMATS, Config, Settings, discover, find_config, load_config, merge
 from policycheck.errors import InputError
 
 

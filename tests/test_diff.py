@@ -203,7 +203,7 @@ def test_review_commands_module_imports_on_its_own():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", "import policycheck.commands.review as r; print(r.COMMANDS[0].name)"],
+    out = subprocess.run([sys.executable, "-c", "import policycheck.cli.diff as r; print(r.COMMANDS[0].name)"],
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "diff"

@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 
 import strategies as S
 from policycheck.evaluate import assess
-from policycheck.compiler import compile_rule
+from policycheck.compile.compiler import compile_rule
 from policycheck.errors import RuleLoadError
 from policycheck.facts import flatten
-from policycheck.rule import Rule
-from policycheck.rule_loader import LoadedRule, RulePack, load_rules
-from policycheck.source_file import Document
-from policycheck.vocabulary import FACT_TYPES, FieldSpec
+from policycheck.model.rule import Rule
+from policycheck.load.rules import LoadedRule, RulePack, load_rules
+from policycheck.io.reader import Document
+from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
 from reference_eval import evaluate
 
 _ORDERED = ("number", "int", "date")

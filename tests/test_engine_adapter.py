@@ -23,8 +23,8 @@ import threading
 import durable_rules_engine
 import pytest
 
-from policycheck import engine as adapter
-from policycheck.engine import Engine, EnginePattern, EngineRule, Match, engine_version
+from policycheck.engine import durable as adapter
+from policycheck.engine.durable import Engine, EnginePattern, EngineRule, Match, engine_version
 from policycheck.errors import EngineError
 
 P = EnginePattern
@@ -520,7 +520,7 @@ def test_joins_inside_or_and_or_inside_iall_are_refused() -> None:
 
 VALGRIND_SCRIPT = """
 import json, durable_rules_engine as dre
-from policycheck.engine import Engine, EngineRule, EnginePattern as P
+from policycheck.engine.durable import Engine, EngineRule, EnginePattern as P
 new = {"$and": [{"t": "lv"}, {"$gt": {"seq": {"old": "seq"}}}]}
 iany = {"$and": [{"t": "lv"}, {"$iany": {"roles": {"$or": [{"$i": "a"}, {"$i": "b"}]}}}]}
 facts = [{"t": "lv", "seq": 1, "roles": ["a"]}, {"t": "lv", "seq": 2, "roles": []}, {"t": "lv", "seq": 1, "roles": []}]

@@ -22,13 +22,13 @@ from review_support import assess as assess_cli
 from review_support import case_text, run, write_case, write_rules
 
 from policycheck.evaluate import assess
-from policycheck.assessment import Assessment
-from policycheck.case_loader import iter_case_files, load_case
+from policycheck.model.assessment import Assessment
+from policycheck.load.cases import iter_case_files, load_case
 from policycheck.cli import ASSESS_FORMATS, main
 from policycheck.render import html, junit, markdown, sarif
 from policycheck.render.table import render_assessment
-from policycheck.rule import CONDITIONS
-from policycheck.rule_loader import RulePack, load_rules
+from policycheck.model.rule import CONDITIONS
+from policycheck.load.rules import RulePack, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
@@ -415,7 +415,7 @@ def test_ci_diff_job_parses():
 
 
 def test_ci_config_examples_are_valid(tmp_path):
-    from policycheck.config import load_config
+    from policycheck.io.config import load_config
 
     yaml_example = next(b for b in _blocks("yaml") if b.startswith("# .policycheck.yaml"))
     (tmp_path / ".policycheck.yaml").write_text(yaml_example)
@@ -425,7 +425,7 @@ def test_ci_config_examples_are_valid(tmp_path):
     assert load_config(tmp_path / "pyproject.toml").settings.waivers == "policy/waivers.yaml"
     waiver_example = next(b for b in _blocks("yaml") if b.startswith("schema_version: 1\nwaivers:"))
     (tmp_path / "w.yaml").write_text(waiver_example)
-    from policycheck.waivers import load_waivers
+    from policycheck.review.waivers import load_waivers
 
     (w,) = load_waivers(tmp_path / "w.yaml", ["output-training-ban"])
     assert w.entry.expires.isoformat() == "2024-12-31"

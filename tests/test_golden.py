@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from policycheck.evaluate import assess
-from policycheck.case_loader import iter_case_files, load_case
-from policycheck.rule_loader import RulePack, load_rules
+from policycheck.load.cases import iter_case_files, load_case
+from policycheck.load.rules import RulePack, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"

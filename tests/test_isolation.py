@@ -13,10 +13,10 @@ import pytest
 
 from policycheck import assess, load_case, load_case_text, load_rules
 from policycheck.evaluate import engine_for
-from policycheck.assessment import CaseAssessment
-from policycheck.case_loader import LoadedCase
-from policycheck.rule_loader import RulePack
-from policycheck.source_file import read_document
+from policycheck.model.assessment import CaseAssessment
+from policycheck.load.cases import LoadedCase
+from policycheck.load.rules import RulePack
+from policycheck.io.reader import read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

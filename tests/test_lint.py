@@ -16,8 +16,8 @@ from hypothesis import given, settings
 import strategies as S
 from policycheck.cli import main
 from policycheck.facts import flatten
-from policycheck.lint import GATES, Finding, lint
-from policycheck.rule_loader import bundled_rules_dir
+from policycheck.ruletest.lint import GATES, Finding, lint
+from policycheck.load.rules import bundled_rules_dir
 
 _FINDING = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<code>[a-z-]+): (?P<message>.+)$")
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from policycheck.compiler import compile_rule
-from policycheck.fixtures import LoadedTest, Suite, load_suite, run_suite
-from policycheck.rule import Rule
-from policycheck.rule_loader import LoadedRule, RulePack, bundled_rules_dir, load_rules
+from policycheck.compile.compiler import compile_rule
+from policycheck.ruletest.fixtures import LoadedTest, Suite, load_suite, run_suite
+from policycheck.model.rule import Rule
+from policycheck.load.rules import LoadedRule, RulePack, bundled_rules_dir, load_rules
 
 PACK = load_rules()
 TESTS = load_suite([bundled_rules_dir()]).tests

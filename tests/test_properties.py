@@ -30,15 +30,15 @@ from hypothesis import strategies as st
 
 import strategies as S
 from policycheck.evaluate import assess, assess_case
-from policycheck.assessment import CaseAssessment
-from policycheck.case_loader import LoadedCase, load_case
+from policycheck.model.assessment import CaseAssessment
+from policycheck.load.cases import LoadedCase, load_case
 from policycheck.cli import main
-from policycheck.engine import Engine
+from policycheck.engine.durable import Engine
 from policycheck.facts import Fact, flatten
-from policycheck.fixtures import load_suite
-from policycheck.rule import SEVERITY_ORDER, Rule
-from policycheck.rule_loader import RulePack, bundled_rules_dir, load_rules
-from policycheck.source_file import parse_document
+from policycheck.ruletest.fixtures import load_suite
+from policycheck.model.rule import SEVERITY_ORDER, Rule
+from policycheck.load.rules import RulePack, bundled_rules_dir, load_rules
+from policycheck.io.reader import parse_document
 
 PACK = load_rules()
 REPO = Path(__file__).resolve().parents[1]

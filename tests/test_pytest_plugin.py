@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from policycheck.fixtures import load_suite
-from policycheck.rule_loader import bundled_rules_dir
+from policycheck.ruletest.fixtures import load_suite
+from policycheck.load.rules import bundled_rules_dir
 from test_lint import BOTH, CLEAR_CASE, OK, dump, fixture, lv, rule
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pytest
 
 from policycheck import load_rules
 from policycheck.errors import Problem, RuleLoadError
-from policycheck.rule_loader import RulePack, bundled_rules_dir, iter_rule_files
+from policycheck.load.rules import RulePack, bundled_rules_dir, iter_rule_files
 
 DATA_RULES = Path(__file__).resolve().parent / "data" / "rules"
 

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from policycheck.cli import main
-from policycheck.fixtures import load_suite, run_suite
+from policycheck.ruletest.fixtures import load_suite, run_suite
 from policycheck.render.catalogue import render
-from policycheck.rule_loader import RulePack, bundled_rules_dir, load_rules
+from policycheck.load.rules import RulePack, bundled_rules_dir, load_rules
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect the TestResult class
-    from policycheck.fixtures import TestResult
+    from policycheck.ruletest.fixtures import TestResult
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_URL = "https://www.gov.uk/government/publications/ai-foundation-models-initial-report"

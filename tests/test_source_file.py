@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policycheck.errors import InputError
-from policycheck.source_file import MAX_DEPTH, format_path, parse_document, read_document, walk_paths
+from policycheck.io.reader import MAX_DEPTH, format_path, parse_document, read_document, walk_paths
 
 
 def problem_of(text: str) -> tuple[int | None, int | None, str | None, str]:
@@ -181,7 +181,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_oversized_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from policycheck import source_file
+    from policycheck.io import reader as source_file
 
     monkeypatch.setattr(source_file, "MAX_BYTES", 100)
     f = tmp_path / "big.yaml"

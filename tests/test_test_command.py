@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from policycheck.cli import main
-from policycheck.fixtures import load_suite
-from policycheck.rule_loader import bundled_rules_dir
+from policycheck.ruletest.fixtures import load_suite
+from policycheck.load.rules import bundled_rules_dir
 from test_lint import BOTH, CLEAR_CASE, OK, dump, fixture, line_of, lv, rule, write_pack
 
 _SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")

@@ -14,10 +14,10 @@ import pytest
 from review_support import assess, write_case, write_rules
 
 from policycheck.evaluate import assess as run_assess
-from policycheck.case_loader import load_case
+from policycheck.load.cases import load_case
 from policycheck.errors import InputError
-from policycheck.rule_loader import load_rules
-from policycheck.waivers import apply_waivers, load_waivers, review
+from policycheck.load.rules import load_rules
+from policycheck.review.waivers import apply_waivers, load_waivers, review
 
 # research-only (medium) and gated (low) fire on the default test case.
 WAIVERS = """\

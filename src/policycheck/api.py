@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from policycheck.evaluate import assess as _assess
-from policycheck.assessment import Assessment
-from policycheck.case_loader import LoadedCase, load_case, load_case_text
+from policycheck.model.assessment import Assessment
+from policycheck.load.cases import LoadedCase, load_case, load_case_text
 from policycheck.errors import PolicycheckError
-from policycheck.rule_loader import RulePack, load_rules
+from policycheck.load.rules import RulePack, load_rules
 
 __all__ = ["Assessment", "LoadedCase", "PolicycheckError", "RulePack", "assess", "load_case", "load_case_text", "load_rules"]
 

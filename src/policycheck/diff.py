@@ -32,12 +32,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from policycheck.assessment import Assessment, CaseAssessment, Flag, Status
+from policycheck.model.assessment import Assessment, CaseAssessment, Flag, Status
 from policycheck.errors import CaseLoadError, InputError
-from policycheck.rule import CONDITIONS, SEVERITY_ORDER, Severity
-from policycheck.rule_loader import RulePack
-from policycheck.schema_errors import problems_from
-from policycheck.source_file import read_document
+from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER, Severity
+from policycheck.load.rules import RulePack
+from policycheck.io.schema_errors import problems_from
+from policycheck.io.reader import read_document
 
 Direction = Literal["widened", "narrowed", "unclear"]
 _RANK: dict[str, int] = {"no concern found": 0, "watch": 1, "concern": 2}
@@ -147,7 +147,7 @@ class Side:
 def load_side(path: str | Path, pack: RulePack) -> Side:
     """A case file (assessed with ``pack``) or an assessment JSON file."""
     from policycheck.evaluate import assess
-    from policycheck.case_loader import case_from_document
+    from policycheck.load.cases import case_from_document
 
     try:
         doc = read_document(path)

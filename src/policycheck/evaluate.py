@@ -13,17 +13,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from policycheck import __version__
-from policycheck.assessment import (
+from policycheck.model.assessment import (
     AppliedMitigation, Assessment, CaseAssessment, CitationOut, ConditionResult, Evidence, EvidenceField,
     FieldStatus, Flag, MissingFact, PackInfo, RuleResult,
 )
-from policycheck.case_loader import LoadedCase
-from policycheck.compiler import PLACEHOLDER, engine_field, unknown_marker
-from policycheck.engine import Engine, Match
+from policycheck.load.cases import LoadedCase
+from policycheck.compile.compiler import PLACEHOLDER, engine_field, unknown_marker
+from policycheck.engine.durable import Engine, Match
 from policycheck.facts import Fact, flatten
-from policycheck.rule import CONDITIONS, SEVERITY_ORDER
-from policycheck.rule_loader import LoadedRule, RulePack
-from policycheck.source_file import format_path
+from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
+from policycheck.load.rules import LoadedRule, RulePack
+from policycheck.io.reader import format_path
 
 _ENGINES: dict[str, Engine] = {}
 _ENUM_WORD = re.compile(r"^[a-z]+(_[a-z]+)+$")

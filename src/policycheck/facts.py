@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from policycheck import case as c
-from policycheck.case_loader import LoadedCase
-from policycheck.source_file import Path_
-from policycheck.vocabulary import FACT_TYPES
+from policycheck.model import case as c
+from policycheck.load.cases import LoadedCase
+from policycheck.io.reader import Path_
+from policycheck.model.vocabulary import FACT_TYPES
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from policycheck.rule import CONDITIONS
-from policycheck.rule_loader import RulePack
+from policycheck.model.rule import CONDITIONS
+from policycheck.load.rules import RulePack
 
 
 def _conds(conds: list[str]) -> list[str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from html import escape
 
-from policycheck.assessment import Assessment, CaseAssessment, ConditionResult, Flag
-from policycheck.rule import CONDITIONS
-from policycheck.waivers import describe, state
+from policycheck.model.assessment import Assessment, CaseAssessment, ConditionResult, Flag
+from policycheck.model.rule import CONDITIONS
+from policycheck.review.waivers import describe, state
 
 _CSS = """
 :root { --concern: #f8d0cc; --watch: #fdecc0; --clear: #d4edda; --unknown: #e9ecef; --ink: #1b1f23; }

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from policycheck.assessment import Assessment, CaseAssessment, Flag, RuleResult
-from policycheck.rule import SEVERITY_ORDER
-from policycheck.waivers import describe
+from policycheck.model.assessment import Assessment, CaseAssessment, Flag, RuleResult
+from policycheck.model.rule import SEVERITY_ORDER
+from policycheck.review.waivers import describe
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

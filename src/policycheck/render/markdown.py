@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from policycheck.assessment import Assessment, CaseAssessment, ConditionResult, Flag
-from policycheck.rule import CONDITIONS
-from policycheck.waivers import describe, state
+from policycheck.model.assessment import Assessment, CaseAssessment, ConditionResult, Flag
+from policycheck.model.rule import CONDITIONS
+from policycheck.review.waivers import describe, state
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _STATUS = {"concern": "**concern**", "watch": "watch", "no concern found": "no concern found",

@@ -19,9 +19,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from policycheck.assessment import Assessment, Flag
-from policycheck.rule import CONDITIONS
-from policycheck.rule_loader import LoadedRule, RulePack
+from policycheck.model.assessment import Assessment, Flag
+from policycheck.model.rule import CONDITIONS
+from policycheck.load.rules import LoadedRule, RulePack
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}

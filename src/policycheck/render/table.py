@@ -6,8 +6,8 @@ import textwrap
 
 from tabulate import tabulate
 
-from policycheck.assessment import Assessment, CaseAssessment, Flag
-from policycheck.waivers import describe, state
+from policycheck.model.assessment import Assessment, CaseAssessment, Flag
+from policycheck.review.waivers import describe, state
 
 WIDTH = 100
 _REVIEW_TAG = {"waived": " (waived)", "expired": " (waiver expired)", "baseline": " (baseline)"}

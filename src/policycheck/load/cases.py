@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from policycheck.case import SCHEMA_VERSION, Case
+from policycheck.model.case import SCHEMA_VERSION, Case
 from policycheck.errors import CaseLoadError, InputError, Problem, suggest
-from policycheck.schema_errors import problems_from
-from policycheck.source_file import Document, Path_, parse_document, read_document
+from policycheck.io.schema_errors import problems_from
+from policycheck.io.reader import Document, Path_, parse_document, read_document
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 

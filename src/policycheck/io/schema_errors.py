@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from policycheck.errors import InputError, Problem, suggest
-from policycheck.source_file import Document, Path_, format_path
+from policycheck.io.reader import Document, Path_, format_path
 
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TYPE_TAGS = {"bool", "str", "int", "float", "list", "dict", "none", "function-after", "function-before", "function-wrap"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 
-from policycheck import case as c
+from policycheck.model import case as c
 
 Kind = typing.Literal["str", "id", "date", "number", "int", "bool", "enum", "list"]
 

@@ -15,8 +15,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 def _folders(dirs: Sequence[str], with_bundled: bool) -> list[Path]:
     """The rule folders of the pack: the given ones (default: the bundled pack), each once."""
-    from policycheck.lint import unique_folders
-    from policycheck.rule_loader import bundled_rules_dir
+    from policycheck.ruletest.lint import unique_folders
+    from policycheck.load.rules import bundled_rules_dir
 
     chosen = [Path(d) for d in dirs]
     if not chosen or with_bundled:
@@ -68,10 +68,10 @@ def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bo
         policycheck test
         policycheck test my-rules/ -k "output ban" --coverage --min-coverage 100
     """
-    from policycheck.coverage import coverage, render_text
+    from policycheck.ruletest.coverage import coverage, render_text
     from policycheck.errors import PolicycheckError
-    from policycheck.fixtures import load_suite, run_suite
-    from policycheck.rule_loader import load_rules
+    from policycheck.ruletest.fixtures import load_suite, run_suite
+    from policycheck.load.rules import load_rules
 
     try:
         folders = _folders(rules_dirs, with_bundled)
@@ -131,7 +131,7 @@ def lint_cmd(rules_dirs: tuple[str, ...], fmt: str, with_bundled: bool) -> None:
         policycheck lint
         policycheck lint my-rules/
     """
-    from policycheck.lint import lint
+    from policycheck.ruletest.lint import lint
 
     report = lint(_folders(rules_dirs, with_bundled))
     if fmt == "json":

@@ -35,7 +35,7 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, 
         policycheck diff /tmp/acme-old.yaml cases/acme.yaml --format markdown
     """
     from policycheck.cli import EXIT_FLAGGED, _config, _Fail, _guard, _load_pack, _write
-    from policycheck.config import merge
+    from policycheck.io.config import merge
     from policycheck.diff import diff, load_side, render
     from policycheck.errors import PolicycheckError
 

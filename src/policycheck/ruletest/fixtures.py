@@ -32,13 +32,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policycheck.evaluate import assess
-from policycheck.assessment import CaseAssessment
-from policycheck.case_loader import LoadedCase, case_from_document, load_case
+from policycheck.model.assessment import CaseAssessment
+from policycheck.load.cases import LoadedCase, case_from_document, load_case
 from policycheck.errors import InputError, PolicycheckError, Problem
-from policycheck.rule import Condition, Severity
-from policycheck.rule_loader import RulePack, is_fixture
-from policycheck.schema_errors import validate_document
-from policycheck.source_file import Document, read_document
+from policycheck.model.rule import Condition, Severity
+from policycheck.load.rules import RulePack, is_fixture
+from policycheck.io.schema_errors import validate_document
+from policycheck.io.reader import Document, read_document
 
 FIXTURE_SUFFIXES = (".test.yaml", ".test.yml")
 

@@ -29,9 +29,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policycheck.errors import InputError, Location, Problem
-from policycheck.rule import Severity
-from policycheck.schema_errors import validate_document
-from policycheck.source_file import MAX_BYTES, Document, read_document
+from policycheck.model.rule import Severity
+from policycheck.io.schema_errors import validate_document
+from policycheck.io.reader import MAX_BYTES, Document, read_document
 
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
 Format = Literal["table", "json", "markdown", "sarif", "junit", "html"]

@@ -68,7 +68,7 @@ def _rules_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load_pack(rules_dirs: Sequence[str], no_bundled: bool) -> Any:
-    from policycheck.rule_loader import load_rules
+    from policycheck.load.rules import load_rules
 
     if no_bundled and not rules_dirs:
         raise click.UsageError("--no-bundled needs at least one --rules DIR")
@@ -76,7 +76,7 @@ def _load_pack(rules_dirs: Sequence[str], no_bundled: bool) -> Any:
 
 
 def _load_cases(paths: Sequence[str]) -> list[Any]:
-    from policycheck.case_loader import iter_case_files, load_case
+    from policycheck.load.cases import iter_case_files, load_case
     from policycheck.errors import PolicycheckError
 
     cases, errors = [], []
@@ -110,7 +110,7 @@ def _warn(lines: Sequence[str]) -> None:
 
 
 def _config(config_file: str | None, no_config: bool) -> Any:
-    from policycheck.config import Config, discover, load_config
+    from policycheck.io.config import Config, discover, load_config
 
     if no_config:
         return Config()
@@ -118,7 +118,7 @@ def _config(config_file: str | None, no_config: bool) -> Any:
 
 
 def _today(value: str | None) -> Any:
-    from policycheck.waivers import today_from
+    from policycheck.review.waivers import today_from
 
     try:
         return today_from(value)
@@ -168,9 +168,9 @@ def assess(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, output:
         policycheck assess cases/ --baseline baseline.json --fail-on medium
     """
     from policycheck.evaluate import assess as run_assess
-    from policycheck.baseline import baseline_json, load_baseline
-    from policycheck.config import merge
-    from policycheck.waivers import load_waivers, review
+    from policycheck.review.baseline import baseline_json, load_baseline
+    from policycheck.io.config import merge
+    from policycheck.review.waivers import load_waivers, review
 
     opts = merge(_config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled, fail_on=fail_on,
                  waivers=waivers, baseline=baseline, fmt=fmt)
@@ -258,7 +258,7 @@ def schema() -> None:
     """
     import json
 
-    from policycheck.case import Case
+    from policycheck.model.case import Case
 
     body = Case.model_json_schema()
     body["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -276,15 +276,15 @@ def facts() -> None:
     """
     import json
 
-    from policycheck.vocabulary import export
+    from policycheck.model.vocabulary import export
 
     click.echo(json.dumps(export(), indent=2, sort_keys=True))
 
 
 def _register() -> None:
-    from policycheck.commands import review, testing
+    from policycheck.cli import diff, testing
 
-    for module in (testing, review):
+    for module in (testing, diff):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policycheck.engine import EnginePattern, EngineRule
+from policycheck.engine.durable import EnginePattern, EngineRule
 from policycheck.errors import Problem, suggest
-from policycheck.rule import SEVERITY_ORDER, Pattern, Refinement, Rule
-from policycheck.source_file import Document, Path_
-from policycheck.vocabulary import ALWAYS_PRESENT, FACT_TYPES, FieldSpec
+from policycheck.model.rule import SEVERITY_ORDER, Pattern, Refinement, Rule
+from policycheck.io.reader import Document, Path_
+from policycheck.model.vocabulary import ALWAYS_PRESENT, FACT_TYPES, FieldSpec
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "contains_any", "contains_all", "exists")
 _ENGINE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # the plugin is imported by every pytest run: keep policycheck imports lazy
-    from policycheck.fixtures import LoadedTest, TestResult
-    from policycheck.rule_loader import RulePack
+    from policycheck.ruletest.fixtures import LoadedTest, TestResult
+    from policycheck.load.rules import RulePack
 
 _PACKS = pytest.StashKey[dict[tuple[Path, ...], Any]]()
 
@@ -64,7 +64,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     root = _root(parent.config, file_path)
     if root is None:
         return None
-    from policycheck.rule_loader import is_fixture
+    from policycheck.load.rules import is_fixture
 
     if not is_fixture(file_path.resolve(), root):
         return None
@@ -72,7 +72,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _pack(config: pytest.Config, root: Path) -> RulePack:
-    from policycheck.rule_loader import load_rules
+    from policycheck.load.rules import load_rules
 
     folders = tuple(dict.fromkeys([*_configured(config), root]))
     packs = config.stash.setdefault(_PACKS, {})
@@ -92,7 +92,7 @@ class RuleFixtureFile(pytest.File):
 
     def collect(self) -> Iterator[RuleFixtureItem]:
         from policycheck.errors import PolicycheckError
-        from policycheck.fixtures import load_fixture_file
+        from policycheck.ruletest.fixtures import load_fixture_file
 
         root = _root(self.config, self.path)
         assert root is not None
@@ -125,7 +125,7 @@ class RuleFixtureItem(pytest.Item):
         self.add_marker(pytest.mark.policycheck_fixture)
 
     def runtest(self) -> None:
-        from policycheck.fixtures import Suite, run_suite
+        from policycheck.ruletest.fixtures import Suite, run_suite
 
         (result,) = run_suite(Suite([self.test]), self.pack)
         if not result.passed:

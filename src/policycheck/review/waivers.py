@@ -29,10 +29,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from policycheck.assessment import Assessment, Flag, Review, StaleWaiver, WaiverRef
+from policycheck.model.assessment import Assessment, Flag, Review, StaleWaiver, WaiverRef
 from policycheck.errors import InputError, Location, Problem, suggest
-from policycheck.schema_errors import validate_document
-from policycheck.source_file import Document, read_document
+from policycheck.io.schema_errors import validate_document
+from policycheck.io.reader import Document, read_document
 
 FINGERPRINT = r"^[0-9a-f]{16}$"
 
@@ -172,7 +172,7 @@ def review(result: Assessment, *, today: dt.date, waivers: Sequence[Waiver] | No
     Returns the reviewed assessment and the warnings to show (expired and stale waivers,
     baseline entries that no longer match).
     """
-    from policycheck.baseline import apply_baseline
+    from policycheck.review.baseline import apply_baseline
 
     warnings: list[Problem] = []
     stale: list[StaleWaiver] = []

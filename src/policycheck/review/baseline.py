@@ -17,12 +17,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policycheck.assessment import Assessment
+from policycheck.model.assessment import Assessment
 from policycheck.errors import InputError, Problem
-from policycheck.rule import Severity
-from policycheck.schema_errors import problems_from
-from policycheck.source_file import Document, read_document
-from policycheck.waivers import FINGERPRINT
+from policycheck.model.rule import Severity
+from policycheck.io.schema_errors import problems_from
+from policycheck.io.reader import Document, read_document
+from policycheck.review.waivers import FINGERPRINT
 
 FORMAT_VERSION = 1
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from policycheck.fixtures import LoadedTest
-from policycheck.rule import CONDITIONS
-from policycheck.rule_loader import RulePack
+from policycheck.ruletest.fixtures import LoadedTest
+from policycheck.model.rule import CONDITIONS
+from policycheck.load.rules import RulePack
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
-from policycheck.rule import SEVERITY_ORDER, Condition, Severity
+from policycheck.model.rule import SEVERITY_ORDER, Condition, Severity
 
 Status = Literal["concern", "watch", "no concern found", "not assessed"]
 FieldStatus = Literal["known", "unknown", "unstated", "not applicable"]

@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policycheck.compiler import PLACEHOLDER
+from policycheck.compile.compiler import PLACEHOLDER
 from policycheck.errors import PolicycheckError, Problem
-from policycheck.fixtures import LoadedTest, iter_fixture_files, load_fixture_file
-from policycheck.rule import Pattern
-from policycheck.rule_loader import LoadedRule, iter_rule_files, load_rule_file
-from policycheck.source_file import Path_, format_path
-from policycheck.vocabulary import FACT_TYPES, FieldSpec
+from policycheck.ruletest.fixtures import LoadedTest, iter_fixture_files, load_fixture_file
+from policycheck.model.rule import Pattern
+from policycheck.load.rules import LoadedRule, iter_rule_files, load_rule_file
+from policycheck.io.reader import Path_, format_path
+from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
 
 
 @dataclass(frozen=True, order=True)

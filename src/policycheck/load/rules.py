@@ -13,11 +13,11 @@ from importlib import resources
 from pathlib import Path
 
 
-from policycheck.compiler import CompiledRule, compile_rule
+from policycheck.compile.compiler import CompiledRule, compile_rule
 from policycheck.errors import InputError, Location, Problem, RuleLoadError
-from policycheck.rule import Rule
-from policycheck.schema_errors import validate_document
-from policycheck.source_file import Document, read_document
+from policycheck.model.rule import Rule
+from policycheck.io.schema_errors import validate_document
+from policycheck.io.reader import Document, read_document
 
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -53,7 +53,7 @@ def bundled_rules_dir() -> Path:
     packaged = resources.files("policycheck") / "_bundled_rules"
     if packaged.is_dir():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "rules"
+    checkout = Path(__file__).resolve().parents[3] / "rules"
     if checkout.is_dir():
         return checkout
     raise RuleLoadError("the bundled rule pack is missing from this installation; pass --rules DIR")

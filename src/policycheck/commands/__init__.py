@@ -1,1 +1,0 @@
-"""Extra CLI commands, one module per workflow; ``cli.py`` registers them."""
