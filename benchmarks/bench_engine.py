@@ -4,7 +4,7 @@ Plain script (not a pytest test):
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py [--cases 1000]
 
-Workload as in docs/durable-rules.md section 4: 50 rules (35 filters, 10 deal/firm joins,
+Workload as in the durable field notes, section 4 (see docs/engine.md): 50 rules (35 filters, 10 deal/firm joins,
 5 negations) and synthetic cases of 100 facts (20 firms, 80 deals). Both evaluators are run
 on the same cases in the same process; their results are compared on every case first.
 """

@@ -1,17 +1,28 @@
 """A reference evaluator of the rule language in plain Python (tests and benchmarks only).
 
-It reads ``policycheck.model.rule.Rule`` objects and ``policycheck.facts.Fact`` lists directly and
-computes, by brute-force search, what the durable_rules path (compiler -> engine -> assess)
-should report: every flag (rule, bound facts, severity, mitigations) and every rule status.
-It never imports the compiler or the engine, so a silent engine failure (a dropped fact, a
-coerced comparison, order-dependent negation) shows up as a difference.
+It reads the case model (``policycheck.model.case.Case``: parties, models, licences and their
+versions' terms, deals, data-access changes) directly, with its own table of which case-file
+field gives each fact field and whether that field is known, ``unknown``, unstated or not
+applicable (``case_facts`` below), and ``policycheck.model.rule.Rule`` objects, and computes by
+brute-force search what the durable_rules path (flatten -> compiler -> engine -> assess)
+should report: every flag (rule, bound facts, severity, mitigations), every rule status and
+every condition status. It imports neither ``policycheck.facts`` nor the compiler, the engine
+or ``evaluate``, so a silent failure in any of them (a field flattened with the wrong
+status, a dropped fact, a coerced comparison, order-dependent negation, a status miscounted)
+shows up as a difference.
+
+(It still reads the raw ``Rule`` patterns: ``load.parse.parse_rule`` / ``LoadedRule.spec`` did
+not exist yet when it was ported; switching to ``RuleSpec`` is a mechanical change.)
 
 The semantics it encodes (docs/writing-rules.md states them for rule authors):
 
+* A fact field is known (a value), ``unknown`` (the case says so), unstated (the case leaves
+  it out) or not applicable (e.g. the limit of a threshold that does not exist, the
+  ``previous`` of a first version).
 * A pattern matches one fact of its type; ``where`` is an AND of tests, ``any_of`` an OR of
-  such maps. A field that is absent from the fact (unknown, unstated or not applicable)
-  fails every test except ``exists: false``; comparisons are typed (``"10"`` never equals
-  ``10``, ``true`` never equals ``1``); strings and dates compare by code point.
+  such maps. A field that is not known fails every test except ``exists: false``;
+  comparisons are typed (``"10"`` never equals ``10``, ``true`` never equals ``1``); strings
+  and dates compare by code point.
 * ``{ref: alias.field}`` compares with a field of a fact bound earlier (or the same fact);
   if either side is absent the test fails.
 * The facts bound by one match are distinct (one fact never fills two patterns), and a
@@ -26,18 +37,196 @@ The semantics it encodes (docs/writing-rules.md states them for rule authors):
   test on lists, ``exists`` or a cross-fact reference refutes nothing; an ``any_of`` refutes
   when every branch has a test its known values fail), or another fact that a ``none``
   pattern forbids is there.
+* A condition (README): ``concern`` when one of its flags is medium or high, ``watch`` when
+  it has only low or info flags, ``no concern found`` when it has applicable rules and every
+  one of them is fired or clear, else ``not assessed``.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from policycheck.facts import Fact
-from policycheck.model.rule import SEVERITY_ORDER, Pattern, Rule
+from policycheck.model import case as c
+from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER, Pattern, Rule
 
 _MISSING = object()
+
+
+# --------------------------------------------------------------------------- facts, from the case model
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One entity of a case as the rules see it. A field is in exactly one of ``values``
+    (known), ``unknown`` or ``unstated``, or in none of them (not applicable)."""
+
+    type: str
+    id: str
+    values: Mapping[str, Any]
+    unknown: frozenset[str]
+    unstated: frozenset[str]
+
+    def status(self, name: str) -> str:
+        if name in self.values:
+            return "known"
+        if name in self.unknown:
+            return "unknown"
+        return "unstated" if name in self.unstated else "not applicable"
+
+
+@dataclass
+class _Fields:
+    type: str
+    id: str
+    values: dict[str, Any] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+    unstated: set[str] = field(default_factory=set)
+
+    def put(self, name: str, raw: Any) -> None:
+        """A case-file value: None is unstated, "unknown" is unknown, anything else is known."""
+        if raw is None:
+            self.unstated.add(name)
+        elif raw == c.UNKNOWN:
+            self.unknown.add(name)
+        else:
+            self.values[name] = list(raw) if isinstance(raw, (list, tuple)) else raw
+
+    def derived(self, name: str, raw: Any, value: Any) -> None:
+        """A field computed from ``raw``: as unknown / unstated as ``raw`` is, else ``value``."""
+        self.put(name, raw if raw is None or raw == c.UNKNOWN else value)
+
+    def group(self, flag: str | None, raw: Any, model: builtins.type, parts: Mapping[str, str], none: str = "none") -> None:
+        """A structured term (an object, ``none``, ``unknown`` or left out): ``flag`` says whether
+        it is there; ``parts`` maps fact fields to the object's attributes, which are not
+        applicable when the term is ``none``."""
+        if isinstance(raw, model):
+            if flag:
+                self.values[flag] = True
+            for name, attr in parts.items():
+                self.put(name, getattr(raw, attr))
+        elif raw == none:
+            if flag:
+                self.values[flag] = False
+        else:
+            for name in ([flag] if flag else []) + list(parts):
+                self.put(name, raw)
+
+    def done(self) -> Fact:
+        return Fact(self.type, self.id, {**self.values, "id": self.id}, frozenset(self.unknown),
+                    frozenset(self.unstated))
+
+
+_PARTY = ("name", "roles", "leading_markets")
+_MODEL = ("name", "developer", "release_date", "weights", "training_data", "training_code", "parameters_billions",
+          "size_class", "frontier")
+_TERMS = ("weights_access", "commercial_use", "research_only", "licensor_may_change_terms", "revocation",
+          "remote_restriction", "must_use_latest_version", "hosted_service_restriction", "attribution_required",
+          "naming_requirement", "restrictions_pass_to_derivatives", "distillation_counts_as_derivative",
+          "osi_approved", "marketed_as_open", "terminates_on_ip_claim", "field_of_use_restrictions",
+          "geographic_restrictions")
+_DEAL = ("title", "date", "partner", "developer", "forms", "stake_pct", "compute", "distribution",
+         "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products", "governance",
+         "priority_accelerator_access", "developer_multihoming")
+_CHANGE = ("holder", "resource", "date", "announced")
+
+
+def case_facts(case: c.Case) -> list[Fact]:
+    """Every fact of a case, in document order: the case, parties, models, licence versions
+    (oldest first within a licence), deals, data-access changes."""
+    out: list[Fact] = []
+    f = _Fields("case", case.id)
+    f.put("kinds", case.kind)
+    f.put("as_of", case.as_of)
+    out.append(f.done())
+    for p in case.parties:
+        f = _Fields("party", p.id)
+        for name in _PARTY:
+            f.put(name, getattr(p, name))
+        f.derived("holds_leading_position", p.leading_markets, bool(p.leading_markets))
+        out.append(f.done())
+    for m in case.models:
+        f = _Fields("model", m.id)
+        for name in _MODEL:
+            f.put(name, getattr(m, name))
+        out.append(f.done())
+    for lic in case.licences:
+        for n, v in enumerate(lic.versions, start=1):
+            out.append(_version(lic, v, n))
+    for d in case.deals:
+        out.append(_deal(d))
+    for ch in case.data_access_changes:
+        out.append(_change(ch))
+    return out
+
+
+def _version(lic: c.Licence, v: c.LicenceVersion, n: int) -> Fact:
+    f = _Fields("licence_version", f"{lic.id}@{n}")
+    f.values.update(licence=lic.id, licence_name=lic.name, licence_kind=lic.kind, licensor=lic.licensor,
+                    models=list(lic.models), version=v.version, seq=n, date=v.date)
+    if n > 1:
+        f.values["previous"] = f"{lic.id}@{n - 1}"      # the first version has none: not applicable
+    f.put("spdx", v.spdx)                               # left out: unstated, like any term
+    t = v.terms
+    for name in _TERMS:
+        f.put(name, getattr(t, name))
+    for name in ("field_of_use_restrictions", "geographic_restrictions"):
+        raw = getattr(t, name)
+        f.derived(f"has_{name}", raw, bool(raw))
+    f.group("has_user_threshold", t.user_threshold, c.UserThreshold,
+            {"threshold_metric": "metric", "threshold_limit": "limit", "threshold_above": "above"})
+    f.group("output_training_ban", t.output_training_ban, c.OutputTrainingBan,
+            {"output_ban_scope": "scope", "output_ban_exempts_licensor_family": "exempts_licensor_family"})
+    f.group("has_aup", t.acceptable_use_policy, c.AcceptableUsePolicy,
+            {"aup_by_reference": "incorporated_by_reference", "aup_unilateral_update": "licensor_may_update"})
+    return f.done()
+
+
+def _deal(d: c.Deal) -> Fact:
+    f = _Fields("deal", d.id)
+    for name in _DEAL:
+        f.put(name, getattr(d, name))
+    f.group(None, d.amount, c.Money, {"amount": "value", "currency": "currency"})
+    f.derived("has_governance_rights", d.governance, bool(d.governance))
+    f.derived("has_board_seat", d.governance, "board_seat" in (d.governance or ()))
+    f.group("staff_hired", d.staff_hired, c.StaffHire,
+            {"staff_count": "count", "key_staff_hired": "key_staff", "hire_with_licence": "with_licence"})
+    return f.done()
+
+
+def _change(ch: c.DataAccessChange) -> Fact:
+    f = _Fields("data_access_change", ch.id)
+    for name in _CHANGE:
+        f.put(name, getattr(ch, name))
+    for side in ("before", "after"):
+        terms: c.AccessTerms = getattr(ch, side)
+        price = terms.price
+        if price == "free":
+            f.values.update({f"free_{side}": True, f"price_{side}": 0})
+        elif isinstance(price, c.Price):
+            f.values.update({f"free_{side}": price.amount == 0, f"price_{side}": price.amount})
+            if side == "after":
+                f.values["price_unit"] = price.unit
+        else:  # unknown or left out: so is everything read from the price, the unit included
+            f.put(f"free_{side}", price)
+            f.put(f"price_{side}", price)
+            if side == "after":
+                f.put("price_unit", price)
+        f.put(f"ai_training_ban_{side}", terms.ai_training_ban)
+    lic = ch.after.exclusive_licensee
+    if lic == "none":
+        f.values["exclusive_after"] = False
+    elif lic is None or lic == c.UNKNOWN:
+        f.put("exclusive_after", lic)
+        f.put("exclusive_licensee_after", lic)
+    else:
+        f.values.update(exclusive_after=True, exclusive_licensee_after=lic)
+    return f.done()
+
+
+# --------------------------------------------------------------------------- rules
 
 
 @dataclass(frozen=True)
@@ -304,7 +493,26 @@ def evaluate_rule(rule: Rule, facts: Sequence[Fact]) -> RefOutcome:
     return RefOutcome(rule.id, status, tuple(flags))
 
 
-def evaluate(rules: Sequence[Rule], facts: Sequence[Fact]) -> dict[str, RefOutcome]:
-    """Outcomes of every rule, by rule id."""
+def evaluate(rules: Sequence[Rule], case: c.Case | Sequence[Fact]) -> dict[str, RefOutcome]:
+    """Outcomes of every rule, by rule id, over a case (or facts already taken from one)."""
+    facts = case_facts(case) if isinstance(case, c.Case) else case
     return {r.id: evaluate_rule(r, facts) for r in sorted(rules, key=lambda r: r.id)}
+
+
+def conditions(rules: Sequence[Rule], outcomes: Mapping[str, RefOutcome]) -> dict[str, str]:
+    """The status of every condition (README): concern / watch / no concern found / not assessed."""
+    out: dict[str, str] = {}
+    for cond in CONDITIONS:
+        mine = [r for r in rules if cond in r.conditions]
+        severities = {f.severity for r in mine for f in outcomes[r.id].flags}
+        applicable = [outcomes[r.id].status for r in mine if outcomes[r.id].status != "not applicable"]
+        if severities & {"medium", "high"}:
+            out[cond] = "concern"
+        elif severities:
+            out[cond] = "watch"
+        elif applicable and all(s in ("fired", "clear") for s in applicable):
+            out[cond] = "no concern found"
+        else:
+            out[cond] = "not assessed"
+    return out
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from click.testing import CliRunner, Result
 
 from policycheck.cli import main
@@ -106,3 +107,23 @@ def run(args: Sequence[str], env: dict[str, str] | None = None) -> Result:
 def assess(rules: Path, *args: Any, env: dict[str, str] | None = None) -> Result:
     """``policycheck assess`` with only the test rules and no configuration file."""
     return run(["assess", "--no-config", "--no-bundled", "--rules", str(rules), *[str(a) for a in args]], env=env)
+
+
+BUNDLED_RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+def bundled_fixture_names() -> list[tuple[str, str]]:
+    """(fixture file relative to rules/, test name) of every bundled rule fixture, read with plain
+    PyYAML, independently of policycheck's own fixture loader (so a loader that dropped files or
+    tests would not go unnoticed by counts taken from the loader itself)."""
+    out = []
+    for path in sorted(BUNDLED_RULES.rglob("*.test.yaml")):
+        for test in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+            out.append((path.relative_to(BUNDLED_RULES).as_posix(), str(test["name"])))
+    return out
+
+
+def bundled_rule_ids() -> list[str]:
+    """Ids of the bundled rules, from the file names on disk (``rules/<family>/<id>.yaml``)."""
+    return sorted(p.name.removesuffix(".yaml") for p in BUNDLED_RULES.rglob("*.yaml")
+                  if not p.name.endswith(".test.yaml"))

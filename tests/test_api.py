@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tomllib
 from importlib import resources
 from pathlib import Path
 
@@ -21,7 +23,9 @@ def test_public_names() -> None:
         "Assessment", "PolicycheckError", "__version__", "assess", "load_case", "load_case_text", "load_rules"}
     for name in policycheck.__all__:
         assert getattr(policycheck, name) is not None
-    assert isinstance(policycheck.__version__, str) and policycheck.__version__.count(".") == 2
+    # The version the package reports is the one the project declares (not just "some string").
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert policycheck.__version__ == declared and declared.count(".") == 2
 
 
 def test_star_import_is_narrow() -> None:
@@ -39,12 +43,14 @@ def test_load_assess_roundtrip() -> None:
     case = load_case(LLAMA2)
     pack = load_rules([DATA / "rules"], bundled=False)
     result = assess(case, pack)
-    assert isinstance(result, Assessment)
     assert [c.case for c in result.cases] == ["llama-2"]
-    assert result.rule_pack.rules == 9 and result.rule_pack.digest == pack.digest
-    assert {f.rule for f in result.cases[0].flags} == {
-        "t-output-ban", "t-threshold-added", "t-latest-restricts-commercial", "t-user-threshold",
-        "t-gatekeeper-developer"}
+    n_files = len([p for p in (DATA / "rules").rglob("*.yaml") if not p.name.endswith(".test.yaml")])
+    assert result.rule_pack.rules == n_files == 9 and result.rule_pack.digest == pack.digest
+    # Severities after mitigation, as the test rules and the Llama 2 terms give them (the
+    # user threshold is medium, lowered to low by its "only the largest" mitigation).
+    assert {f.rule: f.severity for f in result.cases[0].flags} == {
+        "t-output-ban": "high", "t-threshold-added": "medium", "t-latest-restricts-commercial": "low",
+        "t-user-threshold": "low", "t-gatekeeper-developer": "info"}
     assert result.summary == "1 case, 5 flags (1 high, 1 medium, 2 low, 1 info); 1 with a concern"
 
 
@@ -55,12 +61,32 @@ def test_assess_accepts_one_case_or_an_iterable() -> None:
     assert assess([case], pack).to_json() == one
     assert assess(iter([case]), pack).to_json() == one
     assert assess((c for c in [case]), pack).to_json() == one
+    assert [c["case"] for c in json.loads(one)["cases"]] == ["llama-2"]
+    other = load_case(DATA / "cases" / "minimal.yaml")
+    assert [c.case for c in assess(iter([other, case]), pack).cases] == ["llama-2", "minimal"]
 
 
 def test_assess_defaults_to_the_bundled_pack() -> None:
     case = load_case(LLAMA2)
-    assert assess(case).to_json() == assess(case, load_rules()).to_json()
-    assert assess(case).rule_pack.digest == load_rules().digest
+    default = assess(case)
+    assert default.to_json() == assess(case, load_rules()).to_json()
+    assert default.rule_pack.digest == load_rules().digest
+    # ... and that pack is the bundled rules/ folder, not some other pack (counted from disk).
+    bundled_files = [p for p in (ROOT / "rules").rglob("*.yaml") if not p.name.endswith(".test.yaml")]
+    assert default.rule_pack.rules == len(bundled_files) >= 30
+    assert default.rule_pack.digest != load_rules([DATA / "rules"], bundled=False).digest
+
+
+def test_the_pack_digest_follows_the_rule_files_contents(tmp_path: Path) -> None:
+    """The digest identifies what the rules say, not where they live: the same files copied
+    elsewhere give the same digest; one changed byte gives another."""
+    original = load_rules([DATA / "rules"], bundled=False).digest
+    copy = tmp_path / "copy"
+    shutil.copytree(DATA / "rules", copy)
+    assert load_rules([copy], bundled=False).digest == original
+    rule = copy / "licence-terms" / "t-closed-weights.yaml"
+    rule.write_text(rule.read_text() + "\n")
+    assert load_rules([copy], bundled=False).digest != original
 
 
 def test_assessment_json_roundtrips_through_the_model() -> None:

@@ -72,8 +72,11 @@ def test_fingerprint_ignores_message_text(env):
 def test_assessment_json_works_as_a_baseline(env):
     out = env["dir"] / "assessment.json"
     assert assess(env["rules"], env["case"], "--format", "json", "-o", out).exit_code == 0
+    # The same run without it fails (the test case has a medium and a low flag) ...
+    assert assess(env["rules"], env["case"], "--fail-on", "low").exit_code == 1
     res = assess(env["rules"], env["case"], "--baseline", out, "--fail-on", "low")
-    assert res.exit_code == 0, res.stderr
+    assert res.exit_code == 0, res.stderr  # ... so the assessment JSON is what held both flags back
+    assert res.stdout.count("(baseline)") == 2
 
 
 def test_resolved_baseline_entries_warn(env):

@@ -461,3 +461,105 @@ def test_every_flattened_field_is_in_the_vocabulary() -> None:
         for fact in flatten(load_case(path)):
             names = set(fact.values) | fact.unknown | fact.unstated
             assert names <= set(FACT_TYPES[fact.type]), (path, fact.type, names - set(FACT_TYPES[fact.type]))
+
+
+# --- many files: a case id names one case ---------------------------------------------------------
+
+def _two_files_with_one_id(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "a.yaml", tmp_path / "sub" / "b.yaml"
+    second.parent.mkdir()
+    first.write_text(MINIMAL, encoding="utf-8")
+    second.write_text("# a copy, edited\n\n" + edit("title: A minimal licence case", "title: A copy"), encoding="utf-8")
+    return first, second
+
+
+def test_two_files_with_the_same_case_id_are_refused_naming_both_id_lines(tmp_path: Path) -> None:
+    from policycheck.load.cases import load_cases
+
+    first, second = _two_files_with_one_id(tmp_path)
+    with pytest.raises(CaseLoadError) as info:
+        load_cases([tmp_path])
+    (p,) = info.value.problems
+    id_line = MINIMAL.splitlines().index("id: minimal") + 1
+    assert (p.location.file, p.location.line, p.location.path) == (str(second), id_line + 2, "id")
+    assert "duplicate case id 'minimal'" in p.message
+    assert f"{first}:{id_line}" in p.render()
+
+
+def test_load_cases_reports_every_file_problem_and_the_duplicate_together(tmp_path: Path) -> None:
+    from policycheck.load.cases import load_cases
+
+    _two_files_with_one_id(tmp_path)
+    (tmp_path / "c.yaml").write_text(edit("title: A minimal licence case", "titel: x"), encoding="utf-8")
+    with pytest.raises(CaseLoadError) as info:
+        load_cases([tmp_path])
+    messages = [p.message for p in info.value.problems]
+    assert any("duplicate case id 'minimal'" in m for m in messages)
+    assert any("unknown field 'titel'" in m for m in messages)
+
+
+def test_load_cases_loads_distinct_cases_in_order_and_a_file_named_twice_once(tmp_path: Path) -> None:
+    from policycheck.load.cases import load_cases
+
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(MINIMAL, encoding="utf-8")
+    b.write_text(edit("id: minimal", "id: other"), encoding="utf-8")
+    assert [c.case.id for c in load_cases([tmp_path])] == ["minimal", "other"]
+    assert [c.case.id for c in load_cases([b, a, tmp_path])] == ["other", "minimal"]
+
+
+@pytest.mark.parametrize("command", [["validate"], ["assess", "--no-config"]])
+def test_the_cli_refuses_two_files_with_one_case_id(tmp_path: Path, command: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from policycheck.cli import main
+
+    first, second = _two_files_with_one_id(tmp_path)
+    result = CliRunner().invoke(main, [*command, str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    id_line = MINIMAL.splitlines().index("id: minimal") + 1
+    (line,) = [x for x in result.stderr.splitlines() if "duplicate case id" in x]
+    assert line.startswith(f"error: {second}:{id_line + 2}:")
+    assert f"{first}:{id_line}" in line
+
+
+# --- a fact field's name written in a case file points at the case field ------------------------
+
+TERMS_LINE = "          osi_approved: true"
+
+
+@pytest.mark.parametrize(("old", "added", "hint"), [
+    (TERMS_LINE, "          aup_by_reference: true", "acceptable_use_policy.incorporated_by_reference"),
+    (TERMS_LINE, "          threshold_limit: 5", "user_threshold.limit"),
+    (TERMS_LINE, "          has_user_threshold: true", "user_threshold"),
+    ("        date: 2023-01-01", "        has_aup: true", "terms.acceptable_use_policy"),
+    ("    licensor: acme", "    licence_name: x", "name"),
+])
+def test_a_fact_name_in_a_case_file_suggests_the_case_path(old: str, added: str, hint: str) -> None:
+    text = edit(old + "\n", old + "\n" + added + "\n")
+    p = one(text)
+    name = added.split(":")[0].strip()
+    assert p.message.startswith(f"unknown field '{name}'")
+    assert p.suggestion == hint
+    assert p.location.line == text.splitlines().index(added) + 1
+    assert p.render().endswith(f"(did you mean '{hint}'?)")
+
+
+def test_a_fact_name_where_no_case_field_of_it_lives_gets_the_usual_hint() -> None:
+    p = one(edit(TERMS_LINE, TERMS_LINE + "\n          price_unit: per call"))
+    assert p.message == "unknown field 'price_unit'"
+    assert p.suggestion is None or "." not in p.suggestion
+    near = one(edit(TERMS_LINE, TERMS_LINE + "\n          osi_aproved: true"))
+    assert (near.message, near.suggestion) == ("unknown field 'osi_aproved'", "osi_approved")
+
+
+def test_alias_targets_are_relative_to_where_the_name_was_written() -> None:
+    from policycheck.io.schema_errors import alias_target, generic_path
+
+    aliases = {"x": ["a[].b.c", "d.e"]}
+    assert generic_path(("a", 0, "b")) == "a[].b"
+    assert alias_target("x", ("a", 3), aliases) == "b.c"
+    assert alias_target("x", (), aliases) == "a[].b.c"
+    assert alias_target("x", ("d",), aliases) == "e"
+    assert alias_target("x", ("a", 0, "b", "c"), aliases) is None
+    assert alias_target("y", ("a", 0), aliases) is None

@@ -66,8 +66,10 @@ def test_pure_narrowing_exits_zero(env):
                                    "output_training_ban": "none"})])
     code, d, _ = _diff(env, old, new)
     assert code == 0
-    assert {c.direction for c in d.flags} == {"narrowed"}
-    assert len(d.flags) == 3 and d.new_concerns == 0
+    # all three test rules fired on the old terms and none fires on the new ones
+    assert _changes(d) == {("ban-outputs", "removed", "narrowed"), ("research-only", "removed", "narrowed"),
+                           ("gated", "removed", "narrowed")}
+    assert len(d.flags) == 3 and d.new_concerns == 0 and d.unchanged_flags == 0
 
 
 def test_severity_lowered_and_raised(env):
@@ -127,6 +129,8 @@ def test_assessment_json_inputs_round_trip(env):
     _, from_cases, _ = _diff(env, old, new)
     code, from_json, _ = _diff(env, jold, jnew)
     assert code == 1
+    # The two routes agree, and on the right answer: only the output ban is new.
+    assert _changes(from_cases) == {("ban-outputs", "added", "widened")} and from_cases.unchanged_flags == 1
     assert from_json.flags == from_cases.flags and from_json.conditions == from_cases.conditions
     assert from_json.terms_in_force == []  # terms need the case files
     # Mixed: a JSON assessment against a case file.
@@ -196,7 +200,15 @@ def test_llama_to_llama_2_lists_what_narrowed_and_what_widened():
     # And the table output names both directions.
     table = run(["diff", "--no-config", str(llama), str(llama2)]).stdout
     assert "terms narrowed (rules now firing): " in table and "terms widened (rules no longer firing): " in table
-    assert json.loads(res.stdout)["summary"] == d.summary
+    # The summary line agrees with the structured diff it sums up (counted here, by hand).
+    m = re.fullmatch(r"flags: (.*) \((\d+) unchanged\); (\d+) condition status changes?; (\d+) new concerns?",
+                     json.loads(res.stdout)["summary"])
+    assert m, d.summary
+    counts = {k: sum(1 for c in d.flags if c.change == k)
+              for k in ("added", "removed", "severity raised", "severity lowered")}
+    assert m[1] == ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    assert (int(m[2]), int(m[3]), int(m[4])) == (d.unchanged_flags, len(d.conditions), d.new_concerns)
+    assert counts["added"] >= 2 and d.new_concerns >= 1
 
 
 def test_review_commands_module_imports_on_its_own():

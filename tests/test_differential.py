@@ -1,10 +1,10 @@
 """Differential testing: the durable_rules path must agree with the plain-Python reference.
 
-Hypothesis writes rules in the rule format (validated by ``Rule`` and ``compile_rule``, as a
+Hypothesis writes rules in the rule format (validated by ``Rule`` and ``check_rule``, as a
 rule file would be) and schema-valid cases; ``assess`` (compiler -> durable_rules -> assess)
 and ``reference_eval`` (brute force over the facts) must report the same flags (rule, bound
 facts, severity, mitigations) and the same rule statuses. The explicit tests below pin the
-silent failures docs/durable-rules.md lists: type coercion, negation order, many facts.
+silent failures docs/engine.md lists: type coercion, negation order, many facts.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from hypothesis import strategies as st
 
 import strategies as S
 from policycheck.evaluate import assess
-from policycheck.compile.compiler import compile_rule
 from policycheck.errors import RuleLoadError
-from policycheck.facts import flatten
 from policycheck.model.rule import Rule
-from policycheck.load.rules import LoadedRule, RulePack, load_rules
+from policycheck.load.rules import LoadedRule, RulePack, check_rule, load_rules
 from policycheck.io.reader import Document
 from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
-from reference_eval import evaluate
+from reference_eval import conditions as ref_conditions
+from reference_eval import case_facts, evaluate
 
 _ORDERED = ("number", "int", "date")
 NUMBERS = (0, 1, 2.5, 10, 10.0, 10.5, 700, 700000000, 1.0e16, 3.0e-05)
@@ -193,9 +192,9 @@ def make_pack(rules: list[dict[str, Any]]) -> RulePack:
     for data in rules:
         rule = Rule.model_validate(data)
         doc = Document(f"{rule.id}.yaml", data, {})
-        compiled, problems = compile_rule(rule, doc)
+        compiled, problems = check_rule(rule, doc)
         assert compiled is not None, [p.render() for p in problems]
-        loaded.append(LoadedRule(compiled, "generated", doc.file, 1, doc))
+        loaded.append(LoadedRule(compiled, "generated", doc.file, 1, doc, json.dumps(data, sort_keys=True).encode()))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
     return RulePack(tuple(sorted(loaded, key=lambda r: r.id)), "gen-" + digest)
 
@@ -207,13 +206,17 @@ def engine_view(pack: RulePack, case: Any) -> dict[str, Any]:
     result = assess([case], pack).cases[0]
     flags = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
                     tuple(m.id for m in f.mitigations)) for f in result.flags)
-    return {"flags": flags, "status": {r.rule: r.status for r in result.rules}}
+    return {"flags": flags, "status": {r.rule: r.status for r in result.rules},
+            "conditions": {c.condition: c.status for c in result.conditions}}
 
 
 def reference_view(pack: RulePack, case: Any) -> dict[str, Any]:
-    outcomes = evaluate([r.rule for r in pack.rules], flatten(case))
+    """The reference evaluator on the case model itself (not on flatten's facts)."""
+    rules = [r.rule for r in pack.rules]
+    outcomes = evaluate(rules, case.case)
     flags = sorted((f.rule, f.facts, f.severity, f.mitigations) for o in outcomes.values() for f in o.flags)
-    return {"flags": flags, "status": {rid: o.status for rid, o in outcomes.items()}}
+    return {"flags": flags, "status": {rid: o.status for rid, o in outcomes.items()},
+            "conditions": ref_conditions(rules, outcomes)}
 
 
 def assert_agree(rules: list[dict[str, Any]], case_data: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +232,8 @@ def assert_agree(rules: list[dict[str, Any]], case_data: dict[str, Any]) -> dict
             if mine != ref:
                 diffs[rid] = {"rule": rule["when"], "mitigated_by": rule.get("mitigated_by"),
                               "engine": mine, "reference": ref}
+        if engine["conditions"] != reference["conditions"]:
+            diffs["conditions"] = {"engine": engine["conditions"], "reference": reference["conditions"]}
         raise AssertionError("engine and reference differ:\n" + json.dumps(diffs, indent=1, default=str))
     return engine
 
@@ -297,7 +302,7 @@ def test_strings_that_look_like_numbers_never_equal_other_strings_or_numbers() -
 def test_literals_of_the_wrong_type_never_reach_the_engine(where: dict[str, Any], message: str) -> None:
     data = _rule("wrong-type", {"all": [_lv(where)]})
     rule = Rule.model_validate(data)
-    compiled, problems = compile_rule(rule, Document("wrong-type.yaml", data, {}))
+    compiled, problems = check_rule(rule, Document("wrong-type.yaml", data, {}))
     assert compiled is None
     assert any(message in p.message for p in problems), [p.message for p in problems]
 
@@ -424,7 +429,7 @@ def test_references_between_list_fields_are_refused_when_the_rule_loads() -> Non
     """durable raises error 312 on a reference between two list fields; the compiler refuses it."""
     rule = _rule("same-lists", {"all": [_lv({}, "w"), _lv({"field_of_use_restrictions":
                                                           {"eq": {"ref": "w.geographic_restrictions"}}})]})
-    compiled, problems = compile_rule(Rule.model_validate(rule), Document("same-lists.yaml", rule, {}))
+    compiled, problems = check_rule(Rule.model_validate(rule), Document("same-lists.yaml", rule, {}))
     assert compiled is None
     assert "cannot compare list fields by reference" in problems[0].message
 
@@ -476,8 +481,54 @@ def test_an_ordering_join_from_a_mitigation_guards_only_the_mitigation() -> None
 def test_an_ordering_join_from_a_none_pattern_is_refused_when_the_rule_loads() -> None:
     rule = _rule("n", {"all": [_lv({}, "a0")],
                        "none": [_lv({"threshold_limit": {"gt": {"ref": "a0.threshold_limit"}}}, "n0")]})
-    compiled, problems = compile_rule(Rule.model_validate(rule), Document("n.yaml", rule, {}))
+    compiled, problems = check_rule(Rule.model_validate(rule), Document("n.yaml", rule, {}))
     assert compiled is None
     assert "'none' pattern can compare with 'gt' only fields every fact has" in problems[0].message
     ok = _rule("n", {"all": [_lv({}, "a0")], "none": [_lv({"seq": {"gt": {"ref": "a0.seq"}}}, "n0")]})
-    assert compile_rule(Rule.model_validate(ok), Document("n.yaml", ok, {}))[0] is not None
+    assert check_rule(Rule.model_validate(ok), Document("n.yaml", ok, {}))[0] is not None
+
+
+# --------------------------------------------------------------------------- the reference's own fact mapping
+
+
+def _statuses(facts: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for f in facts:
+        fields = {}
+        for name in FACT_TYPES[f.type]:
+            if name in f.values:
+                fields[name] = ("known", f.values[name])
+            else:
+                fields[name] = ("unknown",) if name in f.unknown else ("unstated",) if name in f.unstated else ("n/a",)
+        out.append((f.type, f.id, fields))
+    return out
+
+
+BUNDLED = sorted((Path(__file__).resolve().parents[1] / "cases").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_reference_facts_agree_with_flatten_on_bundled_cases(path: Path) -> None:
+    from policycheck.facts import flatten
+    from policycheck.load.cases import load_case
+
+    loaded = load_case(path)
+    assert _statuses(case_facts(loaded.case)) == _statuses(flatten(loaded))
+
+
+@settings(max_examples=S.examples(1))
+@given(case=S.cases())
+def test_reference_facts_agree_with_flatten_on_generated_cases(case: dict[str, Any]) -> None:
+    from policycheck.facts import flatten
+
+    loaded = S.load(case)
+    assert _statuses(case_facts(loaded.case)) == _statuses(flatten(loaded))
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_bundled_pack_on_bundled_cases_agrees_with_the_reference(path: Path) -> None:
+    from policycheck.load.cases import load_case
+
+    pack = load_rules()
+    loaded = load_case(path)
+    assert engine_view(pack, loaded) == reference_view(pack, loaded)

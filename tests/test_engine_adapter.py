@@ -1,9 +1,10 @@
-"""Regression tests for the durable_rules adapter (src/policycheck/engine.py).
+"""Regression tests for the durable_rules adapter (src/policycheck/engine/durable*.py).
 
 Every durable_rules 2.0.28 bug the adapter works around is pinned twice where that is cheap:
 once showing the adapter handles it, and (for the raw library, in a subprocess when it can
 crash or exhaust memory) once showing the upstream behaviour is still there. Section numbers
-refer to docs/durable-rules.md; ``#N`` are jruizgit/rules issues.
+refer to the field notes summarised in docs/engine.md (which maps every bug to its guard and
+to the test here that pins it); ``#N`` are jruizgit/rules issues.
 """
 
 from __future__ import annotations
@@ -469,10 +470,10 @@ def test_rulesets_never_deleted_137(monkeypatch: pytest.MonkeyPatch) -> None:
     del engine
 
 
-# --- 17. bugs found while integrating (not in durable-rules.md) --------------------------------------
+# --- 17. bugs found while integrating (not in the field notes) ----------------------------------------
 
 def test_join_after_nested_group_is_ignored() -> None:
-    """Found here, not in durable-rules.md: the C beta evaluator (reduceExpressionSequence) stops at
+    """Found here, not in the field notes (docs/engine.md): the C beta evaluator (reduceExpressionSequence) stops at
     the end of the first nested group, so a join written after any $and/$or/$iany group of the same
     pattern is silently ignored (cross-product matches). The adapter moves joins first."""
     group = {"$and": [{"$neq": {"seq": 5}}, {"$neq": {"seq": 6}}]}
@@ -601,3 +602,73 @@ def test_fact_validation(fact: dict, message: str) -> None:
 def test_engine_version() -> None:
     """pyproject pins durable-rules==2.0.28; every pin above was measured against it."""
     assert engine_version() == "2.0.28"
+
+
+# --- 18. what the translation (durable_translate) and the load-time checks (durable_checks) handle --
+
+from policycheck.compile import ir  # noqa: E402
+from policycheck.engine.durable_backend import DurableEngine  # noqa: E402
+from policycheck.engine.durable_translate import engine_fact, translate  # noqa: E402
+
+
+def _compiled(name: str, *rules: ir.EngineRule) -> ir.CompiledRule:
+    """A one-alternative compiled rule whose main rule is ``rules[0]`` (present/complete reuse it)."""
+    main = rules[0]
+    alt = ir.Alternative(0, tuple(p.alias for p in main.patterns if not p.negated), {}, {}, main,
+                         ir.EngineRule(name + "|present", main.patterns), ir.EngineRule(name + "|complete", main.patterns),
+                         tuple(rules[1:]))
+    return ir.CompiledRule(name, (alt,))
+
+
+def test_ordering_join_to_an_absent_field_error_311_is_guarded() -> None:
+    """Raw durable raises error 311 (and leaks the session) when an ordering join reads a field the
+    referenced fact lacks; the translation makes the referenced pattern require the field."""
+    raw = rule("j", P("a", {"t": "x"}), P("b", typed("y", {"$gt": {"n": {"a": "n"}}})))
+    with pytest.raises(EngineError, match="311"):
+        Engine([raw]).run([{"t": "x"}, {"t": "y", "n": 2}])
+    main = ir.EngineRule("g|main", (ir.Pattern("a", "x"), ir.Pattern("b", "y", (ir.Ref("n", "gt", "a", "n"),))))
+    (translated, *_) = translate([_compiled("g", main)])
+    assert translated.patterns[0].expression == {"$and": [{"t": "x"}, {"$ex": {"n": 1}}]}
+    assert Engine([translated]).run([{"t": "x"}, {"t": "y", "n": 2}]) == []
+    assert Engine([translated]).run([{"t": "x", "n": 1}, {"t": "y", "n": 2}]) == [Match("g|main", (("a", 0), ("b", 1)))]
+
+
+def test_same_fact_reference_to_an_absent_field_is_guarded() -> None:
+    """Raw durable matches ``n > $m.m`` on a fact without ``m``; the translation requires both fields."""
+    raw = rule("s", P("a", typed("x", {"$gt": {"n": {"$m": "m"}}})))
+    assert Engine([raw]).run([{"t": "x", "n": 2}]) == [Match("s", (("a", 0),))]
+    main = ir.EngineRule("s|main", (ir.Pattern("a", "x", (ir.Ref("n", "gt", "a", "m", same=True),)),))
+    (translated, *_) = translate([_compiled("s", main)])
+    assert Engine([translated]).run([{"t": "x", "n": 2}]) == []
+    assert Engine([translated]).run([{"t": "x", "n": 2, "m": 1}]) == [Match("s|main", (("a", 0),))]
+
+
+def test_contains_any_is_written_as_or_of_iany() -> None:
+    """$or inside $iany is mis-registered (random error 102): the translation never writes it."""
+    test = ir.Either((ir.Contains("roles", "a"), ir.Contains("roles", "b")))
+    (translated, *_) = translate([_compiled("c", ir.EngineRule("c|main", (ir.Pattern("v", "party", (test,)),)))])
+    assert translated.patterns[0].expression == {"$and": [{"t": "party"}, {"$or": [
+        {"$iany": {"roles": {"$i": "a"}}}, {"$iany": {"roles": {"$i": "b"}}}]}]}
+
+
+def test_fact_encoding_id_as_key_and_unknown_markers() -> None:
+    """durable reserves ``id`` (the vocabulary's travels as ``key``); unknown and unstated fields
+    are absent, with a ``u__`` marker that ``Known`` tests."""
+    assert engine_fact("party", {"id": "lab", "name": "Lab"}, {"roles", "id"}) == {
+        "t": "party", "key": "lab", "name": "Lab", "u__key": 1, "u__roles": 1}
+    known = ir.EngineRule("k|main", (ir.Pattern("v", "party", (ir.Known("roles"), ir.Compare("id", "eq", "lab"))),))
+    (translated, *_) = translate([_compiled("k", known)])
+    assert translated.patterns[0].expression == {"$and": [{"t": "party"}, {"$nex": {"u__roles": 1}}, {"key": "lab"}]}
+    engine = Engine([translated])
+    assert engine.run([engine_fact("party", {"id": "lab"}, ()), engine_fact("party", {"id": "lab"}, {"roles"})]) \
+        == [Match("k|main", (("v", 0),))]
+
+
+def test_the_durable_engine_runs_policycheck_facts() -> None:
+    from policycheck.facts import Fact
+
+    main = ir.EngineRule("f|main", (ir.Pattern("v", "party", (ir.Compare("id", "eq", "lab"),)),))
+    engine = DurableEngine([_compiled("f", main)])
+    facts = [Fact(type="party", id="lab", case_id="c", file="c.yaml", path=(), values={"id": "lab"},
+                  unknown=frozenset(), unstated=frozenset(), origins={})]
+    assert [m for m in engine.run(facts) if m.rule == "f|main"] == [Match("f|main", (("v", 0),))]

@@ -266,8 +266,10 @@ def test_every_format_for_every_bundled_case(case_file, bundled, sarif_validator
     check_junit(junit.render(result), result)
     check_html(html.render(result), result)
     check_markdown(markdown.render(result), result)
-    assert json.loads(result.to_json())["cases"][0]["case"] == result.cases[0].case
-    assert result.cases[0].case in render_assessment(result)
+    # The case id as written in the file (plain PyYAML), not as the assessment carries it.
+    case_id = yaml.safe_load((ROOT / case_file).read_text(encoding="utf-8"))["id"]
+    assert json.loads(result.to_json())["cases"][0]["case"] == case_id
+    assert render_assessment(result).startswith(f"== {case_id}: ")
 
 
 @pytest.mark.parametrize("fmt", ASSESS_FORMATS)
@@ -280,9 +282,19 @@ def test_cli_all_bundled_cases_each_format_deterministic(fmt, bundled, sarif_val
     assert out.read_text(encoding="utf-8") == second.stdout  # -o writes exactly what stdout shows
     result = Assessment.model_validate_json(run(["assess", "--no-config", "cases/", "--format", "json"]).stdout)
     assert len(result.cases) == len(BUNDLED_CASES)
+    on_disk = sorted(yaml.safe_load((ROOT / c).read_text(encoding="utf-8"))["id"] for c in BUNDLED_CASES)
+    assert [c.case for c in result.cases] == on_disk
+
+    def check_json(text: str) -> None:
+        assert [c.case for c in Assessment.model_validate_json(text).cases] == on_disk
+
+    def check_table(text: str) -> None:  # one "== <id>: <title>" heading per case, in order
+        assert text.endswith("\n")
+        assert [line.split(":")[0].removeprefix("== ") for line in text.splitlines() if line.startswith("== ")] == on_disk
+
     checks = {"sarif": lambda t: check_sarif(t, result, bundled, sarif_validator), "junit": lambda t: check_junit(t, result),
               "html": lambda t: check_html(t, result), "markdown": lambda t: check_markdown(t, result),
-              "json": lambda t: Assessment.model_validate_json(t), "table": lambda t: t.endswith("\n")}
+              "json": check_json, "table": check_table}
     checks[fmt](second.stdout)
 
 
@@ -444,6 +456,10 @@ def test_ci_python_api_examples_run(tmp_path, monkeypatch, capsys):
         "waivers:\n  - {rule: output-training-ban, case: llama-2, reason: ok, approver: me, expires: 2999-01-01}\n")
     exec(compile(second, "docs/ci.md", "exec"), namespace)  # noqa: S102
     assert all(f.rule != "output-training-ban" for f in namespace["blocking"])
+    # Not vacuously: everything else at medium or above still blocks (counted from the flags here).
+    medium_up = {f.fingerprint for f in namespace["result"].flags()
+                 if f.severity in ("medium", "high") and f.rule != "output-training-ban"}
+    assert medium_up and {f.fingerprint for f in namespace["blocking"]} == medium_up
     assert "**waived**" in namespace["comment"]
 
 

@@ -204,3 +204,34 @@ def test_threads_get_the_same_results_as_one_thread(cases: dict[str, LoadedCase]
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+_PROBE = ("import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
+          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('durable', 'durable_rules_engine')))")
+
+
+def _engine_modules_after(code: str) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(code=code)], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("code", [
+    "from policycheck import load_rules; load_rules()",
+    "from policycheck.cli import main; main(['rules'])",
+    "from policycheck.cli import main; main(['lint'])",
+    "from policycheck.cli import main; main(['schema'])",
+])
+def test_loading_rules_does_not_import_the_engine(code: str) -> None:
+    """Loading (and refusing) rules is plain Python: durable_rules' C extension is imported only
+    when something is assessed, so `rules`, `lint` and `schema` never load it."""
+    assert _engine_modules_after(code) == "[]"
+
+
+def test_the_import_probe_sees_the_engine_when_assessing() -> None:
+    found = _engine_modules_after(f"from policycheck import assess, load_case, load_rules; "
+                                  f"assess([load_case({str(LLAMA2)!r})], load_rules())")
+    assert "durable_rules_engine" in found and "durable.engine" in found

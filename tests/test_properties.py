@@ -30,10 +30,12 @@ from hypothesis import strategies as st
 
 import strategies as S
 from policycheck.evaluate import assess, assess_case
-from policycheck.model.assessment import CaseAssessment
+from policycheck.model.assessment import Assessment, CaseAssessment
 from policycheck.load.cases import LoadedCase, load_case
 from policycheck.cli import main
-from policycheck.engine.durable import Engine
+from policycheck.compile import compile_pack
+from policycheck.engine.durable_backend import DurableEngine
+from policycheck.engine.durable_translate import translate
 from policycheck.facts import Fact, flatten
 from policycheck.ruletest.fixtures import load_suite
 from policycheck.model.rule import SEVERITY_ORDER, Rule
@@ -46,6 +48,17 @@ CASE_FILES = sorted((REPO / "cases").rglob("*.yaml"))
 FIXTURE_CASES = [t.case.document.data for t in load_suite([bundled_rules_dir()]).tests
                  if t.case.file.endswith((".test.yaml", ".test.yml"))]
 REAL_CASES = [load_case(p).document.data for p in CASE_FILES]
+
+
+def test_the_seed_cases_are_all_there() -> None:
+    """The strategies below fall back to generated cases alone when the seeds are missing, which
+    would pass quietly: count the seeds against the files, read with plain PyYAML."""
+    inline = [t for p in sorted((REPO / "rules").rglob("*.test.yaml"))
+              for t in yaml.safe_load(p.read_text(encoding="utf-8"))["tests"] if "case" in t]
+    assert len(FIXTURE_CASES) == len(inline) >= 60
+    assert len(REAL_CASES) == len(CASE_FILES) >= 10
+    assert {c["id"] for c in REAL_CASES} == {yaml.safe_load(p.read_text(encoding="utf-8"))["id"] for p in CASE_FILES}
+    assert len(_firing_unmitigated_fixtures()) >= 5  # test_a_rules_own_mitigation_lowers_its_flag has cases
 
 
 def _seeded_cases() -> st.SearchStrategy[dict[str, Any]]:
@@ -78,7 +91,8 @@ def _assess(data: dict[str, Any], pack: RulePack = PACK) -> CaseAssessment:
 def test_schema_valid_cases_never_raise_and_results_are_consistent(case: dict[str, Any]) -> None:
     loaded = S.load(case)
     result = assess([loaded], PACK)
-    assert result.to_json()  # serialisable
+    text = result.to_json()  # serialisable, and what it says reads back the same
+    assert Assessment.model_validate_json(text).to_json() == text
     (ca,) = result.cases
     rules = PACK.by_id()
     fired = {f.rule for f in ca.flags}
@@ -122,17 +136,17 @@ def test_output_does_not_depend_on_the_order_of_cases(cases: list[dict[str, Any]
     assert assess(loaded, PACK).to_json() == assess(reordered, PACK).to_json()
 
 
-_ORDERS: dict[tuple[int, int], Engine] = {}
+_ORDERS: dict[tuple[int, int], DurableEngine] = {}
 
 
-def _engine_in_order(seed: int, chunk: int) -> Engine:
+def _engine_in_order(seed: int, chunk: int) -> DurableEngine:
     """The pack's engine rules registered in another order and other chunk sizes (so other
     rules share each C ruleset); at most a few per process, durable cannot free them."""
     key = (seed % 4, chunk)
     if key not in _ORDERS:
-        rules = [er for r in PACK.rules for er in r.compiled.engine_rules]
+        rules = translate(compile_pack(PACK))
         random.Random(key[0]).shuffle(rules)
-        _ORDERS[key] = Engine(rules, chunk_size=chunk)
+        _ORDERS[key] = DurableEngine.from_engine_rules(rules, chunk_size=chunk)
     return _ORDERS[key]
 
 
@@ -402,6 +416,28 @@ def test_adding_a_mitigating_factor_never_raises_a_severity(case: dict[str, Any]
         assert mid in {m.id for m in target.mitigations}, what
 
 
+def _lowering_edits(rule_id: str, loaded: LoadedCase) -> tuple[int, int]:
+    """(edits applied, edits that kept the rule's unmitigated flag and lowered it) for the
+    rule's own mitigation edits on ``loaded``; asserts that every kept flag is mitigated and lower."""
+    before = assess([loaded], PACK).cases[0]
+    mine = [f for f in before.flags if f.rule == rule_id and not f.mitigated]
+    assert mine, "the fixture's flag is expected to fire unmitigated"
+    applied = lowered = 0
+    facts = {(f.type, f.id): f for f in flatten(loaded)}
+    for mid, alias, values in _mitigation_edits(PACK.by_id()[rule_id].rule):
+        ev = next(e for e in mine[0].evidence if e.alias == alias)
+        new = _apply_mitigation(loaded.document.data, facts[(ev.fact, ev.id)], values)
+        if new is None:
+            continue
+        applied += 1
+        flag = {f.fingerprint: f for f in _assess(new).flags}.get(mine[0].fingerprint)
+        if flag is not None:  # the edit may also remove the flag; if it stays, it is mitigated and lower
+            assert mid in {m.id for m in flag.mitigations}
+            assert SEVERITY_ORDER[flag.severity] < SEVERITY_ORDER[mine[0].severity]
+            lowered += 1
+    return applied, lowered
+
+
 def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any]]:
     out = []
     for t in load_suite([bundled_rules_dir()]).tests:
@@ -415,23 +451,19 @@ def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any]]:
                          ids=[f"{r}: {n[:50]}" for r, n, _ in _firing_unmitigated_fixtures()])
 def test_a_rules_own_mitigation_lowers_its_flag(rule_id: str, name: str, loaded: LoadedCase) -> None:
     """The mitigation edit the property uses really mitigates (so the property is not vacuous)."""
-    before = assess([loaded], PACK).cases[0]
-    mine = [f for f in before.flags if f.rule == rule_id and not f.mitigated]
-    assert mine, "the fixture's flag is expected to fire unmitigated"
-    applied = False
-    facts = {(f.type, f.id): f for f in flatten(loaded)}
-    for mid, alias, values in _mitigation_edits(PACK.by_id()[rule_id].rule):
-        ev = next(e for e in mine[0].evidence if e.alias == alias)
-        new = _apply_mitigation(loaded.document.data, facts[(ev.fact, ev.id)], values)
-        if new is None:
-            continue
-        after = {f.fingerprint: f for f in _assess(new).flags}
-        flag = after.get(mine[0].fingerprint)
-        if flag is not None:  # the edit may also remove the flag; if it stays, it is mitigated and lower
-            assert mid in {m.id for m in flag.mitigations}
-            assert SEVERITY_ORDER[flag.severity] < SEVERITY_ORDER[mine[0].severity]
-        applied = True
+    applied, _ = _lowering_edits(rule_id, loaded)
     assert applied, "no mitigation of the rule could be applied to its own firing fixture"
+
+
+def test_every_mitigable_rule_has_a_fixture_whose_flag_the_edit_lowers() -> None:
+    """An edit that only ever removes a rule's flag leaves the property's severity comparison
+    (and the check above) with nothing to compare for that rule: for every rule with such
+    fixtures, one edit on one of them must keep the flag and lower it."""
+    lowered: dict[str, int] = {}
+    for rule_id, _, loaded in _firing_unmitigated_fixtures():
+        lowered[rule_id] = lowered.get(rule_id, 0) + _lowering_edits(rule_id, loaded)[1]
+    assert len(lowered) >= 5
+    assert not [r for r, n in lowered.items() if n == 0], lowered
 
 
 # --------------------------------------------------------------------------- widening
@@ -595,6 +627,8 @@ def test_randomly_corrupted_case_text_gives_a_clean_error_or_passes(text: str) -
     result = _run(text)
     if result.exit_code != 0:
         _assert_clean_error(result)
+    else:  # still a valid case: says so, and nothing else
+        assert (result.stdout, result.stderr) == ("1 case file valid\n", "")
 
 
 def _paths(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -660,3 +694,5 @@ def test_corrupted_case_text_through_assess_is_clean_too(text: str) -> None:
     result = _run(text, "assess")
     if result.exit_code not in (0, 1):
         _assert_clean_error(result)
+    else:  # still a valid case: its report is printed
+        assert result.stdout.startswith("== "), result.output

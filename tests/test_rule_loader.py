@@ -394,3 +394,54 @@ def test_problems_in_several_files_are_all_reported(tmp_path: Path) -> None:
     with pytest.raises(RuleLoadError) as info:
         load_rules([tmp_path], bundled=False)
     assert sorted(Path(p.location.file or "").stem for p in info.value.problems) == ["a", "b"]
+
+
+# --- rules the engine cannot run (engine/durable_checks.py, docs/engine.md) -----------------------
+
+def test_list_to_list_reference_is_refused_error_312(tmp_path: Path) -> None:
+    p = one(tmp_path, where_v("field_of_use_restrictions: {ref: v.models}"))
+    assert p.location.path == "when.all[0].where.field_of_use_restrictions"
+    assert p.message == "cannot compare list fields by reference ('list' with 'list')"
+
+
+def test_join_inside_any_of_is_refused(tmp_path: Path) -> None:
+    when = JOIN.format(target="old.licence").replace("        licence: {ref: old.licence}\n", "        seq: 2\n") + \
+        "      any_of:\n        - {licence: {ref: old.licence}}\n        - {seq: 2}\n"
+    p = one(tmp_path, when, message="{new.version}")
+    assert p.location.path == "when.all[1].any_of[0]"
+    assert p.message.startswith("a reference to another pattern cannot sit inside any_of")
+
+
+def test_ordering_join_from_a_none_pattern_is_refused_unless_always_present(tmp_path: Path) -> None:
+    base = where_v("osi_approved: false") + "  none:\n    - fact: licence_version\n      as: later\n      where:\n"
+    p = one(tmp_path, base + "        threshold_limit: {gt: {ref: v.threshold_limit}}\n")
+    assert p.location.path == "when.none[0].where.threshold_limit.gt"
+    assert p.message == ("a 'none' pattern can compare with 'gt' only fields every fact has (such as id, date or seq), "
+                         "not 'v.threshold_limit'; use eq")
+    write_rule(tmp_path, "r", base + "        seq: {gt: {ref: v.seq}}\n")
+    assert [r.id for r in load_rules([tmp_path], bundled=False).rules] == ["r"]
+
+
+def test_loaded_rules_keep_their_bytes_and_spec(tmp_path: Path) -> None:
+    path = write_rule(tmp_path, "r", where_v("osi_approved: false"))
+    (lr,) = load_rules([tmp_path], bundled=False).rules
+    assert lr.data == path.read_bytes()
+    assert [c.field for p in lr.spec.when.all for c in p.checks()] == ["osi_approved"]
+
+
+@pytest.mark.parametrize("written, field", [
+    ("acceptable_use_policy.incorporated_by_reference", "aup_by_reference"),
+    ("terms.user_threshold.limit", "threshold_limit"),
+    ("output_training_ban.scope", "output_ban_scope"),
+])
+def test_a_case_file_path_in_a_rule_suggests_the_fact_field(tmp_path: Path, written: str, field: str) -> None:
+    p = one(tmp_path, where_v(f"{written}: true"))
+    assert p.location.line == WHERE_LINE
+    assert "that is a case-file path" in p.message
+    assert p.suggestion == field
+
+
+def test_a_misspelt_field_without_dots_still_gets_the_nearest_field_name(tmp_path: Path) -> None:
+    p = one(tmp_path, where_v("aup_by_refrence: true"))
+    assert "case-file path" not in p.message
+    assert p.suggestion == "aup_by_reference"

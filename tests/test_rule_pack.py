@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
+from review_support import bundled_fixture_names, bundled_rule_ids
 
 from policycheck.cli import main
 from policycheck.ruletest.fixtures import load_suite, run_suite
@@ -41,6 +42,19 @@ def results(pack: RulePack) -> list[TestResult]:
 def test_the_pack_has_at_least_thirty_rules_in_the_four_families(pack: RulePack) -> None:
     assert len(pack.rules) >= 30
     assert {r.family for r in pack.rules} == FAMILIES
+    # The loader drops no rule file: the pack is exactly the files on disk, by name.
+    assert [r.id for r in pack.rules] == bundled_rule_ids()
+    assert {p.name for p in (ROOT / "rules").iterdir() if p.is_dir()} == FAMILIES
+
+
+def test_the_suite_runs_every_fixture_on_disk(results: list[TestResult]) -> None:
+    """The checks over ``results`` below are vacuous if the loader drops tests; count them
+    against the fixture files read with plain PyYAML."""
+    on_disk = bundled_fixture_names()
+    assert len(on_disk) >= 2 * len(bundled_rule_ids())
+    shown = sorted((Path(r.test.file).resolve().relative_to((ROOT / "rules").resolve()).as_posix(), r.test.name)
+                   for r in results)
+    assert shown == sorted(on_disk)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -17,7 +17,8 @@ from policycheck.evaluate import assess as run_assess
 from policycheck.load.cases import load_case
 from policycheck.errors import InputError
 from policycheck.load.rules import load_rules
-from policycheck.review.waivers import apply_waivers, load_waivers, review
+from policycheck.review.apply import review
+from policycheck.review.waivers import apply_waivers, load_waivers
 
 # research-only (medium) and gated (low) fire on the default test case.
 WAIVERS = """\
@@ -237,7 +238,10 @@ def test_library_api_with_injected_clock(env):
     assert [f.rule for f in after.assessment.failing("medium")] == ["research-only"]
     reviewed, _ = review(result, today=dt.date(2024, 1, 1), waivers=waivers, waivers_file="w.yaml")
     assert reviewed.review is not None and reviewed.review.today == "2024-01-01"
-    # The original assessment is untouched (models are frozen; review returns a copy).
+    assert {f.rule: f.waived for f in reviewed.flags()} == {"research-only": True, "gated": False}
+    # The original assessment is untouched (models are frozen; review returns a copy); the
+    # check is not vacuous: the two test flags are there, and neither carries a waiver.
+    assert sorted(f.rule for f in result.flags()) == ["gated", "research-only"]
     assert all(f.waiver is None for f in result.flags())
 
 

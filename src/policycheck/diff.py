@@ -27,17 +27,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from policycheck.model.assessment import Assessment, CaseAssessment, Flag, Status
-from policycheck.errors import CaseLoadError, InputError
 from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER, Severity
-from policycheck.load.rules import RulePack
-from policycheck.io.schema_errors import problems_from
-from policycheck.io.reader import read_document
+
+if TYPE_CHECKING:
+    from policycheck.load.cases import LoadedCase
+    from policycheck.load.rules import RulePack
 
 Direction = Literal["widened", "narrowed", "unclear"]
 _RANK: dict[str, int] = {"no concern found": 0, "watch": 1, "concern": 2}
@@ -144,23 +143,13 @@ class Side:
     cases: tuple[Any, ...] = ()  # LoadedCase, when known
 
 
-def load_side(path: str | Path, pack: RulePack) -> Side:
-    """A case file (assessed with ``pack``) or an assessment JSON file."""
+def side(label: str, item: Assessment | LoadedCase, pack: RulePack) -> Side:
+    """One side of a diff: an assessment read from a file, or a loaded case assessed with ``pack``."""
+    if isinstance(item, Assessment):
+        return Side(label, item)
     from policycheck.evaluate import assess
-    from policycheck.load.cases import case_from_document
 
-    try:
-        doc = read_document(path)
-    except InputError as exc:
-        raise CaseLoadError(exc.problems) from None
-    data = doc.data
-    if isinstance(data, dict) and data.get("tool") == "policycheck" and "cases" in data:
-        try:
-            return Side(str(path), Assessment.model_validate(data))
-        except ValidationError as exc:
-            raise InputError(problems_from(exc, doc, Assessment)) from None
-    loaded = case_from_document(doc)
-    return Side(str(path), assess([loaded], pack), (loaded,))
+    return Side(label, assess([item], pack), (item,))
 
 
 def diff(old: Side, new: Side) -> Diff:
@@ -184,9 +173,7 @@ def diff(old: Side, new: Side) -> Diff:
             o is not None and n is not None and o.case != n.case for o, n in pairs)):
         notes.append("the two sides are different cases; flags whose fact ids differ were paired by rule and "
                      "fact types in document order")
-    flags.sort(key=lambda c: (c.case, _DIR_ORDER[c.direction], _CHANGE_ORDER[c.change],
-                              -SEVERITY_ORDER[(c.new or c.old).severity if (c.new or c.old) else "info"], c.rule,
-                              (c.new or c.old).facts if (c.new or c.old) else []))
+    flags.sort(key=_change_order)
     new_concerns = sum(1 for c in flags if c.new_concern) + sum(1 for c in conditions if c.new_concern)
     result = Diff(old=old.label, new=new.label,
                   cases=[CasePair(old=o.case if o else None, new=n.case if n else None, old_file=o.file if o else None,
@@ -194,6 +181,12 @@ def diff(old: Side, new: Side) -> Diff:
                   flags=flags, conditions=conditions, rules=rules, terms_in_force=terms, unchanged_flags=unchanged,
                   new_concerns=new_concerns, notes=notes, summary="")
     return result.model_copy(update={"summary": _summary(result)})
+
+
+def _change_order(c: FlagChange) -> tuple[Any, ...]:
+    side = c.new or c.old
+    return (c.case, _DIR_ORDER[c.direction], _CHANGE_ORDER[c.change], -SEVERITY_ORDER[side.severity if side else "info"],
+            c.rule, side.facts if side else [])
 
 
 _DIR_ORDER = {"widened": 0, "narrowed": 1, "unclear": 2}
@@ -230,8 +223,9 @@ def _is_concern(severity: str) -> bool:
 def _flag_changes(o: CaseAssessment | None, n: CaseAssessment | None) -> tuple[list[FlagChange], int]:
     old_flags = list(o.flags) if o else []
     new_flags = list(n.flags) if n else []
-    case_id = (n or o).case if (n or o) else ""
-    matched: list[tuple[Flag, Flag, str]] = []
+    either = n or o
+    case_id = either.case if either else ""
+    matched: list[tuple[Flag, Flag, Literal["facts", "position"]]] = []
     new_by_key: dict[Any, list[Flag]] = {}
     for f in new_flags:
         new_by_key.setdefault(_key(f), []).append(f)
@@ -297,15 +291,16 @@ def _condition_direction(old: str, new: str) -> Direction:
 
 
 def _condition_changes(o: CaseAssessment | None, n: CaseAssessment | None) -> list[ConditionChange]:
-    old = {c.condition: c.status for c in o.conditions} if o else {}
-    new = {c.condition: c.status for c in n.conditions} if n else {}
-    case_id = (n or o).case if (n or o) else ""
+    old: dict[str, Status] = {c.condition: c.status for c in o.conditions} if o else {}
+    new: dict[str, Status] = {c.condition: c.status for c in n.conditions} if n else {}
+    either = n or o
+    case_id = either.case if either else ""
     out = []
     for cond, name in CONDITIONS.items():
         a, b = old.get(cond, "not assessed"), new.get(cond, "not assessed")
         if n is None or a == b:
             continue
-        out.append(ConditionChange(case=case_id, condition=cond, name=name, old=a, new=b,  # type: ignore[arg-type]
+        out.append(ConditionChange(case=case_id, condition=cond, name=name, old=a, new=b,
                                    direction=_condition_direction(a, b), new_concern=b == "concern"))
     return out
 
@@ -399,126 +394,3 @@ def _summary(d: Diff) -> str:
     cond = f"{len(d.conditions)} condition status change{'s' if len(d.conditions) != 1 else ''}"
     concerns = f"{d.new_concerns} new concern{'s' if d.new_concerns != 1 else ''}"
     return f"flags: {flags}; {cond}; {concerns}"
-
-
-# ---------------------------------------------------------------- rendering
-
-_HEAD = {"widened": "Concerns widened (new or more severe)", "narrowed": "Concerns narrowed (resolved or less severe)",
-         "unclear": "Unclear (flags gone because facts are now missing)"}
-
-
-def _flag_line(c: FlagChange) -> tuple[str, str, str]:
-    if c.change in ("severity raised", "severity lowered"):
-        assert c.old is not None and c.new is not None
-        sev = f"{c.old.severity} -> {c.new.severity}"
-    else:
-        sev = (c.new or c.old).severity if (c.new or c.old) else ""
-    side = c.new or c.old
-    where = f"{side.file}:{side.line}" if side and side.line else (side.file or "" if side else "")
-    return sev, (side.message if side else ""), where
-
-
-def render(d: Diff, fmt: str) -> str:
-    if fmt == "json":
-        return d.to_json()
-    if fmt == "markdown":
-        return _markdown(d)
-    return _table(d)
-
-
-def _table(d: Diff) -> str:
-    from tabulate import tabulate
-
-    out = [f"policycheck diff {d.old} -> {d.new}", ""]
-    for o_n in d.cases:
-        out.append(f"case: {o_n.old or '(none)'} ({o_n.old_file or '-'}) -> {o_n.new or '(none)'} ({o_n.new_file or '-'})")
-    out.append("")
-    for direction in ("widened", "narrowed", "unclear"):
-        rows = []
-        for c in d.flags:
-            if c.direction != direction:
-                continue
-            sev, msg, where = _flag_line(c)
-            rows.append([c.change + (" *" if c.new_concern else ""), sev, _wrap(c.rule, 26),
-                         _wrap(msg + (f" [{where}]" if where else "") + (f" ({c.note})" if c.note else ""), 48)])
-        if rows:
-            out += [_HEAD[direction] + ":", tabulate(rows, headers=["Change", "Severity", "Rule", "Finding"],
-                                                     tablefmt="simple", disable_numparse=True), ""]
-    if d.conditions:
-        rows = [[c.case, f"{c.condition} {c.name}", c.old, c.new, c.direction + (" *" if c.new_concern else "")]
-                for c in d.conditions]
-        out += ["Conditions:", tabulate(rows, headers=["Case", "Condition", "Old", "New", "Direction"],
-                                        tablefmt="simple", disable_numparse=True), ""]
-    if d.rules:
-        rows = [[r.case, r.rule, r.old, r.new] for r in d.rules]
-        out += ["Rule status (no flag changed):", tabulate(rows, headers=["Case", "Rule", "Old", "New"],
-                                                           tablefmt="simple", disable_numparse=True), ""]
-    for t in d.terms_in_force:
-        out += _terms_text(t)
-    out += ["* new concern (diff exits 1)" if d.new_concerns else "", *[_wrap(f"note: {n}", 100) for n in d.notes],
-            f"Summary: {d.summary}"]
-    return "\n".join(line for line in out if line is not None).replace("\n\n\n", "\n\n") + "\n"
-
-
-def _wrap(value: str, width: int) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(value, width, break_on_hyphens=False)) or value
-
-
-def _terms_text(t: TermsInForce) -> list[str]:
-    from tabulate import tabulate
-
-    out = [_wrap(f"Terms in force: {t.old_licence} \"{t.old_version}\" -> {t.new_licence} \"{t.new_version}\"", 100)]
-    if t.terms:
-        out.append(tabulate([[x.field, _wrap(x.old, 30), _wrap(x.new, 30)] for x in t.terms],
-                            headers=["Term", "Old", "New"], tablefmt="simple", disable_numparse=True))
-    for label, items in (("concerns widened, terms narrowed (rules now firing)", t.widened),
-                         ("concerns narrowed, terms widened (rules no longer firing)", t.narrowed),
-                         ("severity raised", t.raised), ("severity lowered", t.lowered),
-                         ("unchanged", t.unchanged)):
-        if items:
-            out.append(_wrap(f"  {label}: {', '.join(items)}", 100).replace("\n", "\n    "))
-    return out + [""]
-
-
-def _markdown(d: Diff) -> str:
-    from policycheck.render.markdown import code, text
-
-    out = [f"## policycheck diff: {text(d.summary)}", "",
-           f"{code(d.old)} → {code(d.new)}" + ("; **new concerns found**" if d.new_concerns else ""), ""]
-    for direction in ("widened", "narrowed", "unclear"):
-        items = [c for c in d.flags if c.direction == direction]
-        if not items:
-            continue
-        out += [f"### {_HEAD[direction]}", "", "| Change | Severity | Rule | Finding | Where |", "|---|---|---|---|---|"]
-        for c in items:
-            sev, msg, where = _flag_line(c)
-            change = f"**{c.change}**" if c.new_concern else c.change
-            out.append(f"| {change} | {text(sev)} | {code(c.rule)} | {text(msg)}"
-                       + (f" _({text(c.note)})_" if c.note else "") + f" | {code(where) if where else ''} |")
-        out.append("")
-    if d.conditions:
-        out += ["### Conditions", "", "| Case | Condition | Old | New | Direction |", "|---|---|---|---|---|"]
-        out += [f"| {code(c.case)} | {c.condition} {text(c.name)} | {text(c.old)} | "
-                f"{'**' + text(c.new) + '**' if c.new_concern else text(c.new)} | {c.direction} |" for c in d.conditions]
-        out.append("")
-    if d.rules:
-        out += ["<details><summary>Rule status changes without a flag change</summary>", "",
-                "| Case | Rule | Old | New |", "|---|---|---|---|"]
-        out += [f"| {code(r.case)} | {code(r.rule)} | {text(r.old)} | {text(r.new)} |" for r in d.rules]
-        out += ["", "</details>", ""]
-    for t in d.terms_in_force:
-        out += [f"### Terms in force: {text(t.old_version)} → {text(t.new_version)}", ""]
-        if t.terms:
-            out += ["| Term | Old | New |", "|---|---|---|"]
-            out += [f"| {code(x.field)} | {text(x.old)} | {text(x.new)} |" for x in t.terms]
-            out.append("")
-        for label, items in (("Concerns widened, terms narrowed (rules now firing)", t.widened),
-                             ("Concerns narrowed, terms widened (rules no longer firing)", t.narrowed),
-                             ("Severity raised", t.raised), ("Severity lowered", t.lowered), ("Unchanged", t.unchanged)):
-            if items:
-                out.append(f"- {label}: " + ", ".join(code(i) for i in items))
-        out.append("")
-    out += [f"_Note: {text(n)}_" for n in d.notes]
-    return "\n".join(out).rstrip("\n") + "\n"

@@ -15,36 +15,25 @@ from typing import Any
 from policycheck import __version__
 from policycheck.model.assessment import (
     AppliedMitigation, Assessment, CaseAssessment, CitationOut, ConditionResult, Evidence, EvidenceField,
-    FieldStatus, Flag, MissingFact, PackInfo, RuleResult,
+    FieldStatus, Flag, MissingFact, PackInfo, RuleResult, RuleStatus, Status,
 )
 from policycheck.load.cases import LoadedCase
-from policycheck.compile.compiler import PLACEHOLDER, engine_field, unknown_marker
-from policycheck.engine.durable import Engine, Match
+from policycheck.compile import compile_pack
+from policycheck.compile.ir import Alternative, CompiledRule
+from policycheck.engine import Engine, Match
+from policycheck.engine import engine_for as _engine_for
 from policycheck.facts import Fact, flatten
-from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
+from policycheck.load.parse import PLACEHOLDER
+from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER, Condition
 from policycheck.load.rules import LoadedRule, RulePack
 from policycheck.io.reader import format_path
 
-_ENGINES: dict[str, Engine] = {}
 _ENUM_WORD = re.compile(r"^[a-z]+(_[a-z]+)+$")
 
 
 def engine_for(pack: RulePack) -> Engine:
-    """One compiled engine per rule pack per process (durable_rules cannot free rulesets)."""
-    engine = _ENGINES.get(pack.digest)
-    if engine is None:
-        engine = Engine([er for r in pack.rules for er in r.compiled.engine_rules])
-        _ENGINES[pack.digest] = engine
-    return engine
-
-
-def to_engine_fact(fact: Fact) -> dict[str, Any]:
-    out: dict[str, Any] = {"t": fact.type}
-    for name, value in fact.values.items():
-        out[engine_field(name)] = value
-    for name in sorted(fact.unknown | fact.unstated):
-        out[unknown_marker(name)] = 1
-    return out
+    """One engine per rule pack per process (the engine cannot free what it registered)."""
+    return _engine_for(compile_pack(pack), pack.digest)
 
 
 def assess(cases: Sequence[LoadedCase], pack: RulePack) -> Assessment:
@@ -57,14 +46,14 @@ def assess(cases: Sequence[LoadedCase], pack: RulePack) -> Assessment:
 
 def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine) -> CaseAssessment:
     facts = flatten(loaded)
-    matches = engine.run([to_engine_fact(f) for f in facts])
+    matches = engine.run(facts)
     by_name: dict[str, list[Match]] = defaultdict(list)
     for m in matches:
         by_name[m.rule].append(m)
     flags: list[Flag] = []
     outcomes: list[RuleResult] = []
-    for lr in pack.rules:
-        rule_flags, outcome = _rule(lr, by_name, facts, loaded)
+    for lr, compiled in zip(pack.rules, compile_pack(pack)):
+        rule_flags, outcome = _rule(lr, compiled, by_name, facts, loaded)
         flags += rule_flags
         outcomes.append(outcome)
     flags.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], f.rule, [e.id for e in f.evidence]))
@@ -79,28 +68,33 @@ def _combos(matches: Iterable[Match], width: int | None = None) -> set[tuple[int
     return {tuple(i for _, i in m.facts[:width]) for m in matches}
 
 
-def _rule(lr: LoadedRule, by_name: dict[str, list[Match]], facts: list[Fact], loaded: LoadedCase
-          ) -> tuple[list[Flag], RuleResult]:
+_Hits = list[tuple[str, tuple[int, ...]]]
+
+
+def _rule(lr: LoadedRule, compiled: CompiledRule, by_name: dict[str, list[Match]], facts: list[Fact],
+          loaded: LoadedCase) -> tuple[list[Flag], RuleResult]:
     rule = lr.rule
-    fired: dict[frozenset[int], tuple[tuple[str, ...], tuple[int, ...], list[tuple[str, tuple[int, ...]]]]] = {}
+    fired: dict[frozenset[int], tuple[Alternative, tuple[int, ...], _Hits]] = {}
     present_total = 0
-    incomplete: set[tuple[tuple[str, ...], tuple[int, ...]]] = set()
-    for alt in lr.compiled.alternatives:
-        mit_hits: dict[tuple[int, ...], list[tuple[str, tuple[int, ...]]]] = defaultdict(list)
-        for name, mid in alt.mitigations.items():
-            for m in by_name.get(name, []):
+    incomplete: set[tuple[int, tuple[int, ...]]] = set()
+    alternatives = compiled.alternatives
+    for alt in alternatives:
+        mit_hits: dict[tuple[int, ...], _Hits] = defaultdict(list)
+        for mid, engine_rule in alt.mitigations:
+            for m in by_name.get(engine_rule.name, []):
                 idx = tuple(i for _, i in m.facts)
                 mit_hits[idx[: len(alt.aliases)]].append((mid, idx))
-        for combo in sorted(_combos(by_name.get(alt.main, []))):
-            fired.setdefault(frozenset(combo), (alt.aliases, combo, mit_hits.get(combo, [])))
-        present = _combos(by_name.get(alt.present, []))
-        settled = _combos(by_name.get(alt.complete, []))
-        for name in alt.refuters:
-            settled |= _combos(by_name.get(name, []), len(alt.aliases))
+        for combo in sorted(_combos(by_name.get(alt.main.name, []))):
+            fired.setdefault(frozenset(combo), (alt, combo, mit_hits.get(combo, [])))
+        present = _combos(by_name.get(alt.present.name, []))
+        settled = _combos(by_name.get(alt.complete.name, []))
+        for refuter in alt.refuters:
+            settled |= _combos(by_name.get(refuter.name, []), len(alt.aliases))
         present_total += len(present)
-        incomplete |= {(alt.aliases, c) for c in present - settled}
-    flags = [_flag(lr, aliases, combo, mits, facts, loaded) for aliases, combo, mits in
+        incomplete |= {(alt.index, c) for c in present - settled}
+    flags = [_flag(lr, alt, combo, mits, facts, loaded) for alt, combo, mits in
              sorted(fired.values(), key=lambda v: v[1])]
+    status: RuleStatus
     if flags:
         status = "fired"
     elif present_total == 0:
@@ -109,17 +103,19 @@ def _rule(lr: LoadedRule, by_name: dict[str, list[Match]], facts: list[Fact], lo
         status = "clear"
     else:
         status = "not assessed"
-    missing = _missing(lr, incomplete, facts, loaded) if status == "not assessed" else []
+    missing = _missing(alternatives, incomplete, facts, loaded) if status == "not assessed" else []
     return flags, RuleResult(rule=rule.id, conditions=[c for c in CONDITIONS if c in rule.conditions], status=status, missing=missing)
 
 
-def _missing(lr: LoadedRule, incomplete: set[tuple[tuple[str, ...], tuple[int, ...]]], facts: list[Fact],
+def _missing(alternatives: Sequence[Alternative], incomplete: set[tuple[int, tuple[int, ...]]], facts: list[Fact],
              loaded: LoadedCase) -> list[MissingFact]:
+    """The unknown or unstated fields, read by the alternative, of each combination left unsettled."""
     out: dict[tuple[str, str], MissingFact] = {}
-    for aliases, combo in incomplete:
-        for alias, index in zip(aliases, combo):
+    for k, combo in incomplete:
+        alt = alternatives[k]
+        for alias, index in zip(alt.aliases, combo):
             fact = facts[index]
-            for name in sorted(lr.compiled.fields.get(alias, ())):
+            for name in sorted(alt.fields.get(alias, ())):
                 status = _field_status(fact, name)
                 if status in ("unknown", "unstated"):
                     out[(fact.key, name)] = MissingFact(fact=fact.type, id=fact.id, field=name, status=status,
@@ -127,12 +123,13 @@ def _missing(lr: LoadedRule, incomplete: set[tuple[tuple[str, ...], tuple[int, .
     return [out[k] for k in sorted(out)]
 
 
-def _flag(lr: LoadedRule, aliases: tuple[str, ...], combo: tuple[int, ...], mits: list[tuple[str, tuple[int, ...]]],
-          facts: list[Fact], loaded: LoadedCase) -> Flag:
+def _flag(lr: LoadedRule, alt: Alternative, combo: tuple[int, ...], mits: _Hits, facts: list[Fact],
+          loaded: LoadedCase) -> Flag:
     rule = lr.rule
+    aliases = alt.aliases
     bound = dict(zip(aliases, (facts[i] for i in combo)))
     placeholders = PLACEHOLDER.findall(rule.message)
-    evidence = [_evidence(alias, bound[alias], _read_fields(lr, alias, placeholders), loaded) for alias in aliases]
+    evidence = [_evidence(alias, bound[alias], _read_fields(alt, alias, placeholders), loaded) for alias in aliases]
     applied: dict[str, AppliedMitigation] = {}
     mit_by_id = {m.id: m for m in rule.mitigated_by}
     for mid, idx in sorted(mits):
@@ -152,10 +149,10 @@ def _flag(lr: LoadedRule, aliases: tuple[str, ...], combo: tuple[int, ...], mits
                 fingerprint=fingerprint)
 
 
-def _read_fields(lr: LoadedRule, alias: str, placeholders: list[tuple[str, str]]) -> tuple[str, ...]:
-    """The fields the rule tests on ``alias`` first (where a reviewer should look), then those
-    its message quotes."""
-    tested = sorted(lr.compiled.fields.get(alias, ()))
+def _read_fields(alt: Alternative, alias: str, placeholders: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The fields the alternative that fired tests on ``alias`` first (where a reviewer should
+    look), then those the message quotes."""
+    tested = sorted(alt.fields.get(alias, ()))
     quoted = sorted({f for a, f in placeholders if a == alias} - set(tested))
     return tuple(tested + quoted)
 
@@ -215,7 +212,9 @@ def render_message(template: str, bound: dict[str, Fact]) -> str:
 
 def _conditions(flags: list[Flag], outcomes: list[RuleResult]) -> list[ConditionResult]:
     out = []
-    for cond, name in CONDITIONS.items():
+    cond: Condition
+    for cond, name in CONDITIONS.items():  # type: ignore[assignment]  # CONDITIONS is keyed by Condition
+        status: Status
         cflags = [f for f in flags if cond in f.conditions]
         rules = [o for o in outcomes if cond in o.conditions and o.status != "not applicable"]
         assessed = [o for o in rules if o.status in ("fired", "clear")]

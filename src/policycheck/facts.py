@@ -128,8 +128,7 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     b.put("date", v.date, path + ("date",))
     if j > 0:
         b.put("previous", f"{lic.id}@{j}", ("licences", i, "versions", j - 1))
-    if v.spdx is not None:
-        b.put("spdx", v.spdx, path + ("spdx",))
+    b.put("spdx", v.spdx, path + ("spdx",))  # absent: unstated, like every other field
     t, tpath = v.terms, path + ("terms",)
     _copy(b, t, _TERMS_PLAIN, tpath)
 
@@ -212,8 +211,8 @@ def _data_change(loaded: LoadedCase, ch: c.DataAccessChange, path: Path_) -> Fac
             b.put(f"price_{side}", price.amount, p + ("amount",))
             if side == "after":
                 b.put("price_unit", price.unit, p + ("unit",))
-        else:
-            b.put_all((f"free_{side}", f"price_{side}"), price, p)
+        else:  # unknown or absent: so is everything read from it, the unit included
+            b.put_all((f"free_{side}", f"price_{side}") + (("price_unit",) if side == "after" else ()), price, p)
         b.put(f"ai_training_ban_{side}", terms.ai_training_ban, path + (side, "ai_training_ban"))
     lic, lp = ch.after.exclusive_licensee, path + ("after", "exclusive_licensee")
     if lic == "none":

@@ -76,21 +76,12 @@ def _load_pack(rules_dirs: Sequence[str], no_bundled: bool) -> Any:
 
 
 def _load_cases(paths: Sequence[str]) -> list[Any]:
-    from policycheck.load.cases import iter_case_files, load_case
-    from policycheck.errors import PolicycheckError
+    from policycheck.load.cases import iter_case_files, load_cases
 
-    cases, errors = [], []
     files = list(iter_case_files(paths))
     if not files:
         raise _Fail([f"{', '.join(paths)}: no case files (.yaml, .yml, .json) found"])
-    for f in files:
-        try:
-            cases.append(load_case(f))
-        except PolicycheckError as exc:
-            errors.extend(exc.lines())
-    if errors:
-        raise _Fail(errors)
-    return cases
+    return list(_guard(lambda: load_cases(files)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -118,7 +109,7 @@ def _config(config_file: str | None, no_config: bool) -> Any:
 
 
 def _today(value: str | None) -> Any:
-    from policycheck.review.waivers import today_from
+    from policycheck.review.apply import today_from
 
     try:
         return today_from(value)
@@ -170,15 +161,17 @@ def assess(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, output:
     from policycheck.evaluate import assess as run_assess
     from policycheck.review.baseline import baseline_json, load_baseline
     from policycheck.io.config import merge
-    from policycheck.review.waivers import load_waivers, review
+    from policycheck.review.apply import review
+    from policycheck.review.waivers import load_waivers
 
     opts = merge(_config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled, fail_on=fail_on,
                  waivers=waivers, baseline=baseline, fmt=fmt)
     day = _today(today)
     pack = _load_pack(opts.rules, not opts.bundled)
     cases = _load_cases(paths)
-    waiver_list = _guard(lambda: load_waivers(opts.waivers, [r.id for r in pack.rules])) if opts.waivers else None
-    accepted = _guard(lambda: load_baseline(opts.baseline)) if opts.baseline else None
+    waivers_file, baseline_file = opts.waivers, opts.baseline
+    waiver_list = _guard(lambda: load_waivers(waivers_file, [r.id for r in pack.rules])) if waivers_file else None
+    accepted = _guard(lambda: load_baseline(baseline_file)) if baseline_file else None
     result = _guard(lambda: run_assess(cases, pack))
     warnings: list[str] = []
     if waiver_list is not None or accepted is not None:
@@ -267,18 +260,48 @@ def schema() -> None:
 
 
 @main.command()
-def facts() -> None:
-    """Print the fact vocabulary rules can use: fact types, fields, kinds and allowed values.
+@click.argument("search", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
+def facts(search: tuple[str, ...], fmt: str) -> None:
+    """Print the fact vocabulary rules can use: fact types, fields, kinds, allowed values, and
+    the case-file field each fact field is read from (its case_path).
+
+    Rules name fact fields (`aup_by_reference`), not case-file paths
+    (`acceptable_use_policy.incorporated_by_reference`); give any part of either as SEARCH to
+    see only the fields that match.
 
     \b
-    Example:
+    Examples:
         policycheck facts | less
+        policycheck facts --format table incorporated_by_reference
     """
     import json
 
     from policycheck.model.vocabulary import export
 
-    click.echo(json.dumps(export(), indent=2, sort_keys=True))
+    vocabulary = export()
+    if search:
+        words = [w.lower() for w in search]
+        vocabulary = {t: kept for t, fields in vocabulary.items()
+                      if (kept := {name: spec for name, spec in fields.items()
+                                   if any(w in f"{t}.{name}".lower() or w in str(spec["case_path"]).lower()
+                                          for w in words)})}
+        if not vocabulary:
+            raise _Fail([f"no fact field or case path matches {', '.join(search)}"])
+    if fmt == "json":
+        click.echo(json.dumps(vocabulary, indent=2, sort_keys=True))
+        return
+    rows = []
+    for t, fields in vocabulary.items():
+        for name, spec in fields.items():
+            kind = str(spec["kind"]) + (f" of {spec['item']}" if "item" in spec else "")
+            source = ("derived from " if spec.get("derived") else "") + str(spec["case_path"])
+            values = spec.get("values")
+            rows.append((f"{t}.{name}", kind, source, ", ".join(map(str, values)) if isinstance(values, list) else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    for field, kind, source, values in rows:
+        line = f"{field:<{widths[0]}}  {kind:<{widths[1]}}  <- {source}" + (f"  [{values}]" if values else "")
+        click.echo(line)
 
 
 def _register() -> None:

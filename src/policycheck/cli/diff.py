@@ -36,7 +36,9 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, 
     """
     from policycheck.cli import EXIT_FLAGGED, _config, _Fail, _guard, _load_pack, _write
     from policycheck.io.config import merge
-    from policycheck.diff import diff, load_side, render
+    from policycheck.diff import diff, side
+    from policycheck.load.assessments import load_assessment_or_case
+    from policycheck.render.diff import render
     from policycheck.errors import PolicycheckError
 
     opts = merge(_config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled)
@@ -45,7 +47,7 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, 
     errors: list[str] = []
     for path in (old, new):
         try:
-            sides.append(load_side(path, pack))
+            sides.append(side(str(path), load_assessment_or_case(path), pack))
         except PolicycheckError as exc:
             errors += exc.lines()
     if errors:

@@ -1,7 +1,7 @@
 """The only door to durable_rules 2.0.28 (unmaintained, C core): a defensive adapter.
 
 Rules are compiled once per Engine into one process-wide Host; every ``run`` evaluates one
-case in a fresh, isolated session. Durable bugs handled here (sections of docs/durable-rules.md,
+case in a fresh, isolated session. Durable bugs handled here (sections of docs/engine.md,
 jruizgit/rules issues as #N), each pinned by a test in tests/test_engine_adapter.py:
 
 * Host timer threads (s.2): one lazily created Host whose ``_run()`` does nothing.
@@ -34,7 +34,7 @@ jruizgit/rules issues as #N), each pinned by a test in tests/test_engine_adapter
 * Rulesets cannot be deleted (#137, #136, #371): build each Engine once per process and reuse
   it; ``delete_ruleset`` is never called.
 
-Found while integrating (not in durable-rules.md; pinned by tests, valgrind-checked):
+Found while integrating (not in the original field notes; pinned by tests, valgrind-checked):
 
 * The C join evaluator stops at the end of a pattern's first nested group (joins written after
   an ``$and``/``$or``/``$iany`` are silently ignored) and, when the last join is false, reads past
@@ -54,13 +54,14 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import durable_rules_engine as _dre
 from durable import engine as _durable
 
+from policycheck.engine import Match
+from policycheck.engine.durable_json import EnginePattern, EngineRule
 from policycheck.errors import EngineError, Problem
 
 __all__ = ["Engine", "EnginePattern", "EngineRule", "Match", "engine_version"]
@@ -78,31 +79,12 @@ _TRUE_JOIN = {"$neq": {"t": {_SENTINEL_ALIAS: "t"}}}  # facts never have the sen
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 
-@dataclass(frozen=True)
-class EnginePattern:
-    alias: str
-    expression: dict
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class EngineRule:
-    name: str
-    patterns: tuple[EnginePattern, ...]
-
-
-@dataclass(frozen=True)
-class Match:
-    rule: str
-    facts: tuple[tuple[str, int], ...]
-
-
 def engine_version() -> str:
     """The installed durable-rules version, e.g. ``"2.0.28"``."""
     return metadata.version("durable_rules")
 
 
-class _QuietHost(_durable.Host):
+class _QuietHost(_durable.Host):  # type: ignore[misc]  # durable ships no type information
     """A Host without dispatcher/timer threads: nothing ever runs outside ``Engine.run``."""
 
     def _run(self) -> None:
@@ -194,9 +176,8 @@ def _type_of(expression: Any) -> str | None:
     first = expression
     if len(expression) == 1 and isinstance(expression.get("$and"), list) and expression["$and"]:
         first = expression["$and"][0]
-    if isinstance(first, Mapping) and len(first) == 1 and isinstance(first.get("t"), str):
-        return first["t"]
-    return None
+    fact_type = first.get("t") if isinstance(first, Mapping) and len(first) == 1 else None
+    return fact_type if isinstance(fact_type, str) else None
 
 
 def _fits(counts: Counter[str | None]) -> bool:
@@ -266,7 +247,8 @@ def _canonical(expression: Mapping[str, Any]) -> Mapping[str, Any]:
     parts = _conjuncts(_rewrite(expression))
     joins = [part for part in parts if _refs(part)]
     if not joins:
-        return _rewrite(expression)
+        rewritten: Mapping[str, Any] = _rewrite(expression)
+        return rewritten
     head = [part for part in parts if _type_of(part) is not None][:1]  # keeps the type test first
     rest = [part for part in parts if part not in joins and part not in head]
     return {"$and": head + joins + [_TRUE_JOIN] + rest}
@@ -318,7 +300,7 @@ class Engine:
         if problems:
             raise EngineError([Problem(p) for p in problems])
         self._positive = [tuple(p.alias for p in r.patterns if not p.negated) for r in self._rules]
-        self._hits: list[tuple[int, dict]] = []
+        self._hits: list[tuple[int, dict[str, Any]]] = []
         global _HOST
         with _LOCK:
             if _HOST is None:
@@ -364,7 +346,7 @@ class Engine:
             names = [self._rules[i].name for i in group]
             raise EngineError(f"durable_rules rejected the rules {names}: {exc}") from exc
 
-    def _collect(self, action: str, frame: dict) -> None:
+    def _collect(self, action: str, frame: dict[str, Any]) -> None:
         """The only thing an action does: remember (rule index, matched facts by alias)."""
         if action != _ALWAYS:
             self._hits.append((int(action[1:]), frame))
@@ -411,7 +393,7 @@ def _fact_body(index: int, fact: Mapping[str, Any]) -> str:
     return text[1:]
 
 
-_Collect = Callable[[str, dict], None]
+_Collect = Callable[[str, dict[str, Any]], None]
 
 
 def _run_chunk(ruleset: _durable.Ruleset, payloads: list[str], sid: str, collect: _Collect) -> None:

@@ -186,12 +186,12 @@ def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
     if _LEADING_ZERO.match(value):
         return value  # YAML 1.1 would read 010 as octal 8; keep it a string for the schema to reject
     if _FLOAT.match(value) and any(ch.isdigit() for ch in value):
-        number = float(value.replace("_", ""))
-        if number != number or number in (float("inf"), float("-inf")):
+        real = float(value.replace("_", ""))
+        if real != real or real in (float("inf"), float("-inf")):
             raise _fail(doc, node, path, "numbers must be finite")
-        if abs(number) > MAX_INT:
+        if abs(real) > MAX_INT:
             raise _fail(doc, node, path, f"number {value} is too large (the limit is {MAX_INT:,})")
-        return number
+        return real
     if tag == _TAG + "float" and value.lower() in (".inf", "-.inf", "+.inf", ".nan"):
         raise _fail(doc, node, path, "numbers must be finite")
     return value

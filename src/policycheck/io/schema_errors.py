@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from policycheck.errors import InputError, Problem, suggest
 from policycheck.io.reader import Document, Path_, format_path
@@ -34,9 +36,19 @@ def validate_document(doc: Document, model: type[M], what: str, *, shape: str = 
         raise error(problems_from(exc, doc, model)) from None
 
 
-def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel]) -> list[Problem]:
-    """One Problem per offending data path, located in ``doc``."""
-    grouped: dict[Path_, list[tuple[int, dict[str, Any], Path_]]] = {}
+Aliases = Mapping[str, Sequence[str]]
+
+
+def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel], *,
+                  aliases: Aliases | None = None) -> list[Problem]:
+    """One Problem per offending data path, located in ``doc``.
+
+    ``aliases`` maps a name a user may write by mistake to the field paths it stands for, in
+    ``a[].b.c`` form from ``root`` (e.g. the fact field ``aup_by_reference`` ->
+    ``licences[].versions[].terms.acceptable_use_policy.incorporated_by_reference``); an
+    unknown field of that name is then pointed at the path, relative to where it was written.
+    """
+    grouped: dict[Path_, list[tuple[int, ErrorDetails, Path_]]] = {}
     for err in exc.errors(include_url=False):
         path, depth = _data_path(err["loc"], doc.data, err["type"])
         grouped.setdefault(path[: _owner_len(path, depth)], []).append((depth, err, path))
@@ -51,7 +63,7 @@ def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel]) ->
         deepest = max(d for d, _, _ in errs)
         chosen = [(e, p) for d, e, p in errs if d == deepest]
         err, path = chosen[0]
-        problems.append(_problem(err, path, doc, root, [e for e, _ in chosen]))
+        problems.append(_problem(err, path, doc, root, [e for e, _ in chosen], aliases or {}))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0, p.message))
     unique: list[Problem] = []
     for p in problems:
@@ -89,12 +101,16 @@ def _data_path(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[Path_, int]:
     return tuple(out), depth
 
 
-def _problem(err: dict[str, Any], path: Path_, doc: Document, root: type[BaseModel], group: list[dict[str, Any]]) -> Problem:
+def _problem(err: ErrorDetails, path: Path_, doc: Document, root: type[BaseModel], group: list[ErrorDetails],
+             aliases: Aliases) -> Problem:
     kind = err["type"]
     loc = doc.location(path)
     field = format_path(path) or "(document)"
     if kind == "extra_forbidden":
         name = str(path[-1])
+        target = alias_target(name, path[:-1], aliases)
+        if target is not None:
+            return Problem(f"unknown field '{name}' (rules use that name; a case file nests it)", loc, target)
         hint = suggest(name, fields_at(root, path[:-1]))
         return Problem(f"unknown field '{name}'", loc, hint)
     if kind == "missing":
@@ -135,6 +151,22 @@ def _show(value: Any) -> str:
 
 def _clean(msg: str) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def generic_path(path: Path_) -> str:
+    """``("licences", 0, "versions", 1, "terms")`` -> ``"licences[].versions[].terms"``."""
+    out = ""
+    for seg in path:
+        out += "[]" if isinstance(seg, int) else ("." if out else "") + seg
+    return out
+
+
+def alias_target(name: str, parent: Path_, aliases: Aliases) -> str | None:
+    """The path, relative to ``parent``, that ``name`` stands for there (None when none does)."""
+    here = generic_path(parent)
+    prefix = here + "." if here else ""
+    found = sorted(p[len(prefix):] for p in aliases.get(name, ()) if p.startswith(prefix) and len(p) > len(prefix))
+    return found[0] if found else None
 
 
 def fields_at(root: type[BaseModel], path: Path_) -> list[str]:

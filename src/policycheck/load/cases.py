@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from policycheck.model.case import SCHEMA_VERSION, Case
+from policycheck.model.vocabulary import case_paths_by_field
 from policycheck.errors import CaseLoadError, InputError, Problem, suggest
 from policycheck.io.schema_errors import problems_from
 from policycheck.io.reader import Document, Path_, parse_document, read_document
@@ -59,11 +60,43 @@ def case_from_document(doc: Document) -> LoadedCase:
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
-        raise CaseLoadError(problems_from(exc, doc, Case)) from None
+        raise CaseLoadError(problems_from(exc, doc, Case, aliases=case_paths_by_field())) from None
     problems = list(_reference_problems(case, doc))
     if problems:
         raise CaseLoadError(problems)
     return LoadedCase(case, doc)
+
+
+def load_cases(paths: Iterable[str | Path]) -> list[LoadedCase]:
+    """Load every case file named or found under a folder in ``paths`` (a file named twice is
+    loaded once). Raises CaseLoadError listing every problem of every file, and a case id used
+    by two files (a baseline or waiver names a case by its id, so a copy would hide behind it)."""
+    loaded: list[LoadedCase] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+    for f in iter_case_files(paths):
+        key = f.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            loaded.append(load_case(f))
+        except CaseLoadError as exc:
+            problems.extend(exc.problems)
+    problems.extend(_duplicate_case_ids(loaded))
+    if problems:
+        raise CaseLoadError(problems)
+    return loaded
+
+
+def _duplicate_case_ids(cases: list[LoadedCase]) -> Iterator[Problem]:
+    first: dict[str, LoadedCase] = {}
+    for lc in cases:
+        earlier = first.setdefault(lc.case.id, lc)
+        if earlier is not lc:
+            there = earlier.document.location(("id",))
+            yield Problem(f"duplicate case id '{lc.case.id}' (also the id of {there.prefix()}); "
+                          "every case file needs its own id", lc.document.location(("id",)))
 
 
 def iter_case_files(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -1,4 +1,8 @@
-"""Load rule files from folders, validate them against the fact vocabulary, compile them.
+"""Load rule files from folders: parse and validate them, keeping each file's bytes for the digest.
+
+Each rule is parsed once into the typed rule language (``load.parse``); a rule the engine
+cannot run is refused here too (``engine.load_problems``, plain Python: loading never
+imports the engine). Compiling happens later (``compile``).
 
 Rule files are ``<family>/<id>.yaml`` under a rules folder; files ending in ``.test.yaml``
 and anything under a ``tests`` folder are fixtures, not rules.
@@ -12,9 +16,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-
-from policycheck.compile.compiler import CompiledRule, compile_rule
+from policycheck.engine import load_problems
 from policycheck.errors import InputError, Location, Problem, RuleLoadError
+from policycheck.load.parse import parse_rule
+from policycheck.model.conditions import RuleSpec
 from policycheck.model.rule import Rule
 from policycheck.io.schema_errors import validate_document
 from policycheck.io.reader import Document, read_document
@@ -24,19 +29,20 @@ RULE_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class LoadedRule:
-    compiled: CompiledRule
+    spec: RuleSpec
     family: str
     file: str
     line: int
     document: Document
+    data: bytes = b""             # the file's bytes, for the pack digest
 
     @property
     def rule(self) -> Rule:
-        return self.compiled.rule
+        return self.spec.rule
 
     @property
     def id(self) -> str:
-        return self.compiled.rule.id
+        return self.spec.rule.id
 
 
 @dataclass(frozen=True)
@@ -102,20 +108,32 @@ def load_rules(folders: Sequence[str | Path] = (), *, bundled: bool = True) -> R
         raise RuleLoadError(problems)
     loaded.sort(key=lambda r: r.id)
     for r in loaded:
-        hasher.update(r.id.encode() + b"\0" + Path(r.file).read_bytes() + b"\0")
+        hasher.update(r.id.encode() + b"\0" + r.data + b"\0")
     return RulePack(tuple(loaded), hasher.hexdigest()[:16])
 
 
 def load_rule_file(path: Path, root: Path | None = None) -> LoadedRule:
     display = str(path)
     doc = read_document(path, display=display)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleLoadError([Problem(f"cannot read file: {exc.strerror or exc}", Location(display))]) from None
     rule = validate_document(doc, Rule, "a rule file", shape="with id, title, when, ...",
                              error=RuleLoadError)
     if rule.id != path.stem:
         raise RuleLoadError([Problem(f"rule id '{rule.id}' must equal the file name '{path.stem}'", doc.location(("id",)))])
-    compiled, problems = compile_rule(rule, doc)
-    if problems or compiled is None:
+    spec, problems = check_rule(rule, doc)
+    if spec is None:
         raise RuleLoadError(problems)
     family = path.parent.name if root is None or path.parent != root else "general"
-    return LoadedRule(compiled, family, display, doc.line_of(("id",)) or 1, doc)
+    return LoadedRule(spec, family, display, doc.line_of(("id",)) or 1, doc, data)
+
+
+def check_rule(rule: Rule, doc: Document) -> tuple[RuleSpec | None, list[Problem]]:
+    """Parse a validated rule and check the engine can run it: the spec, or None and the problems."""
+    spec, problems = parse_rule(rule, doc)
+    if spec is not None:
+        problems = load_problems(spec)
+    return (spec, []) if spec is not None and not problems else (None, problems)
 

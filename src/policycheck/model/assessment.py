@@ -7,6 +7,7 @@ Its JSON (``Assessment.to_json()``) is the ``--format json`` output and is byte-
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
@@ -120,8 +121,10 @@ class Flag(_Out):
         rule tested (identity fields such as id, version and date come last), else the fact's line."""
         if not self.evidence:
             return None, None
-        for wanted in (lambda f: f.status == "known" and f.field not in _IDENTITY_FIELDS,
-                       lambda f: f.field not in _IDENTITY_FIELDS, lambda f: True):
+        tests: tuple[Callable[[EvidenceField], bool], ...] = (
+            lambda f: f.status == "known" and f.field not in _IDENTITY_FIELDS,
+            lambda f: f.field not in _IDENTITY_FIELDS, lambda f: True)
+        for wanted in tests:
             for e in self.evidence:
                 for f in e.fields:
                     if f.line and wanted(f):

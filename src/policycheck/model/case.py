@@ -12,13 +12,14 @@ counts as a clean bill. Any fact may list ``sources`` (ids from the case's ``sou
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 
-UNKNOWN = "unknown"
+UNKNOWN: Literal["unknown"] = "unknown"
 T = TypeVar("T")
 Unknown = Literal["unknown"]
 Unknowable = Annotated[T | Unknown, Field(union_mode="left_to_right")]
@@ -48,8 +49,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
-Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=80)]
-IsoDate = Annotated[str, Field(description="YYYY-MM-DD, or YYYY-MM / YYYY when only that is known")]
+@dataclass(frozen=True)
+class Shape:
+    """What a plain string holds ("id" or "date"), for the fact vocabulary.
+
+    Read from the annotation by ``model.vocabulary``; pydantic ignores it, so it changes neither
+    validation nor the JSON schema.
+    """
+
+    kind: Literal["id", "date"]
+
+
+Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=80), Shape("id")]
+IsoDate = Annotated[str, Field(description="YYYY-MM-DD, or YYYY-MM / YYYY when only that is known"), Shape("date")]
 
 PartyRole = Literal[
     "fm_developer", "cloud_provider", "chip_maker", "data_holder", "distributor", "investor", "licensee", "deployer"

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from policycheck.errors import Location
 from policycheck.model.rule import Rule, Severity
 
 Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "contains_any", "contains_all",
@@ -45,6 +46,11 @@ class Loc(_Node):
     line: int | None = None
     column: int | None = None
     path: tuple[str | int, ...] = ()
+
+    def location(self) -> Location:
+        """The place as an error reports it (what ``Document.location`` gives for ``path``)."""
+        text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path).lstrip(".")
+        return Location(self.file, self.line, self.column, text or None)
 
 
 class FieldTest(_Node):

@@ -3,12 +3,25 @@
 This is the contract between case files and rules. ``facts.py`` produces exactly these
 fields; rule validation checks every pattern against them, so a misspelt field or enum
 value fails when a rule is loaded instead of silently never matching.
+
+The vocabulary is derived from the case model (``model/case.py``), not restated: every fact
+field names the case-file field it comes from (its ``case_path``, e.g.
+``licences[].versions[].terms.acceptable_use_policy.incorporated_by_reference``), and a
+field ``taken`` from the case reads its kind, enum values and list item kind from that
+field's annotation. So a value added to a case-model ``Literal`` is a fact value at once.
+Fields ``derived`` from a case field (``has_user_threshold``, ``seq``, ...) state their kind.
 """
 
 from __future__ import annotations
 
+import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from policycheck.model import case as c
 
@@ -21,148 +34,347 @@ class FieldSpec:
     doc: str
     values: tuple[str, ...] = ()          # allowed values of an enum, or of a list's items
     item: Kind | None = None              # item kind of a list ("enum", "str" or "id")
+    case_path: str = ""                   # the case-file field it comes from, e.g. "deals[].amount.value"
+    derived: bool = False                 # computed from case_path (e.g. a bool "is it there"), not copied
+
+
+class VocabularyError(Exception):
+    """A vocabulary declaration does not fit the case model (a programming error)."""
 
 
 def _enum(lit: object) -> tuple[str, ...]:
     return tuple(str(v) for v in typing.get_args(lit))
 
 
-def _f(kind: Kind, doc: str, lit: object = None, item: Kind | None = None) -> FieldSpec:
-    return FieldSpec(kind, doc, _enum(lit) if lit is not None else (), item)
+# --- reading the case model -----------------------------------------------------------------------
+
+# Union members that say "no value" rather than being one: absent, unknown, and the "none" /
+# "free" words that stand for an object that does not exist.
+_SENTINELS = frozenset({"unknown", "none", "free"})
 
 
-EXCLUSIVITY = c.Exclusivity
-FORMS = c.DealForm
-GOVERNANCE = c.GovernanceRight
+@dataclass(frozen=True)
+class _Resolved:
+    annotation: Any                       # the field's value type, Annotated/None/unknown stripped
+    shape: str | None                     # c.Shape marker ("id", "date") when there is one
+    always: bool                          # every step is required: never absent, unknown or "none"
 
-FACT_TYPES: dict[str, dict[str, FieldSpec]] = {
+
+def _is_sentinel(arg: Any) -> bool:
+    return typing.get_origin(arg) is typing.Literal and len(typing.get_args(arg)) == 1 \
+        and typing.get_args(arg)[0] in _SENTINELS
+
+
+def _shape_of(metadata: list[Any] | tuple[Any, ...]) -> str | None:
+    for m in metadata:
+        if isinstance(m, c.Shape):
+            return m.kind
+        if isinstance(m, FieldInfo):
+            found = _shape_of(m.metadata)
+            if found:
+                return found
+    return None
+
+
+def _strip(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> tuple[list[Any], str | None, bool]:
+    """The value members of ``annotation`` (sentinels removed), its Shape marker, and whether
+    no sentinel or None was found."""
+    shape = _shape_of(metadata)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *meta = typing.get_args(annotation)
+        members, inner_shape, always = _strip(inner, meta)
+        return members, inner_shape or shape, always
+    if origin in (typing.Union, types.UnionType):
+        members, always = [], True
+        for arg in typing.get_args(annotation):
+            if arg is type(None) or _is_sentinel(arg):
+                always = False
+                continue
+            sub, sub_shape, sub_always = _strip(arg)
+            members.extend(sub)
+            shape = shape or sub_shape
+            always = always and sub_always
+        return members, shape, always
+    return [annotation], shape, True
+
+
+def _models(members: list[Any]) -> list[type[BaseModel]]:
+    return [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+
+
+def resolve(path: str, root: type[BaseModel] | None = None) -> _Resolved:
+    """The case-model field at ``path`` (``a[].b.c``: ``[]`` steps into a list's items) in
+    ``root`` (the case model, ``case.Case``, looked up when called)."""
+    model: type[BaseModel] | None = root or c.Case
+    always = True
+    members: list[Any] = []
+    shape: str | None = None
+    for k, step in enumerate(path.split(".")):
+        name, many = (step[:-2], True) if step.endswith("[]") else (step, False)
+        if model is None or name not in model.model_fields:
+            raise VocabularyError(f"{path}: no field '{name}' here")
+        info = model.model_fields[name]
+        members, shape, step_always = _strip(info.annotation, info.metadata)
+        always = always and step_always
+        if many:
+            lists = [m for m in members if typing.get_origin(m) is list]
+            if len(lists) != 1:
+                raise VocabularyError(f"{path}: '{name}' is not a list")
+            members, shape, _ = _strip(typing.get_args(lists[0])[0])
+        last = k == len(path.split(".")) - 1
+        found = _models(members)
+        model = found[0] if len(found) == 1 else None
+        if not last and model is None:
+            raise VocabularyError(f"{path}: '{name}' holds no fields")
+    if len(members) != 1:
+        raise VocabularyError(f"{path}: expected one value type, found {members}")
+    return _Resolved(members[0], shape, always)
+
+
+def _kind(annotation: Any, shape: str | None) -> tuple[Kind, tuple[str, ...]]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "enum", _enum(annotation)
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "number", ()
+    if annotation is str:
+        return typing.cast(Kind, shape or "str"), ()
+    raise VocabularyError(f"no fact kind for {annotation!r}")
+
+
+def spec_from(path: str, doc: str, root: type[BaseModel] | None = None) -> FieldSpec:
+    """A fact field copied from the case field at ``path``: kind and values from its annotation."""
+    r = resolve(path, root)
+    if isinstance(r.annotation, type) and issubclass(r.annotation, BaseModel):
+        raise VocabularyError(f"{path}: holds fields ({', '.join(r.annotation.model_fields)}); "
+                              "copy one of them, or declare the fact field derived")
+    if typing.get_origin(r.annotation) is list:
+        members, shape, _ = _strip(typing.get_args(r.annotation)[0])
+        if len(members) != 1:
+            raise VocabularyError(f"{path}: list items of more than one type")
+        item, values = _kind(members[0], shape)
+        if item not in ("enum", "str", "id"):
+            raise VocabularyError(f"{path}: lists of {item} are not facts")
+        return FieldSpec("list", doc, values, item, path)
+    kind, values = _kind(r.annotation, r.shape)
+    return FieldSpec(kind, doc, values, None, path)
+
+
+# --- the declarations -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Taken:
+    path: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class _Derived:
+    kind: Kind
+    path: str
+    doc: str
+    always: bool = False                  # facts.py sets it on every fact (e.g. a position)
+
+
+def taken(path: str, doc: str) -> _Taken:
+    return _Taken(path, doc)
+
+
+def derived(kind: Kind, path: str, doc: str, *, always: bool = False) -> _Derived:
+    return _Derived(kind, path, doc, always)
+
+
+Declarations = Mapping[str, Mapping[str, "_Taken | _Derived"]]
+
+_P, _M, _L, _V, _T = "parties[]", "models[]", "licences[]", "licences[].versions[]", "licences[].versions[].terms"
+_UT, _OB, _AUP = f"{_T}.user_threshold", f"{_T}.output_training_ban", f"{_T}.acceptable_use_policy"
+_D, _X = "deals[]", "data_access_changes[]"
+
+DECLARATIONS: Declarations = {
     "case": {
-        "id": _f("id", "Case id"),
-        "kinds": _f("list", "What the case covers", typing.Literal["licence", "deal", "data_access"], "enum"),
-        "as_of": _f("date", "Date the case describes"),
+        "id": taken("id", "Case id"),
+        "kinds": taken("kind", "What the case covers"),
+        "as_of": taken("as_of", "Date the case describes"),
     },
     "party": {
-        "id": _f("id", "Party id (stable across case files)"),
-        "name": _f("str", "Name"),
-        "roles": _f("list", "Roles the party plays", c.PartyRole, "enum"),
-        "leading_markets": _f("list", "Markets where the party holds a leading position", c.Market, "enum"),
-        "holds_leading_position": _f("bool", "True when leading_markets is not empty"),
+        "id": taken(f"{_P}.id", "Party id (stable across case files)"),
+        "name": taken(f"{_P}.name", "Name"),
+        "roles": taken(f"{_P}.roles", "Roles the party plays"),
+        "leading_markets": taken(f"{_P}.leading_markets", "Markets where the party holds a leading position"),
+        "holds_leading_position": derived("bool", f"{_P}.leading_markets", "True when leading_markets is not empty"),
     },
     "model": {
-        "id": _f("id", "Model id"),
-        "name": _f("str", "Name"),
-        "developer": _f("id", "Party id of the developer"),
-        "release_date": _f("date", "Release date"),
-        "weights": _f("enum", "How the weights can be obtained", c.Weights),
-        "training_data": _f("enum", "Disclosure of training data", c.Disclosure),
-        "training_code": _f("enum", "Disclosure of training code", c.Disclosure),
-        "parameters_billions": _f("number", "Size in billions of parameters"),
-        "size_class": _f("enum", "Size class", c.SizeClass),
-        "frontier": _f("bool", "A model at the performance frontier"),
+        "id": taken(f"{_M}.id", "Model id"),
+        "name": taken(f"{_M}.name", "Name"),
+        "developer": taken(f"{_M}.developer", "Party id of the developer"),
+        "release_date": taken(f"{_M}.release_date", "Release date"),
+        "weights": taken(f"{_M}.weights", "How the weights can be obtained"),
+        "training_data": taken(f"{_M}.training_data", "Disclosure of training data"),
+        "training_code": taken(f"{_M}.training_code", "Disclosure of training code"),
+        "parameters_billions": taken(f"{_M}.parameters_billions", "Size in billions of parameters"),
+        "size_class": taken(f"{_M}.size_class", "Size class"),
+        "frontier": taken(f"{_M}.frontier", "A model at the performance frontier"),
     },
     "licence_version": {
-        "id": _f("id", "'<licence id>@<n>', n counting versions from 1"),
-        "licence": _f("id", "Licence id (shared by all versions of one licence)"),
-        "licence_name": _f("str", "Name of the licence (shared by all versions of one licence)"),
-        "licence_kind": _f("enum", "Kind of licence", typing.Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]),
-        "licensor": _f("id", "Party id of the licensor"),
-        "version": _f("str", "Version name"),
-        "seq": _f("int", "Position in the licence's timeline, from 1"),
-        "date": _f("date", "Date the version took effect"),
-        "previous": _f("id", "Id of the previous version of the same licence (absent for the first)"),
-        "spdx": _f("str", "SPDX id or LicenseRef- name"),
-        "models": _f("list", "Model ids the licence covers", None, "id"),
-        "weights_access": _f("enum", "How the weights can be obtained under this version", c.Weights),
-        "commercial_use": _f("enum", "Commercial use", typing.Literal["allowed", "restricted", "prohibited"]),
-        "research_only": _f("bool", "Use limited to research"),
-        "has_user_threshold": _f("bool", "A user or revenue threshold applies"),
-        "threshold_metric": _f("enum", "What the threshold counts", typing.Literal["monthly_active_users", "annual_revenue_usd", "users", "employees"]),
-        "threshold_limit": _f("number", "The threshold's limit"),
-        "threshold_above": _f("enum", "What applies above the threshold", typing.Literal["licensor_discretion", "separate_licence_required", "prohibited", "fee"]),
-        "output_training_ban": _f("bool", "Outputs may not be used to train or improve other models"),
-        "output_ban_scope": _f("enum", "Which models the output ban protects against", typing.Literal["competing_models", "other_models", "any_model"]),
-        "output_ban_exempts_licensor_family": _f("bool", "The output ban excepts the licensor's own model family"),
-        "has_aup": _f("bool", "An acceptable-use policy applies"),
-        "aup_by_reference": _f("bool", "The acceptable-use policy is incorporated by reference"),
-        "aup_unilateral_update": _f("bool", "The licensor can change the acceptable-use policy unilaterally"),
-        "licensor_may_change_terms": _f("bool", "The licensor can change the licence terms unilaterally"),
-        "revocation": _f("enum", "When the licensor can revoke", typing.Literal["at_will", "on_breach", "irrevocable"]),
-        "remote_restriction": _f("bool", "The licensor reserves a right to restrict use remotely"),
-        "must_use_latest_version": _f("bool", "Licensees must move to the latest version"),
-        "has_field_of_use_restrictions": _f("bool", "Field-of-use restrictions apply"),
-        "field_of_use_restrictions": _f("list", "Restricted fields of use", None, "str"),
-        "has_geographic_restrictions": _f("bool", "Geographic restrictions apply"),
-        "geographic_restrictions": _f("list", "Excluded territories", None, "str"),
-        "hosted_service_restriction": _f("bool", "Offering the model as a hosted service is restricted"),
-        "attribution_required": _f("bool", "Attribution is required"),
-        "naming_requirement": _f("bool", "Derivatives must carry the licensor's naming or branding"),
-        "restrictions_pass_to_derivatives": _f("bool", "Use restrictions must be passed on to derivatives"),
-        "distillation_counts_as_derivative": _f("bool", "Models distilled from outputs count as derivatives"),
-        "osi_approved": _f("bool", "The licence is OSI-approved"),
-        "marketed_as_open": _f("bool", "The licensor markets the model or licence as open"),
-        "terminates_on_ip_claim": _f("bool", "The licence ends if the licensee sues the licensor over IP"),
+        "id": derived("id", _V, "'<licence id>@<n>', n counting versions from 1", always=True),
+        "licence": taken(f"{_L}.id", "Licence id (shared by all versions of one licence)"),
+        "licence_name": taken(f"{_L}.name", "Name of the licence (shared by all versions of one licence)"),
+        "licence_kind": taken(f"{_L}.kind", "Kind of licence"),
+        "licensor": taken(f"{_L}.licensor", "Party id of the licensor"),
+        "version": taken(f"{_V}.version", "Version name"),
+        "seq": derived("int", _V, "Position in the licence's timeline, from 1", always=True),
+        "date": taken(f"{_V}.date", "Date the version took effect"),
+        "previous": derived("id", _V, "Id of the previous version of the same licence (absent for the first)"),
+        "spdx": taken(f"{_V}.spdx", "SPDX id or LicenseRef- name"),
+        "models": taken(f"{_L}.models", "Model ids the licence covers"),
+        "weights_access": taken(f"{_T}.weights_access", "How the weights can be obtained under this version"),
+        "commercial_use": taken(f"{_T}.commercial_use", "Commercial use"),
+        "research_only": taken(f"{_T}.research_only", "Use limited to research"),
+        "has_user_threshold": derived("bool", _UT, "A user or revenue threshold applies"),
+        "threshold_metric": taken(f"{_UT}.metric", "What the threshold counts"),
+        "threshold_limit": taken(f"{_UT}.limit", "The threshold's limit"),
+        "threshold_above": taken(f"{_UT}.above", "What applies above the threshold"),
+        "output_training_ban": derived("bool", _OB, "Outputs may not be used to train or improve other models"),
+        "output_ban_scope": taken(f"{_OB}.scope", "Which models the output ban protects against"),
+        "output_ban_exempts_licensor_family": taken(f"{_OB}.exempts_licensor_family",
+                                                    "The output ban excepts the licensor's own model family"),
+        "has_aup": derived("bool", _AUP, "An acceptable-use policy applies"),
+        "aup_by_reference": taken(f"{_AUP}.incorporated_by_reference",
+                                  "The acceptable-use policy is incorporated by reference"),
+        "aup_unilateral_update": taken(f"{_AUP}.licensor_may_update",
+                                       "The licensor can change the acceptable-use policy unilaterally"),
+        "licensor_may_change_terms": taken(f"{_T}.licensor_may_change_terms",
+                                           "The licensor can change the licence terms unilaterally"),
+        "revocation": taken(f"{_T}.revocation", "When the licensor can revoke"),
+        "remote_restriction": taken(f"{_T}.remote_restriction", "The licensor reserves a right to restrict use remotely"),
+        "must_use_latest_version": taken(f"{_T}.must_use_latest_version", "Licensees must move to the latest version"),
+        "has_field_of_use_restrictions": derived("bool", f"{_T}.field_of_use_restrictions",
+                                                 "Field-of-use restrictions apply"),
+        "field_of_use_restrictions": taken(f"{_T}.field_of_use_restrictions", "Restricted fields of use"),
+        "has_geographic_restrictions": derived("bool", f"{_T}.geographic_restrictions", "Geographic restrictions apply"),
+        "geographic_restrictions": taken(f"{_T}.geographic_restrictions", "Excluded territories"),
+        "hosted_service_restriction": taken(f"{_T}.hosted_service_restriction",
+                                            "Offering the model as a hosted service is restricted"),
+        "attribution_required": taken(f"{_T}.attribution_required", "Attribution is required"),
+        "naming_requirement": taken(f"{_T}.naming_requirement",
+                                    "Derivatives must carry the licensor's naming or branding"),
+        "restrictions_pass_to_derivatives": taken(f"{_T}.restrictions_pass_to_derivatives",
+                                                  "Use restrictions must be passed on to derivatives"),
+        "distillation_counts_as_derivative": taken(f"{_T}.distillation_counts_as_derivative",
+                                                   "Models distilled from outputs count as derivatives"),
+        "osi_approved": taken(f"{_T}.osi_approved", "The licence is OSI-approved"),
+        "marketed_as_open": taken(f"{_T}.marketed_as_open", "The licensor markets the model or licence as open"),
+        "terminates_on_ip_claim": taken(f"{_T}.terminates_on_ip_claim",
+                                        "The licence ends if the licensee sues the licensor over IP"),
     },
     "deal": {
-        "id": _f("id", "Deal id"),
-        "title": _f("str", "Title"),
-        "date": _f("date", "Date of the agreement or round"),
-        "partner": _f("id", "Party id of the investor, cloud provider or distributor"),
-        "developer": _f("id", "Party id of the FM developer"),
-        "amount": _f("number", "Amount"),
-        "currency": _f("enum", "Currency of the amount", typing.Literal["USD", "GBP", "EUR"]),
-        "forms": _f("list", "Forms of consideration", FORMS, "enum"),
-        "stake_pct": _f("number", "Stake acquired, in percent"),
-        "compute": _f("enum", "Exclusivity of compute supply", EXCLUSIVITY),
-        "distribution": _f("enum", "Exclusivity of distribution", EXCLUSIVITY),
-        "api_exclusive_to_partner_cloud": _f("bool", "The developer's API is offered only on the partner's cloud"),
-        "ip_rights": _f("enum", "Rights the partner gets in the developer's IP", typing.Literal["exclusive", "non_exclusive", "none"]),
-        "integration_into_partner_products": _f("bool", "The model is integrated into the partner's products"),
-        "governance": _f("list", "Governance rights the partner gets", GOVERNANCE, "enum"),
-        "has_governance_rights": _f("bool", "True when governance is not empty"),
-        "has_board_seat": _f("bool", "True when governance includes board_seat"),
-        "staff_hired": _f("bool", "The partner hired the developer's staff"),
-        "staff_count": _f("int", "Number of staff hired"),
-        "key_staff_hired": _f("bool", "Key staff were hired"),
-        "hire_with_licence": _f("bool", "Staff were hired together with a licence instead of an acquisition"),
-        "priority_accelerator_access": _f("bool", "Priority access to scarce accelerators"),
-        "developer_multihoming": _f("bool", "The developer also uses rival providers"),
+        "id": taken(f"{_D}.id", "Deal id"),
+        "title": taken(f"{_D}.title", "Title"),
+        "date": taken(f"{_D}.date", "Date of the agreement or round"),
+        "partner": taken(f"{_D}.partner", "Party id of the investor, cloud provider or distributor"),
+        "developer": taken(f"{_D}.developer", "Party id of the FM developer"),
+        "amount": taken(f"{_D}.amount.value", "Amount"),
+        "currency": taken(f"{_D}.amount.currency", "Currency of the amount"),
+        "forms": taken(f"{_D}.forms", "Forms of consideration"),
+        "stake_pct": taken(f"{_D}.stake_pct", "Stake acquired, in percent"),
+        "compute": taken(f"{_D}.compute", "Exclusivity of compute supply"),
+        "distribution": taken(f"{_D}.distribution", "Exclusivity of distribution"),
+        "api_exclusive_to_partner_cloud": taken(f"{_D}.api_exclusive_to_partner_cloud",
+                                                "The developer's API is offered only on the partner's cloud"),
+        "ip_rights": taken(f"{_D}.ip_rights", "Rights the partner gets in the developer's IP"),
+        "integration_into_partner_products": taken(f"{_D}.integration_into_partner_products",
+                                                   "The model is integrated into the partner's products"),
+        "governance": taken(f"{_D}.governance", "Governance rights the partner gets"),
+        "has_governance_rights": derived("bool", f"{_D}.governance", "True when governance is not empty"),
+        "has_board_seat": derived("bool", f"{_D}.governance", "True when governance includes board_seat"),
+        "staff_hired": derived("bool", f"{_D}.staff_hired", "The partner hired the developer's staff"),
+        "staff_count": taken(f"{_D}.staff_hired.count", "Number of staff hired"),
+        "key_staff_hired": taken(f"{_D}.staff_hired.key_staff", "Key staff were hired"),
+        "hire_with_licence": taken(f"{_D}.staff_hired.with_licence",
+                                   "Staff were hired together with a licence instead of an acquisition"),
+        "priority_accelerator_access": taken(f"{_D}.priority_accelerator_access", "Priority access to scarce accelerators"),
+        "developer_multihoming": taken(f"{_D}.developer_multihoming", "The developer also uses rival providers"),
     },
     "data_access_change": {
-        "id": _f("id", "Change id"),
-        "holder": _f("id", "Party id of the data holder"),
-        "resource": _f("str", "The data resource or API"),
-        "date": _f("date", "Date the change took effect"),
-        "announced": _f("date", "Date the change was announced"),
-        "free_before": _f("bool", "Access was free before"),
-        "free_after": _f("bool", "Access is free after"),
-        "price_before": _f("number", "Price before (0 when free)"),
-        "price_after": _f("number", "Price after (0 when free)"),
-        "price_unit": _f("str", "Unit of the price after"),
-        "ai_training_ban_before": _f("bool", "AI training was barred before"),
-        "ai_training_ban_after": _f("bool", "AI training is barred after"),
-        "exclusive_after": _f("bool", "An exclusive licensee holds the data after the change"),
-        "exclusive_licensee_after": _f("id", "Party id of the exclusive licensee after the change"),
+        "id": taken(f"{_X}.id", "Change id"),
+        "holder": taken(f"{_X}.holder", "Party id of the data holder"),
+        "resource": taken(f"{_X}.resource", "The data resource or API"),
+        "date": taken(f"{_X}.date", "Date the change took effect"),
+        "announced": taken(f"{_X}.announced", "Date the change was announced"),
+        "free_before": derived("bool", f"{_X}.before.price", "Access was free before"),
+        "free_after": derived("bool", f"{_X}.after.price", "Access is free after"),
+        "price_before": taken(f"{_X}.before.price.amount", "Price before (0 when free)"),
+        "price_after": taken(f"{_X}.after.price.amount", "Price after (0 when free)"),
+        "price_unit": taken(f"{_X}.after.price.unit", "Unit of the price after"),
+        "ai_training_ban_before": taken(f"{_X}.before.ai_training_ban", "AI training was barred before"),
+        "ai_training_ban_after": taken(f"{_X}.after.ai_training_ban", "AI training is barred after"),
+        "exclusive_after": derived("bool", f"{_X}.after.exclusive_licensee",
+                                   "An exclusive licensee holds the data after the change"),
+        "exclusive_licensee_after": taken(f"{_X}.after.exclusive_licensee",
+                                          "Party id of the exclusive licensee after the change"),
     },
 }
 
 
+def build(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | None = None) -> dict[str, dict[str, FieldSpec]]:
+    """The vocabulary: each declaration resolved against the case model ``root``."""
+    out: dict[str, dict[str, FieldSpec]] = {}
+    for fact, fields in declarations.items():
+        out[fact] = {}
+        for name, d in fields.items():
+            if isinstance(d, _Taken):
+                out[fact][name] = spec_from(d.path, d.doc, root)
+            else:
+                resolve(d.path, root)  # the field it is derived from must exist
+                out[fact][name] = FieldSpec(d.kind, d.doc, (), None, d.path, derived=True)
+    return out
+
+
+def always_present(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | None = None) -> dict[str, frozenset[str]]:
+    """Fields every fact of a type carries: copied from a required case field (never absent,
+    ``unknown`` or ``none`` on the way), or derived and declared ``always``."""
+    return {
+        fact: frozenset(name for name, d in fields.items()
+                        if (d.always if isinstance(d, _Derived) else resolve(d.path, root).always))
+        for fact, fields in declarations.items()
+    }
+
+
+FACT_TYPES: dict[str, dict[str, FieldSpec]] = build()
+
 # Fields facts.py sets on every fact of the type (the case schema requires them).
-ALWAYS_PRESENT: dict[str, frozenset[str]] = {
-    "case": frozenset({"id", "kinds", "as_of"}),
-    "party": frozenset({"id", "name", "roles"}),
-    "model": frozenset({"id", "name", "developer"}),
-    "licence_version": frozenset({"id", "licence", "licence_name", "licence_kind", "licensor", "models", "version",
-                                  "seq", "date"}),
-    "deal": frozenset({"id", "title", "date", "partner", "developer"}),
-    "data_access_change": frozenset({"id", "holder", "resource", "date"}),
-}
+ALWAYS_PRESENT: dict[str, frozenset[str]] = always_present()
+
+
+def by_case_path(vocabulary: Mapping[str, Mapping[str, FieldSpec]] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Case path -> the (fact type, field) pairs read from it (several for derived fields)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for fact, fields in (FACT_TYPES if vocabulary is None else vocabulary).items():
+        for name, spec in fields.items():
+            out.setdefault(spec.case_path, []).append((fact, name))
+    return out
+
+
+def case_paths_by_field() -> dict[str, tuple[str, ...]]:
+    """Each fact field name -> the case paths it is read from (for "did you mean" when a case
+    file uses a fact field's name, e.g. ``aup_by_reference`` under ``terms:``)."""
+    out: dict[str, set[str]] = {}
+    for fields in FACT_TYPES.values():
+        for name, spec in fields.items():
+            out.setdefault(name, set()).add(spec.case_path)
+    return {name: tuple(sorted(paths)) for name, paths in sorted(out.items())}
 
 
 def export() -> dict[str, dict[str, dict[str, object]]]:
     """The vocabulary as plain data (for `policycheck facts` and editors)."""
     return {
         t: {name: {"kind": s.kind, "doc": s.doc, **({"values": list(s.values)} if s.values else {}),
-                   **({"item": s.item} if s.item else {})}
+                   **({"item": s.item} if s.item else {}), "case_path": s.case_path,
+                   **({"derived": True} if s.derived else {})}
             for name, s in fields.items()}
         for t, fields in FACT_TYPES.items()
     }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from policycheck.model.rule import CONDITIONS
-from policycheck.load.rules import RulePack
+from policycheck.load.rules import LoadedRule, RulePack
 
 
-def _conds(conds: list[str]) -> list[str]:
+def _conds(conds: Sequence[str]) -> list[str]:
     return [c for c in CONDITIONS if c in conds]
 
 
@@ -36,7 +37,7 @@ def _cell(text: str) -> str:
 
 def markdown(pack: RulePack) -> str:
     """The catalogue as Markdown (docs/rules.md): a table per family, then each rule in full."""
-    by_family: dict[str, list] = {}
+    by_family: dict[str, list[LoadedRule]] = {}
     for r in pack.rules:
         by_family.setdefault(r.family, []).append(r)
     lines = ["# Rule catalogue", "",

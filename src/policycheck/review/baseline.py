@@ -22,7 +22,7 @@ from policycheck.errors import InputError, Problem
 from policycheck.model.rule import Severity
 from policycheck.io.schema_errors import problems_from
 from policycheck.io.reader import Document, read_document
-from policycheck.review.waivers import FINGERPRINT
+from policycheck.review.fingerprint import FINGERPRINT
 
 FORMAT_VERSION = 1
 

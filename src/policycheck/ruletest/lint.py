@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policycheck.compile.compiler import PLACEHOLDER
+from policycheck.load.parse import PLACEHOLDER
 from policycheck.errors import PolicycheckError, Problem
 from policycheck.ruletest.fixtures import LoadedTest, iter_fixture_files, load_fixture_file
-from policycheck.model.rule import Pattern
+from policycheck.model.conditions import Check, Conjunction, FieldTest, PatternSpec
 from policycheck.load.rules import LoadedRule, iter_rule_files, load_rule_file
 from policycheck.io.reader import Path_, format_path
 from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
@@ -113,13 +113,16 @@ class _FieldState:
             return set(self.spec.values)
         return None
 
-    def add(self, op: str, operand: Any, alias: str, name: str) -> None:
-        self.tests.append(f"{op} {_show(operand)}")
-        if isinstance(operand, dict) and set(operand) == {"ref"}:
+    def add(self, check: Check, alias: str) -> None:
+        op, name = check.op, check.field
+        if not isinstance(check, FieldTest):
+            self.tests.append(f"{op} {{ref: {check.alias}.{check.other}}}")
             self.needs_value = True
-            if operand["ref"] == f"{alias}.{name}" and op in ("ne", "lt", "gt"):
+            if (check.alias, check.other) == (alias, name) and op in ("ne", "lt", "gt"):
                 self.self_contradiction = f"'{name}' cannot be {op} itself"
             return
+        operand = check.value
+        self.tests.append(f"{op} {_show(operand)}")
         if op == "exists":
             if operand:
                 self.needs_value = True
@@ -195,9 +198,7 @@ def _tighter_upper(new: tuple[Any, bool], old: tuple[Any, bool]) -> bool:
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict) and set(value) == {"ref"}:
-        return "{ref: " + str(value["ref"]) + "}"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return repr(value) if isinstance(value, str) else str(value)
 
@@ -205,17 +206,11 @@ def _show(value: Any) -> str:
 _State = dict[str, _FieldState]
 
 
-def _apply(state: _State, fact: str, alias: str, where: Mapping[str, Any]) -> _State:
+def _apply(state: _State, fact: str, alias: str, where: Conjunction) -> _State:
     out = {k: v.copy() for k, v in state.items()}
-    vocab = FACT_TYPES.get(fact, {})
-    for name, spec_value in where.items():
-        spec = vocab.get(name)
-        if spec is None:  # the loader rejects these; nothing to reason about
-            continue
-        ops = spec_value if isinstance(spec_value, dict) and "ref" not in spec_value else {"eq": spec_value}
-        fs = out.setdefault(name, _FieldState(spec))
-        for op, operand in ops.items():
-            fs.add(op, operand, alias, name)
+    vocab = FACT_TYPES[fact]
+    for check in where.checks:
+        out.setdefault(check.field, _FieldState(vocab[check.field])).add(check, alias)
     return out
 
 
@@ -227,7 +222,7 @@ def _why(state: _State) -> str | None:
     return None
 
 
-def _states(fact: str, alias: str, where: Mapping[str, Any], any_of: Sequence[Mapping[str, Any]],
+def _states(fact: str, alias: str, where: Conjunction, any_of: Sequence[Conjunction],
             base: _State | None = None) -> tuple[list[_State], list[tuple[Path_, str]]]:
     """Satisfiable states of one pattern, and the contradictions found (relative paths)."""
     state = _apply(base or {}, fact, alias, where)
@@ -236,7 +231,8 @@ def _states(fact: str, alias: str, where: Mapping[str, Any], any_of: Sequence[Ma
         return [], [((), why)]
     if not any_of:
         return [state], []
-    live, dead = [], []
+    live: list[_State] = []
+    dead: list[tuple[Path_, str]] = []
     for i, branch in enumerate(any_of):
         s = _apply(state, fact, alias, branch)
         reason = _why(s)
@@ -252,13 +248,9 @@ def _states(fact: str, alias: str, where: Mapping[str, Any], any_of: Sequence[Ma
 # --------------------------------------------------------------------------- rule checks
 
 
-def _alias(p: Pattern) -> str:
-    return p.alias or p.fact
-
-
 class _RuleLint:
     def __init__(self, lr: LoadedRule) -> None:
-        self.lr, self.rule = lr, lr.rule
+        self.lr, self.rule, self.spec = lr, lr.rule, lr.spec
         self.findings: list[Finding] = []
 
     def add(self, path: Path_, code: str, message: str) -> None:
@@ -292,12 +284,13 @@ class _RuleLint:
 
     def patterns(self) -> dict[str, list[tuple[Path_, list[_State]]]]:
         """Check every pattern; return alias -> [(pattern path, satisfiable states)]."""
-        when = self.rule.when
+        when = self.spec.when
         bound: dict[str, list[tuple[Path_, list[_State]]]] = {}
         for group in ("all", "any", "none"):
+            p: PatternSpec
             for i, p in enumerate(getattr(when, group)):
                 path: Path_ = ("when", group, i)
-                states, dead = _states(p.fact, _alias(p), p.where, p.any_of)
+                states, dead = _states(p.fact, p.alias, p.where, p.any_of)
                 for rel, why in dead:
                     where = format_path(path + rel)
                     if group == "none":
@@ -310,7 +303,7 @@ class _RuleLint:
                         what = f"{where} can never match, so the rule never fires"
                     self.add(path + rel, "never-matches", f"{what}: {why}")
                 if group != "none":
-                    bound.setdefault(_alias(p), []).append((path, states))
+                    bound.setdefault(p.alias, []).append((path, states))
         return bound
 
     def placeholders(self, bound: dict[str, list[tuple[Path_, list[_State]]]]) -> None:
@@ -319,9 +312,9 @@ class _RuleLint:
             if not PLACEHOLDER.fullmatch(text):
                 self.add(("message",), "placeholder-syntax",
                          f"'{text}' is not a placeholder; write {{alias.field}} in lower case")
-        alternatives = [_alias(p) for p in rule.when.any]
-        in_all = {_alias(p) for p in rule.when.all}
-        named = {_alias(p) for p in [*rule.when.all, *rule.when.any]}
+        alternatives = [p.alias for p in self.spec.when.any]
+        in_all = {p.alias for p in self.spec.when.all}
+        named = {p.alias for p in [*self.spec.when.all, *self.spec.when.any]}
         for alias, name in dict.fromkeys(PLACEHOLDER.findall(rule.message)):
             ph = f"{{{alias}.{name}}}"
             if alias not in named:
@@ -367,12 +360,13 @@ class _RuleLint:
 
     def _fact_at(self, path: Path_) -> str:
         group, index = str(path[1]), int(path[2])
-        return getattr(self.rule.when, group)[index].fact  # type: ignore[no-any-return]
+        pattern: PatternSpec = getattr(self.spec.when, group)[index]
+        return pattern.fact
 
     def mitigations(self, bound: dict[str, list[tuple[Path_, list[_State]]]]) -> None:
-        for m_i, mit in enumerate(self.rule.mitigated_by):
+        for m_i, mit in enumerate(self.spec.mitigations):
             mpath: Path_ = ("mitigated_by", m_i)
-            for r_i, ref in enumerate(mit.when.on):
+            for r_i, ref in enumerate(mit.on):
                 targets = bound.get(ref.on, [])
                 reasons: list[str] = []
                 live = False
@@ -388,8 +382,8 @@ class _RuleLint:
                              f"mitigation '{mit.id}' can never apply: its test on '{ref.on}' contradicts the rule's "
                              f"pattern: {reasons[0] if reasons else 'no satisfiable pattern'}")
             for group in ("all", "none"):
-                for a_i, p in enumerate(getattr(mit.when, group)):
-                    _, dead = _states(p.fact, _alias(p), p.where, p.any_of)
+                for a_i, p in enumerate(getattr(mit, group)):
+                    _, dead = _states(p.fact, p.alias, p.where, p.any_of)
                     for rel, why in dead:
                         path = mpath + ("when", group, a_i) + rel
                         if group == "none":

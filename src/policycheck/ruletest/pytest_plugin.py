@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # the plugin is imported by every pytest run: keep policycheck imports lazy
+    from _pytest._code.code import TerminalRepr
+
     from policycheck.ruletest.fixtures import LoadedTest, TestResult
     from policycheck.load.rules import RulePack
 
@@ -131,7 +133,7 @@ class RuleFixtureItem(pytest.Item):
         if not result.passed:
             raise RuleFixtureFailed(result)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         from policycheck.errors import PolicycheckError
 
         t = self.test
@@ -144,7 +146,7 @@ class RuleFixtureItem(pytest.Item):
             return "\n".join([head, *(f"  {line}" for line in excinfo.value.result.failures)])
         if isinstance(excinfo.value, PolicycheckError):
             return "\n".join([head, *(f"  error: {line}" for line in excinfo.value.lines())])
-        return super().repr_failure(excinfo)  # type: ignore[arg-type]
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.test.line - 1, f"[{self.test.rule}] {self.test.name}"

@@ -1,0 +1,164 @@
+"""The engine-neutral compiled form of a rule: engine rules as patterns of plain tests.
+
+An engine (``policycheck.engine``) matches ``EngineRule`` patterns against facts and reports
+which facts each rule matched; it translates these nodes into its own dialect and knows
+how to encode facts. Nothing here knows any engine's syntax.
+
+Tests on the pattern's own fact:
+
+* ``Compare(field, op, value)``: the field is present and ``field <op> value``;
+* ``Contains(field, value)``: the list field holds ``value``;
+* ``Exists(field, present)``: the field has a value (``present``) or has none;
+* ``Known(field)``: the field is not unknown and not unstated (the fact says what it is);
+* ``Ref(field, op, alias, other)``: ``field <op> alias.other``; ``alias`` is the pattern's
+  own alias for a same-fact comparison (``same``), else an earlier positive pattern (a join);
+* ``All(items)`` / ``Either(items)``: and / or (``All(())`` is always true).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Role = Literal["rule", "none", "mitigation"]
+CompareOp = Literal["eq", "ne", "lt", "lte", "gt", "gte"]
+_OPPOSITE: dict[str, CompareOp] = {"eq": "ne", "ne": "eq", "lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: str
+    op: CompareOp
+    value: Any
+
+
+@dataclass(frozen=True)
+class Contains:
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Exists:
+    field: str
+    present: bool = True
+
+
+@dataclass(frozen=True)
+class Known:
+    field: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    field: str
+    op: CompareOp
+    alias: str
+    other: str
+    same: bool = False          # a comparison of two fields of the pattern's own fact
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Test, ...]
+
+
+@dataclass(frozen=True)
+class Either:
+    items: tuple[Test, ...]
+
+
+Test = Compare | Contains | Exists | Known | Ref | All | Either
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Matches one fact of type ``fact``, bound to ``alias``, that passes every test.
+
+    ``role`` says where the pattern comes from: the rule's own positive patterns
+    (``when.all`` and an ``any`` pattern), one of its ``none`` patterns (negated, or positive
+    in a refuter), or a mitigation's ``all`` / ``none``; ``refinements`` are the conjunctions
+    a mitigation's ``on`` adds to a rule pattern, in order.
+    """
+
+    alias: str
+    fact: str
+    tests: tuple[Test, ...] = ()
+    negated: bool = False
+    role: Role = "rule"
+    refinements: tuple[tuple[Test, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineRule:
+    """Matches when every positive pattern matches a fact and no negated pattern does."""
+
+    name: str
+    patterns: tuple[Pattern, ...]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One alternative of a rule (``all`` plus one ``any`` pattern) and its engine rules.
+
+    ``main`` matches are flags; ``present`` (the facts and joins, no value tests) and
+    ``complete`` (``present`` plus every field read is known) decide whether a rule that did
+    not fire was assessed; a ``refuters`` match settles "does not match" although some field
+    is unknown; a ``mitigations`` match applies that mitigation to the flag.
+    """
+
+    index: int
+    aliases: tuple[str, ...]                       # positive aliases, in pattern order
+    types: dict[str, str]                          # alias -> fact type, in this alternative
+    fields: dict[str, frozenset[str]]              # alias -> fields this alternative reads
+    main: EngineRule
+    present: EngineRule
+    complete: EngineRule
+    refuters: tuple[EngineRule, ...] = ()
+    mitigations: tuple[tuple[str, EngineRule], ...] = ()   # (mitigation id, engine rule)
+
+    def engine_rules(self) -> tuple[EngineRule, ...]:
+        return (self.main, self.present, self.complete, *self.refuters, *(r for _, r in self.mitigations))
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule_id: str
+    alternatives: tuple[Alternative, ...]
+
+    def engine_rules(self) -> tuple[EngineRule, ...]:
+        return tuple(r for alt in self.alternatives for r in alt.engine_rules())
+
+
+def is_join(test: Test) -> bool:
+    """A reference to another pattern's fact."""
+    return isinstance(test, Ref) and not test.same
+
+
+def complement(test: Test) -> Test | None:
+    """The test that holds exactly when ``test`` fails on a fact whose fields are known.
+
+    Unknown and unstated fields are absent from facts, and every comparison on an absent
+    field is false, so a complement can only match on known values. Tests on lists and
+    existence tests have no safe complement (a list may be empty); they give None and leave
+    the rule "not assessed" when other fields are unknown. In a conjunction, ``exists: true``
+    tests stay as they are and only the other tests are negated.
+    """
+    if isinstance(test, Compare):
+        return Compare(test.field, _OPPOSITE[test.op], test.value)
+    if isinstance(test, Ref):
+        return Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, test.same) if test.same else None
+    if isinstance(test, All):
+        if not test.items:
+            return None
+        guards = tuple(t for t in test.items if isinstance(t, Exists) and t.present)
+        rest = tuple(t for t in test.items if t not in guards)
+        if guards and rest:
+            negated = complement(rest[0] if len(rest) == 1 else All(rest))
+            return None if negated is None else All((*guards, negated))
+        parts = [complement(t) for t in test.items]
+        return None if any(p is None for p in parts) else Either(tuple(p for p in parts if p is not None))
+    if isinstance(test, Either):
+        parts = [complement(t) for t in test.items]
+        return None if any(p is None for p in parts) else All(tuple(p for p in parts if p is not None))
+    return None

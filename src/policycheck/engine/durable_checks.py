@@ -1,0 +1,82 @@
+"""Rules the durable_rules engine cannot run correctly, refused when the rule pack loads.
+
+Plain Python (durable_rules is not imported), called through ``engine.load_problems``.
+Each refusal is a durable bug described in docs/engine.md:
+
+* a join to another pattern inside ``any_of``: the C join evaluator ignores or misreads
+  joins inside ``$or``;
+* a reference from or to a list field: error 312;
+* an ordering or ``ne`` join from a ``none`` pattern to a field not every fact of the other
+  type has: error 311, and guarding the field on the positive side would change when the
+  rule fires (fields in ``ALWAYS_PRESENT`` are safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from policycheck.errors import Problem
+from policycheck.model.conditions import Conjunction, PatternSpec, RefTest, RuleSpec
+from policycheck.model.vocabulary import ALWAYS_PRESENT, FACT_TYPES
+
+
+def load_problems(spec: RuleSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    for positives in spec.when.alternatives():
+        types = {p.alias: p.fact for p in (*positives, *spec.when.none)}
+        for p in (*positives, *spec.when.none):
+            problems += _conjunctions(p.alias, p.fact, p.where, p.any_of, types)
+        for mit in spec.mitigations:
+            mtypes = dict(types)
+            for ref in mit.on:
+                if ref.on in mtypes:
+                    problems += _conjunctions(ref.on, mtypes[ref.on], ref.where, ref.any_of, mtypes)
+            for p in (*mit.all, *mit.none):
+                mtypes[p.alias] = p.fact
+                problems += _conjunctions(p.alias, p.fact, p.where, p.any_of, mtypes)
+    for positives in spec.when.alternatives():
+        types = {p.alias: p.fact for p in positives}
+        problems += _negated_order_joins(spec.when.none, types)
+        for mit in spec.mitigations:
+            problems += _negated_order_joins(mit.none, {**types, **{p.alias: p.fact for p in mit.all}})
+    return list(dict.fromkeys(problems))
+
+
+def _conjunctions(alias: str, fact: str, where: Conjunction, any_of: tuple[Conjunction, ...],
+                  types: dict[str, str]) -> list[Problem]:
+    problems = _list_refs(fact, where.checks, types)
+    for branch in any_of:
+        problems += _list_refs(fact, branch.checks, types)
+        joins = [c for c in branch.checks if isinstance(c, RefTest) and c.alias != alias and not _lists(fact, c, types)]
+        if joins:  # durable_rules ignores or misreads joins inside $or (docs/engine.md)
+            problems.append(Problem("a reference to another pattern cannot sit inside any_of; put the join in 'where' "
+                                    "or use the rule-level 'any'", branch.loc.location()))
+    return problems
+
+
+def _lists(fact: str, ref: RefTest, types: dict[str, str]) -> tuple[str, str] | None:
+    mine = FACT_TYPES[fact][ref.field].kind
+    theirs = FACT_TYPES[types.get(ref.alias, fact)][ref.other].kind
+    return (mine, theirs) if "list" in (mine, theirs) else None
+
+
+def _list_refs(fact: str, checks: Iterable[object], types: dict[str, str]) -> list[Problem]:
+    out = []
+    for c in checks:
+        if isinstance(c, RefTest) and (kinds := _lists(fact, c, types)) is not None:  # durable error 312
+            out.append(Problem(f"cannot compare list fields by reference ('{kinds[0]}' with '{kinds[1]}')",
+                               c.loc.location()))
+    return out
+
+
+def _negated_order_joins(patterns: Iterable[PatternSpec], types: dict[str, str]) -> list[Problem]:
+    """``ne``/``lt``/... joins from a ``none`` pattern to a field not every fact has (error 311)."""
+    out = []
+    for p in patterns:
+        for c in p.checks():
+            if not isinstance(c, RefTest) or c.op == "eq" or c.alias == p.alias:
+                continue
+            if c.other not in ALWAYS_PRESENT.get(types.get(c.alias, ""), ()):
+                out.append(Problem(f"a 'none' pattern can compare with '{c.op}' only fields every fact has "
+                                   f"(such as id, date or seq), not '{c.alias}.{c.other}'; use eq", c.loc.location()))
+    return out

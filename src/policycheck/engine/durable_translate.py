@@ -1,0 +1,130 @@
+"""Write engine-neutral rules (``compile.ir``) and facts in durable_rules' JSON dialect.
+
+Plain Python (durable_rules is not imported). What the dialect needs beyond a literal
+translation, each a durable bug or limit described in docs/engine.md:
+
+* the engine reserves a fact's ``id``: the vocabulary's ``id`` travels as ``key``;
+* unknown and unstated fields are left out of the fact and marked ``u__<field>: 1``, so that
+  every comparison on them is false and ``Known(f)`` is ``$nex u__f``;
+* an ordering or ``ne`` join raises error 311 when the referenced fact lacks the field:
+  the referenced pattern requires the field to exist (joins of the rule guard every rule
+  pattern; joins of a mitigation guard only that mitigation's engine rule), and the joining
+  pattern requires its own field;
+* a same-fact reference matches an absent field when another rule of the ruleset tests
+  that field: both fields must exist;
+* ``$or`` inside ``$iany`` is mis-registered: ``contains_any`` is written as ``$or`` of ``$iany``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from policycheck.compile import ir
+from policycheck.engine.durable_json import EnginePattern, EngineRule
+
+_OPS = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+_TRUE: dict[str, Any] = {"$ex": {"t": 1}}  # every fact has a type
+
+
+def engine_field(name: str) -> str:
+    """The engine reserves ``id``; the vocabulary's ``id`` travels as ``key``."""
+    return "key" if name == "id" else name
+
+
+def unknown_marker(name: str) -> str:
+    return "u__" + engine_field(name)
+
+
+def engine_fact(fact_type: str, values: Mapping[str, Any], missing: Iterable[str]) -> dict[str, Any]:
+    """A fact as durable_rules stores it: known values, and a marker per unknown or unstated field."""
+    out: dict[str, Any] = {"t": fact_type}
+    for name, value in values.items():
+        out[engine_field(name)] = value
+    for name in sorted(missing):
+        out[unknown_marker(name)] = 1
+    return out
+
+
+def translate(rules: Iterable[ir.CompiledRule]) -> list[EngineRule]:
+    """Every engine rule of ``rules``, in order, in durable's dialect (no sentinel: engine.durable adds it)."""
+    out: list[EngineRule] = []
+    for compiled in rules:
+        guards = _join_guards(p.tests for alt in compiled.alternatives for p in alt.main.patterns
+                              if p.role == "rule" and not p.negated)
+        for rule in compiled.engine_rules():
+            mguards = _join_guards([*(ref for p in rule.patterns if p.role == "rule" for ref in p.refinements),
+                                    *(p.tests for p in rule.patterns if p.role == "mitigation" and not p.negated)])
+            out.append(EngineRule(rule.name, tuple(_pattern(p, guards, mguards) for p in rule.patterns)))
+    return out
+
+
+def _join_guards(conjunctions: Iterable[tuple[ir.Test, ...]]) -> dict[str, set[str]]:
+    """alias -> fields that ordering or ``ne`` joins read from it (error 311, docs/engine.md)."""
+    out: dict[str, set[str]] = {}
+    for tests in conjunctions:
+        for ref in _refs(tests):
+            if not ref.same and ref.op != "eq":
+                out.setdefault(ref.alias, set()).add(ref.other)
+    return out
+
+
+def _refs(tests: Iterable[ir.Test]) -> Iterable[ir.Ref]:
+    for t in tests:
+        if isinstance(t, ir.Ref):
+            yield t
+        elif isinstance(t, (ir.All, ir.Either)):
+            yield from _refs(t.items)
+
+
+def _exists(fields: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"$ex": {engine_field(f): 1}} for f in sorted(fields)]
+
+
+def _pattern(p: ir.Pattern, guards: dict[str, set[str]], mguards: dict[str, set[str]]) -> EnginePattern:
+    guarded = p.role == "rule" and not p.negated
+    expression = _and([{"t": p.fact}, *(_exists(guards.get(p.alias, ())) if guarded else ()),
+                       *(_test(t) for t in p.tests)])
+    if guarded and p.alias in mguards:
+        expression = _and([expression, *_exists(mguards[p.alias])])
+    for refinement in p.refinements:
+        expression = _and([expression, *(_test(t) for t in refinement)])
+    return EnginePattern(p.alias, expression, p.negated)
+
+
+def _and(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    if not tests:
+        return _TRUE
+    return tests[0] if len(tests) == 1 else {"$and": tests}
+
+
+def _test(test: ir.Test) -> dict[str, Any]:
+    if isinstance(test, ir.Compare):
+        ef = engine_field(test.field)
+        return {ef: test.value} if test.op == "eq" else {_OPS[test.op]: {ef: test.value}}
+    if isinstance(test, ir.Contains):
+        return {"$iany": {engine_field(test.field): {"$i": test.value}}}
+    if isinstance(test, ir.Exists):
+        return {"$ex" if test.present else "$nex": {engine_field(test.field): 1}}
+    if isinstance(test, ir.Known):
+        return {"$nex": {unknown_marker(test.field): 1}}
+    if isinstance(test, ir.Ref):
+        return _ref(test)
+    if isinstance(test, ir.All):
+        return _and([_test(t) for t in test.items])
+    return {"$or": [_test(t) for t in test.items]}
+
+
+def _ref(ref: ir.Ref) -> dict[str, Any]:
+    ef, other = engine_field(ref.field), engine_field(ref.other)
+    right = {"$m": other} if ref.same else {ref.alias: other}
+    expression = {ef: right} if ref.op == "eq" else {_OPS[ref.op]: {ef: right}}
+    if ref.same:
+        # durable matches a same-fact reference to an absent field when another rule of the
+        # ruleset tests that field: both fields must exist (docs/engine.md).
+        return _and([{"$ex": {ef: 1}}, {"$ex": {other: 1}}, expression])
+    if ref.op != "eq":
+        # error 311 on an ordering join to a field the other fact lacks; the other side's
+        # field is guarded in its own pattern (_join_guards, docs/engine.md).
+        return _and([{"$ex": {ef: 1}}, expression])
+    return expression
