@@ -62,7 +62,7 @@ def main() -> None:
     engine = engine_for(pack)
     cold = time.perf_counter() - start
     cases = corpus(args.copies)
-    rules = [r.rule for r in pack.rules]
+    rules = [r.spec for r in pack.rules]
     n = len(cases)
 
     floor = timed(lambda: [flatten(c) for c in cases])

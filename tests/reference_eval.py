@@ -3,7 +3,8 @@
 It reads the case model (``policycheck.model.case.Case``: parties, models, licences and their
 versions' terms, deals, data-access changes) directly, with its own table of which case-file
 field gives each fact field and whether that field is known, ``unknown``, unstated or not
-applicable (``case_facts`` below), and ``policycheck.model.rule.Rule`` objects, and computes by
+applicable (``case_facts`` below), and parsed rules (``policycheck.model.conditions.RuleSpec``,
+what ``load.parse.parse_rule`` gives and every ``LoadedRule.spec`` holds), and computes by
 brute-force search what the durable_rules path (flatten -> compiler -> engine -> assess)
 should report: every flag (rule, bound facts, severity, mitigations), every rule status and
 every condition status. It imports neither ``policycheck.facts`` nor the compiler, the engine
@@ -11,8 +12,10 @@ or ``evaluate``, so a silent failure in any of them (a field flattened with the 
 status, a dropped fact, a coerced comparison, order-dependent negation, a status miscounted)
 shows up as a difference.
 
-(It still reads the raw ``Rule`` patterns: ``load.parse.parse_rule`` / ``LoadedRule.spec`` did
-not exist yet when it was ported; switching to ``RuleSpec`` is a mechanical change.)
+It reads only the typed rule language (``FieldTest`` / ``RefTest`` checks in ``Conjunction``s,
+``PatternSpec``, ``RefinementSpec``, ``MitigationSpec``; the file's metadata from
+``RuleSpec.rule``), never the raw ``where`` / ``any_of`` mappings of the rule file, and it does
+not import ``load.rules`` (which imports the engine package).
 
 The semantics it encodes (docs/writing-rules.md states them for rule authors):
 
@@ -50,7 +53,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policycheck.model import case as c
-from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER, Pattern, Rule
+from policycheck.model.conditions import (
+    Check, Conjunction, PatternSpec, RefinementSpec, RefTest, RuleSpec,
+)
+from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
 
 _MISSING = object()
 
@@ -277,25 +283,17 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return _kind(left) == _kind(right) and not _eq(left, right)
     if _kind(left) != _kind(right) or _kind(left) not in ("number", "str"):
         return False
-    return {"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op]
+    return bool({"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op])
 
 
-def _is_ref(operand: Any) -> bool:
-    return isinstance(operand, dict) and set(operand) == {"ref"}
-
-
-def _ops(spec_value: Any) -> dict[str, Any]:
-    return spec_value if isinstance(spec_value, dict) and "ref" not in spec_value else {"eq": spec_value}
-
-
-def _test(fact: Fact, name: str, op: str, operand: Any, alias: str, bound: Mapping[str, Fact]) -> bool:
-    left = _value(fact, name)
-    if _is_ref(operand):
-        other, other_field = operand["ref"].split(".")
-        target = fact if other == alias else bound[other]
-        return _compare(op, left, _value(target, other_field))
+def _test(fact: Fact, check: Check, alias: str, bound: Mapping[str, Fact]) -> bool:
+    left = _value(fact, check.field)
+    if isinstance(check, RefTest):
+        target = fact if check.alias == alias else bound[check.alias]
+        return _compare(check.op, left, _value(target, check.other))
+    op, operand = check.op, check.value
     if op == "exists":
-        return (left is not _MISSING) == operand
+        return (left is not _MISSING) is bool(operand)
     if left is _MISSING:
         return False
     if op in ("eq", "ne", "lt", "lte", "gt", "gte"):
@@ -315,14 +313,15 @@ def _test(fact: Fact, name: str, op: str, operand: Any, alias: str, bound: Mappi
     raise AssertionError(f"unknown operator {op}")
 
 
-def _where(fact: Fact, where: Mapping[str, Any], alias: str, bound: Mapping[str, Fact], joins_only: bool = False) -> bool:
-    for name, spec_value in where.items():
-        for op, operand in _ops(spec_value).items():
-            if joins_only and not (_is_ref(operand) and operand["ref"].split(".")[0] != alias):
-                continue
-            if not _test(fact, name, op, operand, alias, bound):
-                return False
-    return True
+def _is_join(check: Check, alias: str) -> bool:
+    """A reference to a field of another pattern's fact (not of the pattern's own)."""
+    return isinstance(check, RefTest) and check.alias != alias
+
+
+def _holds(fact: Fact, conj: Conjunction, alias: str, bound: Mapping[str, Fact], joins_only: bool = False) -> bool:
+    """Every check of the conjunction holds (only its cross-fact references, with ``joins_only``)."""
+    return all(_test(fact, check, alias, bound) for check in conj.checks
+               if not joins_only or _is_join(check, alias))
 
 
 @dataclass(frozen=True)
@@ -331,69 +330,61 @@ class _Slot:
 
     alias: str
     fact: str
-    where: tuple[Mapping[str, Any], ...]      # ANDed maps (the pattern's where, refinements' where)
-    any_of: tuple[tuple[Mapping[str, Any], ...], ...]  # each: OR of maps (pattern's any_of, refinements')
+    conjunctions: tuple[Conjunction, ...]          # ANDed: the pattern's where, then refinements'
+    disjunctions: tuple[tuple[Conjunction, ...], ...]  # each an OR of branches: pattern's any_of, refinements'
 
     def matches(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
         if fact.type != self.fact:
             return False
-        if not all(_where(fact, w, self.alias, bound) for w in self.where):
+        if not all(_holds(fact, w, self.alias, bound) for w in self.conjunctions):
             return False
-        return all(any(_where(fact, b, self.alias, bound) for b in group) for group in self.any_of if group)
+        return all(any(_holds(fact, b, self.alias, bound) for b in group) for group in self.disjunctions if group)
 
     def joins(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
         """Only the cross-fact references of the pattern's own ``where`` (the "present" probe)."""
-        return fact.type == self.fact and _where(fact, self.where[0], self.alias, bound, joins_only=True)
+        return fact.type == self.fact and _holds(fact, self.conjunctions[0], self.alias, bound, joins_only=True)
 
     def refutes(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
         """A known value of ``fact`` fails one of the pattern's own tests (on top of its joins)."""
         if not self.joins(fact, bound):
             return False
-        where, any_of = self.where[0], self.any_of[0]
-        for name, spec_value in where.items():
-            for op, operand in _ops(spec_value).items():
-                if _refuted(fact, name, op, operand, self.alias, bound):
-                    return True
-        if any_of and all(_refutable(branch) for branch in any_of):
-            return all(any(_refuted(fact, name, op, operand, self.alias, bound)
-                           for name, spec_value in branch.items() for op, operand in _ops(spec_value).items())
-                       for branch in any_of)
+        own, branches = self.conjunctions[0], self.disjunctions[0]
+        if any(_refuted(fact, check, self.alias) for check in own.checks):
+            return True
+        if branches and all(_refutable(branch) for branch in branches):
+            return all(any(_refuted(fact, check, self.alias) for check in branch.checks) for branch in branches)
         return False
 
     def read(self) -> set[str]:
         """Fields of this slot's own fact the pattern reads with a value test."""
         names: set[str] = set()
-        for w in [*self.where, *(b for group in self.any_of for b in group)]:
-            for name, spec_value in w.items():
-                for op, operand in _ops(spec_value).items():
-                    if op != "exists":
-                        names.add(name)
-                    if _is_ref(operand):
-                        other, other_field = operand["ref"].split(".")
-                        if other == self.alias:
-                            names.add(other_field)
+        for conj in [*self.conjunctions, *(b for group in self.disjunctions for b in group)]:
+            for check in conj.checks:
+                if check.op != "exists":
+                    names.add(check.field)
+                if isinstance(check, RefTest) and check.alias == self.alias:
+                    names.add(check.other)
         return names
 
 
 _NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
 
 
-def _refutable(where: Mapping[str, Any]) -> bool:
-    """Every test of the map has a complement (exists and the list tests have none)."""
-    return bool(where) and all(op in _NEGATE or op in ("in", "not_in")
-                               for spec_value in where.values() for op in _ops(spec_value))
+def _refutable(conj: Conjunction) -> bool:
+    """Every test of the branch has a complement (exists and the list tests have none)."""
+    return bool(conj.checks) and all(check.op in _NEGATE or check.op in ("in", "not_in") for check in conj.checks)
 
 
-def _refuted(fact: Fact, name: str, op: str, operand: Any, alias: str, bound: Mapping[str, Fact]) -> bool:
+def _refuted(fact: Fact, check: Check, alias: str) -> bool:
     """Known values show the test fails: the complement of the test holds."""
-    if _is_ref(operand):
-        other, other_field = operand["ref"].split(".")
-        if other != alias:
+    if isinstance(check, RefTest):
+        if check.alias != alias:
             return False  # a join refutes nothing
-        return _compare(_NEGATE[op], _value(fact, name), _value(fact, other_field))
-    left = _value(fact, name)
+        return _compare(_NEGATE[check.op], _value(fact, check.field), _value(fact, check.other))
+    left = _value(fact, check.field)
     if left is _MISSING:
         return False
+    op, operand = check.op, check.value
     if op in _NEGATE:
         return _compare(_NEGATE[op], left, operand)
     if op == "in":
@@ -403,8 +394,8 @@ def _refuted(fact: Fact, name: str, op: str, operand: Any, alias: str, bound: Ma
     return False  # exists, contains, contains_any, contains_all
 
 
-def _slot(p: Pattern) -> _Slot:
-    return _Slot(p.alias or p.fact, p.fact, (p.where,), (tuple(p.any_of),))
+def _slot(p: PatternSpec) -> _Slot:
+    return _Slot(p.alias, p.fact, (p.where,), (p.any_of,))
 
 
 def _assignments(slots: Sequence[_Slot], facts: Sequence[Fact], test: str = "matches"
@@ -433,9 +424,9 @@ def _matches(slots: Sequence[_Slot], negatives: Sequence[_Slot], facts: Sequence
     return {c for c in _assignments(slots, facts) if not _excluded(negatives, slots, c, facts)}
 
 
-def _refined(slots: Sequence[_Slot], on: str, where: Mapping[str, Any], any_of: Sequence[Mapping[str, Any]]) -> list[_Slot]:
-    return [_Slot(s.alias, s.fact, s.where + (where,), s.any_of + (tuple(any_of),)) if s.alias == on else s
-            for s in slots]
+def _refined(slots: Sequence[_Slot], ref: RefinementSpec) -> list[_Slot]:
+    return [_Slot(s.alias, s.fact, s.conjunctions + (ref.where,), s.disjunctions + (ref.any_of,))
+            if s.alias == ref.on else s for s in slots]
 
 
 def _refuted_combo(slots: Sequence[_Slot], negatives: Sequence[_Slot], combo: tuple[int, ...],
@@ -450,9 +441,9 @@ def _refuted_combo(slots: Sequence[_Slot], negatives: Sequence[_Slot], combo: tu
     return _excluded(negatives, slots, combo, facts)
 
 
-def evaluate_rule(rule: Rule, facts: Sequence[Fact]) -> RefOutcome:
-    """Flags and status of one rule over one case's facts."""
-    when = rule.when
+def evaluate_rule(spec: RuleSpec, facts: Sequence[Fact]) -> RefOutcome:
+    """Flags and status of one parsed rule over one case's facts."""
+    rule, when = spec.rule, spec.when
     base = [_slot(p) for p in when.all]
     alternatives = [[*base, _slot(p)] for p in when.any] or [base]
     negatives = [_slot(p) for p in when.none]
@@ -461,12 +452,12 @@ def evaluate_rule(rule: Rule, facts: Sequence[Fact]) -> RefOutcome:
     incomplete = False
     for slots in alternatives:
         hits: dict[str, set[tuple[int, ...]]] = {}
-        for mit in rule.mitigated_by:
+        for mit in spec.mitigations:
             mslots = list(slots)
-            for ref in mit.when.on:
-                mslots = _refined(mslots, ref.on, ref.where, ref.any_of)
-            extra = [_slot(p) for p in mit.when.all]
-            found = _matches(mslots + extra, negatives + [_slot(p) for p in mit.when.none], facts)
+            for ref in mit.on:
+                mslots = _refined(mslots, ref)
+            extra = [_slot(p) for p in mit.all]
+            found = _matches(mslots + extra, negatives + [_slot(p) for p in mit.none], facts)
             hits[mit.id] = {c[: len(slots)] for c in found}
         for combo in sorted(_matches(slots, negatives, facts)):
             mits = sorted(mid for mid, combos in hits.items() if combo in combos)
@@ -477,7 +468,7 @@ def evaluate_rule(rule: Rule, facts: Sequence[Fact]) -> RefOutcome:
             if not complete and not _refuted_combo(slots, negatives, combo, facts):
                 incomplete = True
     flags = []
-    by_id = {m.id: m for m in rule.mitigated_by}
+    by_id = {m.id: m for m in spec.mitigations}
     for slots, combo, mits in sorted(fired.values(), key=lambda v: v[1]):
         severity = min([rule.severity, *(by_id[m].severity for m in mits)], key=SEVERITY_ORDER.__getitem__)
         flags.append(RefFlag(rule.id, tuple((s.alias, facts[j].id) for s, j in zip(slots, combo)), severity,
@@ -493,17 +484,17 @@ def evaluate_rule(rule: Rule, facts: Sequence[Fact]) -> RefOutcome:
     return RefOutcome(rule.id, status, tuple(flags))
 
 
-def evaluate(rules: Sequence[Rule], case: c.Case | Sequence[Fact]) -> dict[str, RefOutcome]:
-    """Outcomes of every rule, by rule id, over a case (or facts already taken from one)."""
+def evaluate(rules: Sequence[RuleSpec], case: c.Case | Sequence[Fact]) -> dict[str, RefOutcome]:
+    """Outcomes of every parsed rule, by rule id, over a case (or facts already taken from one)."""
     facts = case_facts(case) if isinstance(case, c.Case) else case
     return {r.id: evaluate_rule(r, facts) for r in sorted(rules, key=lambda r: r.id)}
 
 
-def conditions(rules: Sequence[Rule], outcomes: Mapping[str, RefOutcome]) -> dict[str, str]:
+def conditions(rules: Sequence[RuleSpec], outcomes: Mapping[str, RefOutcome]) -> dict[str, str]:
     """The status of every condition (README): concern / watch / no concern found / not assessed."""
     out: dict[str, str] = {}
     for cond in CONDITIONS:
-        mine = [r for r in rules if cond in r.conditions]
+        mine = [r for r in rules if cond in r.rule.conditions]
         severities = {f.severity for r in mine for f in outcomes[r.id].flags}
         applicable = [outcomes[r.id].status for r in mine if outcomes[r.id].status != "not applicable"]
         if severities & {"medium", "high"}:

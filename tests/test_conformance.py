@@ -123,7 +123,7 @@ def _view_engine(pack: RulePack, loaded: Any) -> dict[str, Any]:
 
 
 def _view_reference(pack: RulePack, loaded: Any) -> dict[str, Any]:
-    rules = [r.rule for r in pack.rules]
+    rules = [r.spec for r in pack.rules]
     outcomes = evaluate(rules, loaded.case)
     flags = sorted((f.rule, f.facts, f.severity, tuple(sorted(f.mitigations)))
                    for o in outcomes.values() for f in o.flags)

@@ -212,7 +212,7 @@ def engine_view(pack: RulePack, case: Any) -> dict[str, Any]:
 
 def reference_view(pack: RulePack, case: Any) -> dict[str, Any]:
     """The reference evaluator on the case model itself (not on flatten's facts)."""
-    rules = [r.rule for r in pack.rules]
+    rules = [r.spec for r in pack.rules]
     outcomes = evaluate(rules, case.case)
     flags = sorted((f.rule, f.facts, f.severity, f.mitigations) for o in outcomes.values() for f in o.flags)
     return {"flags": flags, "status": {rid: o.status for rid, o in outcomes.items()},

@@ -144,7 +144,7 @@ EXCEPTIONS = {("policycheck.load.rules", "policycheck.engine")}
 
 
 def test_stages_only_import_earlier_stages() -> None:
-    """io < model < load < facts < compile < engine < evaluate < review/diff < render < ruletest < api < cli."""
+    """model < io < load < facts < compile < engine < evaluate < review/diff < render < ruletest < api < cli."""
     rank = {name: i for i, name in enumerate(LAYERS)}
     bad = []
     for module, targets in graph().items():

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-# Imported lazily from policycheck.cli inside the command: cli imports this module to register it.
+from policycheck.cli.common import EXIT_FLAGGED, Fail, config, guard, load_pack, write
 
 
 @click.command(name="diff")
@@ -34,15 +32,14 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, 
         git show main:cases/acme.yaml > /tmp/acme-old.yaml
         policycheck diff /tmp/acme-old.yaml cases/acme.yaml --format markdown
     """
-    from policycheck.cli import EXIT_FLAGGED, _config, _Fail, _guard, _load_pack, _write
     from policycheck.io.config import merge
     from policycheck.diff import diff, side
     from policycheck.load.assessments import load_assessment_or_case
     from policycheck.render.diff import render
     from policycheck.errors import PolicycheckError
 
-    opts = merge(_config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled)
-    pack = _load_pack(opts.rules, not opts.bundled)
+    opts = merge(config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled)
+    pack = load_pack(opts.rules, not opts.bundled)
     sides = []
     errors: list[str] = []
     for path in (old, new):
@@ -51,11 +48,11 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, 
         except PolicycheckError as exc:
             errors += exc.lines()
     if errors:
-        raise _Fail(errors)
-    result = _guard(lambda: diff(sides[0], sides[1]))
-    _write(render(result, fmt), output)
+        raise Fail(errors)
+    result = guard(lambda: diff(sides[0], sides[1]))
+    write(render(result, fmt), output)
     if result.new_concerns and not exit_zero:
-        sys.exit(EXIT_FLAGGED)
+        click.get_current_context().exit(EXIT_FLAGGED)
 
 
 COMMANDS: list[click.Command] = [diff_cmd]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+from policycheck.cli.common import EXIT_FLAGGED, EXIT_OK, Fail, guard
+
+EXIT_FAILED = EXIT_FLAGGED  # a failing rule test or a lint finding
 
 
 def _folders(dirs: Sequence[str], with_bundled: bool) -> list[Path]:
@@ -30,12 +31,6 @@ def _relative(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         return path
-
-
-def _fail(lines: Sequence[str]) -> None:
-    for line in lines:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(EXIT_INPUT)
 
 
 _DIRS = click.argument("rules_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False), metavar="[RULES_DIR]...")
@@ -69,25 +64,16 @@ def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bo
         policycheck test my-rules/ -k "output ban" --coverage --min-coverage 100
     """
     from policycheck.ruletest.coverage import coverage, render_text
-    from policycheck.errors import PolicycheckError
     from policycheck.ruletest.fixtures import load_suite, run_suite
     from policycheck.load.rules import load_rules
 
-    try:
-        folders = _folders(rules_dirs, with_bundled)
-        pack = load_rules(folders, bundled=False)
-        suite = load_suite(folders, pattern)
-    except PolicycheckError as exc:
-        _fail(exc.lines())
-        return
+    folders = _folders(rules_dirs, with_bundled)
+    pack = guard(lambda: load_rules(folders, bundled=False))
+    suite = guard(lambda: load_suite(folders, pattern))
     if not suite.tests:
-        _fail([f"{', '.join(map(str, folders))}: no fixture tests found"
+        raise Fail([f"{', '.join(map(str, folders))}: no fixture tests found"
                + (f" matching -k '{pattern}'" if pattern else " (write <rule id>.test.yaml beside each rule)")])
-    try:
-        results = run_suite(suite, pack)
-    except PolicycheckError as exc:
-        _fail(exc.lines())
-        return
+    results = guard(lambda: run_suite(suite, pack))
     failed = [r for r in results if not r.passed]
     cov = coverage(pack, suite.tests) if show_coverage or min_coverage is not None else None
     below = cov is not None and min_coverage is not None and cov.percent + 1e-9 < min_coverage
@@ -113,7 +99,7 @@ def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bo
             if below:
                 click.echo(f"coverage {cov.percent:.1f}% is below --min-coverage {min_coverage:g}%")
         click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    sys.exit(EXIT_FAILED if failed or below else EXIT_OK)
+    click.get_current_context().exit(EXIT_FAILED if failed or below else EXIT_OK)
 
 
 @click.command(name="lint")
@@ -145,7 +131,7 @@ def lint_cmd(rules_dirs: tuple[str, ...], fmt: str, with_bundled: bool) -> None:
         n = len(report.findings)
         summary = f"{n} finding{'s' if n != 1 else ''}" if n else "no findings"
         click.echo(f"{summary} ({report.rules} rules, {report.tests} fixture tests)")
-    sys.exit(EXIT_FAILED if report.findings else EXIT_OK)
+    click.get_current_context().exit(EXIT_FAILED if report.findings else EXIT_OK)
 
 
 COMMANDS: list[click.Command] = [test_cmd, lint_cmd]
