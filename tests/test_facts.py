@@ -70,13 +70,7 @@ def facts_of(data: dict[str, Any]) -> dict[str, Fact]:
 
 
 def status(fact: Fact, name: str) -> str:
-    if name in fact.values:
-        return "known"
-    if name in fact.unknown:
-        return "unknown"
-    if name in fact.unstated:
-        return "unstated"
-    return "not applicable"
+    return fact.status(name)
 
 
 def _steps(case_path: str) -> list[tuple[str, tuple[str | int, ...]]]:

@@ -377,13 +377,8 @@ def _pair_licences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, 
 
 
 def _term(fact: Any, name: str, display: Any) -> str:
-    if name in fact.values:
-        return str(display(fact.values[name]))
-    if name in fact.unknown:
-        return "unknown"
-    if name in fact.unstated:
-        return "unstated"
-    return "not applicable"
+    status = fact.status(name)
+    return str(display(fact.values[name])) if status == "known" else str(status)
 
 
 def _summary(d: Diff) -> str:

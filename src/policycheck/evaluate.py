@@ -15,7 +15,7 @@ from typing import Any
 from policycheck import __version__
 from policycheck.model.assessment import (
     AppliedMitigation, Assessment, CaseAssessment, CitationOut, ConditionResult, Evidence, EvidenceField,
-    FieldStatus, Flag, MissingFact, PackInfo, RuleResult, RuleStatus, Status,
+    Flag, MissingFact, PackInfo, RuleResult, RuleStatus, Status,
 )
 from policycheck.load.cases import LoadedCase
 from policycheck.compile import compile_pack
@@ -116,7 +116,7 @@ def _missing(alternatives: Sequence[Alternative], incomplete: set[tuple[int, tup
         for alias, index in zip(alt.aliases, combo):
             fact = facts[index]
             for name in sorted(alt.fields.get(alias, ())):
-                status = _field_status(fact, name)
+                status = fact.status(name)
                 if status in ("unknown", "unstated"):
                     out[(fact.key, name)] = MissingFact(fact=fact.type, id=fact.id, field=name, status=status,
                                                         file=loaded.file, line=_line(loaded, fact, name))
@@ -158,21 +158,11 @@ def _read_fields(alt: Alternative, alias: str, placeholders: list[tuple[str, str
 
 
 def _evidence(alias: str, fact: Fact, names: Iterable[str], loaded: LoadedCase) -> Evidence:
-    fields = [EvidenceField(field=n, value=fact.values.get(n), status=_field_status(fact, n),
+    fields = [EvidenceField(field=n, value=fact.values.get(n), status=fact.status(n),
                             path=format_path(fact.origins.get(n, fact.path)), line=_line(loaded, fact, n))
               for n in names]
     return Evidence(alias=alias, fact=fact.type, id=fact.id, file=loaded.file, line=loaded.document.line_of(fact.path),
                     path=format_path(fact.path), fields=fields, sources=list(fact.sources))
-
-
-def _field_status(fact: Fact, name: str) -> FieldStatus:
-    if name in fact.values:
-        return "known"
-    if name in fact.unknown:
-        return "unknown"
-    if name in fact.unstated:
-        return "unstated"
-    return "not applicable"
 
 
 def _line(loaded: LoadedCase, fact: Fact, name: str) -> int | None:
@@ -205,7 +195,7 @@ def render_message(template: str, bound: dict[str, Fact]) -> str:
         name = m.group(2)
         if name in fact.values:
             return display(fact.values[name])
-        return "not applicable" if _field_status(fact, name) == "not applicable" else "unknown"
+        return "not applicable" if fact.status(name) == "not applicable" else "unknown"
 
     return " ".join(PLACEHOLDER.sub(sub, template).split())
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from policycheck.model import case as c
 from policycheck.load.cases import LoadedCase
 from policycheck.io.reader import Path_
+from policycheck.model.assessment import FieldStatus
 from policycheck.model.vocabulary import FACT_TYPES
 
 
@@ -37,6 +38,16 @@ class Fact:
     def key(self) -> str:
         """Stable identity across runs: case id, fact type and entity id."""
         return f"{self.case_id}/{self.type}/{self.id}"
+
+    def status(self, name: str) -> FieldStatus:
+        """known, unknown (the case says ``unknown``), unstated (left out) or not applicable."""
+        if name in self.values:
+            return "known"
+        if name in self.unknown:
+            return "unknown"
+        if name in self.unstated:
+            return "unstated"
+        return "not applicable"
 
 
 @dataclass
