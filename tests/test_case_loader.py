@@ -563,3 +563,17 @@ def test_alias_targets_are_relative_to_where_the_name_was_written() -> None:
     assert alias_target("x", ("d",), aliases) == "e"
     assert alias_target("x", ("a", 0, "b", "c"), aliases) is None
     assert alias_target("y", ("a", 0), aliases) is None
+
+
+@pytest.mark.parametrize("date", ["２０２４-０１-０１", "٢٠٢٤-٠١-٠١", "2024-0１-01"])
+def test_dates_take_ascii_digits_only(date: str) -> None:
+    from policycheck.errors import CaseLoadError
+
+    text = (DATA / "minimal.yaml").read_text(encoding="utf-8")
+    import re as _re
+
+    changed = _re.sub(r"(?m)^as_of: .*$", f'as_of: "{date}"', text, count=1)
+    assert changed != text
+    with pytest.raises(CaseLoadError) as info:
+        load_case_text(changed, "d.yaml")
+    assert any(p.location.path == "as_of" and "YYYY-MM-DD" in p.message for p in info.value.problems), info.value.lines()

@@ -251,3 +251,25 @@ def test_unknown_rule_check_is_skipped_without_a_pack(env, tmp_path):
     assert len(load_waivers(path)) == 1
     with pytest.raises(InputError):
         load_waivers(path, ["gated"])
+
+
+@pytest.mark.parametrize("text", ["2029-W01-1", "２０２４-０１-３１", "٢٠٢٤-٠١-٣١", "2024-1-31", "20240131"])
+def test_waiver_expiry_takes_only_iso_dates_in_ascii_digits(text: str) -> None:
+    from policycheck.review.waivers import parse_day
+
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        parse_day(text)
+
+
+def test_the_default_review_date_is_todays_date_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import time
+
+    from policycheck.review.apply import today_from
+
+    for tz in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14 and UTC-12: a day apart from each other
+        monkeypatch.setenv("TZ", tz)
+        time.tzset()
+        assert today_from(None) == dt.datetime.now(dt.timezone.utc).date()
+    monkeypatch.delenv("TZ")
+    time.tzset()

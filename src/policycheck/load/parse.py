@@ -28,7 +28,7 @@ from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\}")
 _ORDERED = ("number", "int", "date")
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_DATE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")  # ASCII digits only
 
 
 def alias_of(p: Pattern) -> str:

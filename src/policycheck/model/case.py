@@ -24,7 +24,7 @@ T = TypeVar("T")
 Unknown = Literal["unknown"]
 Unknowable = Annotated[T | Unknown, Field(union_mode="left_to_right")]
 
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")  # ASCII digits only
 _ID = r"^[a-z0-9][a-z0-9._-]*$"
 
 

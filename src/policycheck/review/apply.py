@@ -42,9 +42,10 @@ def review(result: Assessment, *, today: dt.date, waivers: Sequence[Waiver] | No
 
 
 def today_from(value: str | None) -> dt.date:
-    """The review date: ``value`` (YYYY-MM-DD, for tests and reproducible runs) or the local date."""
+    """The review date: ``value`` (YYYY-MM-DD, for tests and reproducible runs) or today's date
+    in UTC, so whether a waiver has expired does not depend on the runner's time zone."""
     if not value:
-        return dt.date.today()
+        return dt.datetime.now(dt.timezone.utc).date()
     parsed = parse_day(value)
     assert isinstance(parsed, dt.date)
     return parsed

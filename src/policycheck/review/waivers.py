@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +38,14 @@ from policycheck.io.reader import Document, read_document
 from policycheck.review.fingerprint import FINGERPRINT
 
 
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
 def parse_day(value: object) -> object:
     """A calendar date written YYYY-MM-DD (YAML dates stay strings in policycheck's reader)."""
     if isinstance(value, str):
         try:
-            if len(value) != 10:
+            if not _DAY.match(value):  # fromisoformat also takes 2029-W01-1 and non-ASCII digits
                 raise ValueError
             return dt.date.fromisoformat(value)
         except ValueError:
