@@ -529,8 +529,9 @@ engine = Engine([EngineRule("j", (P("old", {"t": "lv"}), P("new", new))), Engine
 print(len(engine.run(facts)), "ADAPTER-DONE", flush=True)
 dre.create_ruleset("raw_i", json.dumps({"r": {"all": [{"v": iany}]}}))
 h = dre.create_ruleset("raw_j", json.dumps({"r": {"all": [{"old": {"t": "lv"}}, {"new": new}]}}))
-for i, f in enumerate(facts):
-    dre.assert_fact(h, json.dumps(dict(f, id="f%d" % i, sid="1")))
+for sid in range(12):  # the stray read lands on a different heap layout each time: one is enough
+    for i, f in enumerate(facts):
+        dre.assert_fact(h, json.dumps(dict(f, id="f%d" % i, sid=str(sid))))
 print("RAW-DONE", flush=True)
 """
 
