@@ -378,8 +378,8 @@ def test_join_binds_versions_of_the_same_licence_only(tmp_path: Path) -> None:
     assert fired(tmp_path, body, "{old.id}->{new.id}") == ["lic@1->lic@2"]
 
 
-def test_any_alternatives_of_different_fact_types_both_fire(tmp_path: Path) -> None:
-    body = """when:
+# A rule whose two `any` alternatives bind alias x to different fact types.
+TWO_TYPE_ALTERNATIVES = """when:
   all:
     - fact: party
       as: p
@@ -392,6 +392,10 @@ def test_any_alternatives_of_different_fact_types_both_fire(tmp_path: Path) -> N
       as: x
       where: {holder: {ref: p.id}, free_before: true}
 """
+
+
+def test_any_alternatives_of_different_fact_types_both_fire(tmp_path: Path) -> None:
+    body = TWO_TYPE_ALTERNATIVES
     assert fired(tmp_path, body, "{x.id}") == ["ch", "lic@2"]
 
 
@@ -429,19 +433,7 @@ def test_negation_with_join_finds_latest_versions(tmp_path: Path) -> None:
 def test_evidence_lists_only_the_fields_of_the_alternative_that_fired(tmp_path: Path) -> None:
     # Two `any` alternatives bind alias x to different fact types; a flag's evidence must
     # list the fields its own alternative tests, not those of the other fact type.
-    body = """when:
-  all:
-    - fact: party
-      as: p
-      where: {roles: {contains: fm_developer}}
-  any:
-    - fact: licence_version
-      as: x
-      where: {licensor: {ref: p.id}, revocation: at_will}
-    - fact: data_access_change
-      as: x
-      where: {holder: {ref: p.id}, free_before: true}
-"""
+    body = TWO_TYPE_ALTERNATIVES
     folder = tmp_path / "rules" / "fam"
     folder.mkdir(parents=True)
     (folder / "r.yaml").write_text(HEAD.replace("{message}", "{x.id}") + body)
