@@ -6,59 +6,103 @@ field gives each fact field and whether that field is known, ``unknown``, unstat
 applicable (``case_facts`` below), and parsed rules (``policycheck.model.conditions.RuleSpec``,
 what ``load.parse.parse_rule`` gives and every ``LoadedRule.spec`` holds), and computes by
 brute-force search what the durable_rules path (flatten -> compiler -> engine -> assess)
-should report: every flag (rule, bound facts, severity, mitigations), every rule status and
-every condition status. It imports neither ``policycheck.facts`` nor the compiler, the engine
-or ``evaluate``, so a silent failure in any of them (a field flattened with the wrong
-status, a dropped fact, a coerced comparison, order-dependent negation, a status miscounted)
-shows up as a difference.
-
-It reads only the typed rule language (``FieldTest`` / ``RefTest`` checks in ``Conjunction``s,
+should report on an as-of date: every current flag (rule, bound facts, severity, mitigations
+applied and pending), every history flag with its window, the facts after the as-of date,
+every rule status (with its missing fields) and every condition status. It imports neither
+``policycheck.facts`` nor the compiler, the engine or ``evaluate``, so a silent failure in
+any of them (a field flattened with the wrong status, a fact in force on the wrong dates, a
+coerced comparison, order-dependent negation, a status miscounted) shows up as a difference.
+From the model it reads the case model, the vocabulary's ``SCALES`` and ``PREDECESSOR_LINKS``
+and the typed rule language (``FieldTest`` / ``RefTest`` checks in ``Conjunction``s,
 ``PatternSpec``, ``RefinementSpec``, ``MitigationSpec``; the file's metadata from
-``RuleSpec.rule``), never the raw ``where`` / ``any_of`` mappings of the rule file, and it does
-not import ``load.rules`` (which imports the engine package).
+``RuleSpec.rule``), never the raw ``where`` mappings, and it does not import ``load.rules``.
 
-The semantics it encodes (docs/writing-rules.md states them for rule authors):
+The semantics it encodes (the "precise evaluation semantics" of issue 9):
 
-* A fact field is known (a value), ``unknown`` (the case says so), unstated (the case leaves
-  it out) or not applicable (e.g. the limit of a threshold that does not exist, the
-  ``previous`` of a first version).
-* A pattern matches one fact of its type; ``where`` is an AND of tests, ``any_of`` an OR of
-  such maps. A field that is not known fails every test except ``exists: false``;
-  comparisons are typed (``"10"`` never equals ``10``, ``true`` never equals ``1``); strings
-  and dates compare by code point.
-* ``{ref: alias.field}`` compares with a field of a fact bound earlier (or the same fact);
-  if either side is absent the test fails.
-* The facts bound by one match are distinct (one fact never fills two patterns), and a
-  ``none`` pattern only considers facts that are not bound by the match.
+Time.
+* For the as-of date D (the case's ``as_of`` unless given), a fact is *present* at an instant
+  t when its start <= t: a licence version's ``date``, a deal's ``date``, a model's
+  ``release_date`` (unknown or left out: always present), a data-access change's ``date``
+  when effective or its ``announced`` date when only announced (unknown or left out: always
+  present); parties and the case always. It is *live* (in force) at t when present and t is
+  before its end: a licence version's ``until``, else the next version's date; a deal's
+  ``until``, else the date of the first later deal listing it in ``supersedes``; nothing
+  else ends. Partial dates compare at the start of their period (2023 -> 2023-01-01).
+* D gives the current flags and statuses; every start or end date (governance grants'
+  included) before D gives a snapshot; a flag (rule and set of bound facts) found in some
+  snapshot but not at D is a history flag, with the window of its last run of snapshots
+  (``since``: that run's first instant; ``until``: the next instant, where it was gone).
+* Each instant t sees the case as it stood then: facts not present at t are left out (at D
+  they are listed as after the as-of date), and fact fields are derived from the facts
+  present at t (so a version's ``until`` is the next version's date only once that version
+  has started; a deal's, the first superseding round's that has). A deal's ``governance``
+  (and ``has_governance_rights``, ``has_board_seat``) holds at t only the grants with
+  ``since`` <= t < ``until``.
+
+Matching, in each snapshot.
+* A pattern matches facts of its type; a licence version only if its ``licence_kind`` is in
+  the rule's ``applies_to``; and only facts live at the instant, unless the pattern is a
+  predecessor (a positive pattern of the alternative has ``previous: {ref: P.id}`` or
+  ``previous_model: {ref: P.id}``) or says ``past: true``. A mitigation's extra patterns and
+  every ``none`` pattern need live facts.
+* Tests are three-valued: on an unknown or unstated field a test is undecided; on a field
+  that is not applicable (no value and no marker) every comparison is false; on known values
+  it is true or false (typed: ``"10"`` never equals ``10``; strings and dates by code point).
+  ``exists: true`` is true on a known field, ``exists: false`` on a not-applicable one; both
+  are undecided on unknown / unstated. ``contains`` (``_any``, ``_all``) on a known list is
+  true or false. A ``ref`` is false when either side is not applicable, else undecided when
+  either side is unknown or unstated; ``stricter`` / ``looser`` compare ranks on the fields'
+  ``SCALES``. ``where`` is an AND, ``any_of`` an OR (Kleene logic).
+* The facts bound by one match are distinct; a ``none`` pattern only considers facts not
+  bound by the match.
+* A *present* combination: distinct facts in scope for each positive pattern whose joins
+  (``ref`` tests to another pattern's fact, in the pattern's ``where``) are true. It fires
+  when every positive test is true and no ``none`` pattern has a fact whose tests are true or
+  undecided. It is *settled* when it fires, or a positive test is false, or a ``none`` fact
+  definitely matches; else its unknown / unstated fields read by the rule (and those of
+  undecided ``none`` facts) are missing.
 * Each ``any`` alternative is a rule of its own; a set of facts flagged by several
-  alternatives (or in several orders) is one flag: the first alternative, then the
-  bindings that come first in input order, decide its aliases and mitigations.
-* A rule that did not fire is "not applicable" when no combination of its facts (joined by
-  its cross-fact ``where`` references) exists; "clear" when every such combination is
-  settled; else "not assessed". A combination is settled when every field the rule reads
-  on it is known, or when it is refuted: one known value fails one of the rule's tests (a
-  test on lists, ``exists`` or a cross-fact reference refutes nothing; an ``any_of`` refutes
-  when every branch has a test its known values fail), or another fact that a ``none``
-  pattern forbids is there.
-* A condition (README): ``concern`` when one of its flags is medium or high, ``watch`` when
-  it has only low or info flags, ``no concern found`` when it has applicable rules and every
-  one of them is fired or clear, else ``not assessed``.
+  alternatives (or in several orders) is one flag: the first alternative, then the bindings
+  that come first in input order, decide its aliases and mitigations.
+* A mitigation applies when its refinements and extra patterns also match (definitely, and
+  no fact matches its ``none`` patterns, true or undecided); it is *pending* when it does not
+  apply but would if its undecided tests came out its way (those of its positive patterns
+  true, those of its ``none`` patterns false): it cannot be decided because a fact is unknown.
+  The flag's severity is the lowest of the rule's and the applied mitigations'.
+
+Statuses (at D).
+* Rule: ``fired`` (a current flag); ``not applicable`` (no present combination); ``clear``
+  (every present combination settled); else ``not assessed``, with its missing fields (each
+  in force or not: a field of a fact no longer live, reached as a predecessor).
+* Condition: ``concern`` when one of its current flags is medium or high, ``watch`` when it
+  has only low or info flags; ``not applicable`` when no rule of the condition has a present
+  combination; ``not assessed`` when a rule of it is not assessed for a missing field of a
+  live fact; else ``no concern found``.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from policycheck.model import case as c
-from policycheck.model.conditions import (
-    Check, Conjunction, PatternSpec, RefinementSpec, RefTest, RuleSpec,
-)
+from policycheck.model.conditions import Check, Conjunction, PatternSpec, RefinementSpec, RefTest, RuleSpec
 from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
+from policycheck.model.vocabulary import PREDECESSOR_LINKS, SCALES
 
-_MISSING = object()
+Tri = bool | None          # three-valued: True, False, None (undecided)
+_NOT_THERE = ("unknown", "unstated")
+
+
+def day(date: str) -> str:
+    """A partial date at the start of its period: 2023 -> 2023-01-01, 2023-07 -> 2023-07-01."""
+    return date + "-01-01" if len(date) == 4 else date + "-01" if len(date) == 7 else date
+
+
+def _known_date(raw: Any) -> str | None:
+    return day(raw) if isinstance(raw, str) and raw != c.UNKNOWN else None
 
 
 # --------------------------------------------------------------------------- facts, from the case model
@@ -67,13 +111,22 @@ _MISSING = object()
 @dataclass(frozen=True)
 class Fact:
     """One entity of a case as the rules see it. A field is in exactly one of ``values``
-    (known), ``unknown`` or ``unstated``, or in none of them (not applicable)."""
+    (known), ``unknown`` or ``unstated``, or in none of them (not applicable). ``start`` and
+    ``end`` are days (None: always there / never ends); ``grants`` are a deal's governance
+    rights with their own days (right, since, until)."""
 
     type: str
     id: str
     values: Mapping[str, Any]
     unknown: frozenset[str]
     unstated: frozenset[str]
+    start: str | None = None
+    end: str | None = None
+    grants: tuple[tuple[str, str | None, str | None], ...] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.type, self.id
 
     def status(self, name: str) -> str:
         if name in self.values:
@@ -81,6 +134,20 @@ class Fact:
         if name in self.unknown:
             return "unknown"
         return "unstated" if name in self.unstated else "not applicable"
+
+    def present(self, t: str) -> bool:
+        return self.start is None or self.start <= t
+
+    def live(self, t: str) -> bool:
+        return self.present(t) and (self.end is None or t < self.end)
+
+    def at(self, t: str) -> Fact:
+        """The fact as it stands at ``t``: a deal's governance rights held then."""
+        if self.grants is None:
+            return self
+        rights = [r for r, since, until in self.grants if (since is None or since <= t) and (until is None or t < until)]
+        return replace(self, values={**self.values, "governance": rights, "has_governance_rights": bool(rights),
+                                     "has_board_seat": "board_seat" in rights})
 
 
 @dataclass
@@ -120,9 +187,10 @@ class _Fields:
             for name in ([flag] if flag else []) + list(parts):
                 self.put(name, raw)
 
-    def done(self) -> Fact:
+    def done(self, start: str | None = None, end: str | None = None,
+             grants: tuple[tuple[str, str | None, str | None], ...] | None = None) -> Fact:
         return Fact(self.type, self.id, {**self.values, "id": self.id}, frozenset(self.unknown),
-                    frozenset(self.unstated))
+                    frozenset(self.unstated), start, end, grants)
 
 
 _PARTY = ("name", "roles", "leading_markets")
@@ -133,15 +201,36 @@ _TERMS = ("weights_access", "commercial_use", "research_only", "licensor_may_cha
           "naming_requirement", "restrictions_pass_to_derivatives", "distillation_counts_as_derivative",
           "osi_approved", "marketed_as_open", "terminates_on_ip_claim", "field_of_use_restrictions",
           "geographic_restrictions")
-_DEAL = ("title", "date", "partner", "developer", "forms", "stake_pct", "compute", "distribution",
-         "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products", "governance",
+_LISTS = ("field_of_use_restrictions", "geographic_restrictions")
+_DEAL = ("title", "date", "partner", "developer", "supersedes", "forms", "stake_pct", "compute", "distribution",
+         "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
          "priority_accelerator_access", "developer_multihoming")
-_CHANGE = ("holder", "resource", "date", "announced")
+_CHANGE = ("holder", "resource", "date", "stage", "announced")
 
 
-def case_facts(case: c.Case) -> list[Fact]:
-    """Every fact of a case, in document order: the case, parties, models, licence versions
-    (oldest first within a licence), deals, data-access changes."""
+def as_of_day(case: c.Case, as_of: str | None = None) -> str:
+    return day(as_of or case.as_of)
+
+
+def case_facts(case: c.Case, as_of: str | None = None) -> list[Fact]:
+    """Every fact of a case present on the as-of date (the case's own by default), in document
+    order: the case, parties, models, licence versions (oldest first within a licence), deals,
+    data-access changes, as the case stood on that date."""
+    return facts_at(case, as_of_day(case, as_of))
+
+
+def facts_at(case: c.Case, t: str) -> list[Fact]:
+    """The facts present on day ``t``, derived from what the case records up to ``t``."""
+    return [f.at(t) for f in _all_facts(case, t) if f.present(t)]
+
+
+def later_events(case: c.Case, as_of: str | None = None) -> list[tuple[str, str]]:
+    """(item, id) of every fact starting after the as-of date, in document order."""
+    d = as_of_day(case, as_of)
+    return [(f.type, f.id) for f in _all_facts(case, d) if not f.present(d)]
+
+
+def _all_facts(case: c.Case, d: str) -> list[Fact]:
     out: list[Fact] = []
     f = _Fields("case", case.id)
     f.put("kinds", case.kind)
@@ -153,53 +242,106 @@ def case_facts(case: c.Case) -> list[Fact]:
             f.put(name, getattr(p, name))
         f.derived("holds_leading_position", p.leading_markets, bool(p.leading_markets))
         out.append(f.done())
+    models = [m for m in case.models if (_known_date(m.release_date) or d) <= d]
     for m in case.models:
-        f = _Fields("model", m.id)
-        for name in _MODEL:
-            f.put(name, getattr(m, name))
-        out.append(f.done())
+        out.append(_model(case, m, models))
     for lic in case.licences:
+        present = [v for v in lic.versions if day(v.date) <= d]
         for n, v in enumerate(lic.versions, start=1):
-            out.append(_version(lic, v, n))
-    for d in case.deals:
-        out.append(_deal(d))
+            out.append(_version(lic, v, n, present))
+    present_deals = [x for x in case.deals if day(x.date) <= d]
+    for deal in case.deals:
+        out.append(_deal(deal, present_deals))
     for ch in case.data_access_changes:
         out.append(_change(ch))
     return out
 
 
-def _version(lic: c.Licence, v: c.LicenceVersion, n: int) -> Fact:
+def _model(case: c.Case, m: c.Model, present: list[c.Model]) -> Fact:
+    f = _Fields("model", m.id)
+    for name in _MODEL:
+        f.put(name, getattr(m, name))
+    ru = m.released_under
+    if ru is None:
+        f.unstated.add("licence_version")
+    else:
+        lic = next(x for x in case.licences if x.id == ru.licence)
+        n = next(i for i, v in enumerate(lic.versions, start=1) if v.version == ru.version)
+        f.values["licence_version"] = f"{lic.id}@{n}"
+    mine = _known_date(m.release_date)
+    if mine is None:
+        f.put("previous_model", m.release_date)            # unknown or unstated, as the release date is
+    else:
+        earlier = [(_known_date(o.release_date), i, o.id) for i, o in enumerate(present)
+                   if o.id != m.id and o.developer == m.developer
+                   and (_known_date(o.release_date) or mine) < mine]
+        if earlier:                                         # the latest; on a tie the later-listed model
+            f.values["previous_model"] = max(earlier)[2]
+    return f.done(start=mine)
+
+
+def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.LicenceVersion]) -> Fact:
     f = _Fields("licence_version", f"{lic.id}@{n}")
     f.values.update(licence=lic.id, licence_name=lic.name, licence_kind=lic.kind, licensor=lic.licensor,
-                    models=list(lic.models), version=v.version, seq=n, date=v.date)
-    if n > 1:
-        f.values["previous"] = f"{lic.id}@{n - 1}"      # the first version has none: not applicable
-    f.put("spdx", v.spdx)                               # left out: unstated, like any term
+                    version=v.version, seq=n, date=v.date)
+    f.put("models", lic.models)
+    nxt = present[n] if n < len(present) else None
+    until = v.until if v.until is not None else nxt.date if nxt is not None else None
+    if until is not None:
+        f.values["until"] = until                           # in force to the end: not applicable
+    prev = lic.versions[n - 2] if n > 1 else None
+    if prev is not None:
+        f.values["previous"] = f"{lic.id}@{n - 1}"           # the first version has none: not applicable
+    f.put("spdx", v.spdx)
     t = v.terms
     for name in _TERMS:
         f.put(name, getattr(t, name))
-    for name in ("field_of_use_restrictions", "geographic_restrictions"):
+    for name in _LISTS:
         raw = getattr(t, name)
         f.derived(f"has_{name}", raw, bool(raw))
+        if prev is not None:
+            before = getattr(prev.terms, name)
+            raws = (raw, before)
+            if c.UNKNOWN in raws:
+                f.unknown |= {f"{name}_added", f"{name}_grew"}
+            elif None in raws:
+                f.unstated |= {f"{name}_added", f"{name}_grew"}
+            else:
+                added = [x for x in raw if x not in before]
+                f.values[f"{name}_added"] = added
+                f.values[f"{name}_grew"] = bool(added)
     f.group("has_user_threshold", t.user_threshold, c.UserThreshold,
             {"threshold_metric": "metric", "threshold_limit": "limit", "threshold_above": "above"})
     f.group("output_training_ban", t.output_training_ban, c.OutputTrainingBan,
             {"output_ban_scope": "scope", "output_ban_exempts_licensor_family": "exempts_licensor_family"})
     f.group("has_aup", t.acceptable_use_policy, c.AcceptableUsePolicy,
             {"aup_by_reference": "incorporated_by_reference", "aup_unilateral_update": "licensor_may_update"})
-    return f.done()
+    return f.done(start=day(v.date), end=None if until is None else day(until))
 
 
-def _deal(d: c.Deal) -> Fact:
+def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
     f = _Fields("deal", d.id)
     for name in _DEAL:
         f.put(name, getattr(d, name))
-    f.group(None, d.amount, c.Money, {"amount": "value", "currency": "currency"})
-    f.derived("has_governance_rights", d.governance, bool(d.governance))
-    f.derived("has_board_seat", d.governance, "board_seat" in (d.governance or ()))
+    until = d.until
+    if until is None:
+        later = sorted((day(x.date), i) for i, x in enumerate(present) if d.id in (x.supersedes or ()))
+        until = present[later[0][1]].date if later else None
+    if until is not None:
+        f.values["until"] = until
+    f.group(None, d.amount, c.Money, {"amount": "value", "currency": "currency", "amount_basis": "basis",
+                                      "amount_up_to": "up_to"})
+    grants = None
+    if isinstance(d.governance, list):
+        grants = tuple((g, None, None) if isinstance(g, str) else
+                       (g.right, None if g.since is None else day(g.since), None if g.until is None else day(g.until))
+                       for g in d.governance)
+    else:
+        for name in ("governance", "has_governance_rights", "has_board_seat"):
+            f.put(name, d.governance)
     f.group("staff_hired", d.staff_hired, c.StaffHire,
             {"staff_count": "count", "key_staff_hired": "key_staff", "hire_with_licence": "with_licence"})
-    return f.done()
+    return f.done(start=day(d.date), end=None if until is None else day(until), grants=grants)
 
 
 def _change(ch: c.DataAccessChange) -> Fact:
@@ -229,29 +371,21 @@ def _change(ch: c.DataAccessChange) -> Fact:
         f.put("exclusive_licensee_after", lic)
     else:
         f.values.update(exclusive_after=True, exclusive_licensee_after=lic)
-    return f.done()
+    start = day(ch.date) if ch.stage == "effective" else _known_date(ch.announced)
+    return f.done(start=start)
 
 
-# --------------------------------------------------------------------------- rules
+def instants(facts: Sequence[Fact], d: str) -> list[str]:
+    """Every start or end day before ``d`` (governance grants' included), in order."""
+    days: set[str] = set()
+    for f in facts:
+        days |= {x for x in (f.start, f.end) if x is not None}
+        for _, since, until in f.grants or ():
+            days |= {x for x in (since, until) if x is not None}
+    return sorted(x for x in days if x < d)
 
 
-@dataclass(frozen=True)
-class RefFlag:
-    rule: str
-    facts: tuple[tuple[str, str], ...]   # (alias, fact id) in pattern order
-    severity: str
-    mitigations: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RefOutcome:
-    rule: str
-    status: str
-    flags: tuple[RefFlag, ...]
-
-
-def _value(fact: Fact, name: str) -> Any:
-    return fact.values.get(name, _MISSING)
+# --------------------------------------------------------------------------- three-valued tests
 
 
 def _kind(v: Any) -> str:
@@ -275,8 +409,6 @@ def _eq(a: Any, b: Any) -> bool:
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
-    if left is _MISSING or right is _MISSING:
-        return False
     if op == "eq":
         return _eq(left, right)
     if op == "ne":
@@ -286,16 +418,34 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     return bool({"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op])
 
 
-def _test(fact: Fact, check: Check, alias: str, bound: Mapping[str, Fact]) -> bool:
-    left = _value(fact, check.field)
+def _on_scale(op: str, name: str, left: Any, other: str, right: Any) -> bool:
+    mine, theirs = SCALES.get(name, ()), SCALES.get(other, ())
+    if left not in mine or right not in theirs:
+        return False
+    return mine.index(left) > theirs.index(right) if op == "stricter" else mine.index(left) < theirs.index(right)
+
+
+def _test(fact: Fact, check: Check, alias: str, bound: Mapping[str, Fact]) -> Tri:
     if isinstance(check, RefTest):
         target = fact if check.alias == alias else bound[check.alias]
-        return _compare(check.op, left, _value(target, check.other))
+        sides = (fact.status(check.field), target.status(check.other))
+        if "not applicable" in sides:
+            return False
+        if sides != ("known", "known"):
+            return None
+        left, right = fact.values[check.field], target.values[check.other]
+        if check.op in ("stricter", "looser"):
+            return _on_scale(check.op, check.field, left, check.other, right)
+        return _compare(check.op, left, right)
+    status = fact.status(check.field)
     op, operand = check.op, check.value
+    if status in _NOT_THERE:
+        return None
     if op == "exists":
-        return (left is not _MISSING) is bool(operand)
-    if left is _MISSING:
+        return (status == "known") is bool(operand)
+    if status == "not applicable":
         return False
+    left = fact.values[check.field]
     if op in ("eq", "ne", "lt", "lte", "gt", "gte"):
         return _compare(op, left, operand)
     if op == "in":
@@ -313,197 +463,328 @@ def _test(fact: Fact, check: Check, alias: str, bound: Mapping[str, Fact]) -> bo
     raise AssertionError(f"unknown operator {op}")
 
 
-def _is_join(check: Check, alias: str) -> bool:
-    """A reference to a field of another pattern's fact (not of the pattern's own)."""
-    return isinstance(check, RefTest) and check.alias != alias
+def _and(values: Iterator[Tri] | Sequence[Tri]) -> Tri:
+    out: Tri = True
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            out = None
+    return out
 
 
-def _holds(fact: Fact, conj: Conjunction, alias: str, bound: Mapping[str, Fact], joins_only: bool = False) -> bool:
-    """Every check of the conjunction holds (only its cross-fact references, with ``joins_only``)."""
-    return all(_test(fact, check, alias, bound) for check in conj.checks
-               if not joins_only or _is_join(check, alias))
+def _or(values: Iterator[Tri] | Sequence[Tri]) -> Tri:
+    out: Tri = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            out = None
+    return out
+
+
+def _conj(fact: Fact, conj: Conjunction, alias: str, bound: Mapping[str, Fact]) -> Tri:
+    return _and(_test(fact, check, alias, bound) for check in conj.checks)
 
 
 @dataclass(frozen=True)
 class _Slot:
-    """One pattern of an evaluated rule: its alias, fact type and tests."""
+    """One pattern of an evaluated rule: its alias, fact type, tests and scope."""
 
     alias: str
     fact: str
-    conjunctions: tuple[Conjunction, ...]          # ANDed: the pattern's where, then refinements'
+    conjunctions: tuple[Conjunction, ...]              # ANDed: the pattern's where, then refinements'
     disjunctions: tuple[tuple[Conjunction, ...], ...]  # each an OR of branches: pattern's any_of, refinements'
+    kinds: frozenset[str]                              # the rule's applies_to (licence versions only)
+    past: bool = False                                 # may match a fact no longer in force
 
-    def matches(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
+    def in_scope(self, fact: Fact, t: str) -> bool:
         if fact.type != self.fact:
             return False
-        if not all(_holds(fact, w, self.alias, bound) for w in self.conjunctions):
+        if fact.type == "licence_version" and fact.values["licence_kind"] not in self.kinds:
             return False
-        return all(any(_holds(fact, b, self.alias, bound) for b in group) for group in self.disjunctions if group)
+        return self.past or fact.live(t)
+
+    def value(self, fact: Fact, bound: Mapping[str, Fact]) -> Tri:
+        return _and([*(_conj(fact, w, self.alias, bound) for w in self.conjunctions),
+                     *(_or([_conj(fact, b, self.alias, bound) for b in group]) for group in self.disjunctions if group)])
 
     def joins(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
-        """Only the cross-fact references of the pattern's own ``where`` (the "present" probe)."""
-        return fact.type == self.fact and _holds(fact, self.conjunctions[0], self.alias, bound, joins_only=True)
+        """The cross-fact references of the pattern's own ``where`` hold (the "present" probe)."""
+        return all(_test(fact, check, self.alias, bound) is True for check in self.conjunctions[0].checks
+                   if isinstance(check, RefTest) and check.alias != self.alias)
 
-    def refutes(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
-        """A known value of ``fact`` fails one of the pattern's own tests (on top of its joins)."""
-        if not self.joins(fact, bound):
-            return False
-        own, branches = self.conjunctions[0], self.disjunctions[0]
-        if any(_refuted(fact, check, self.alias) for check in own.checks):
-            return True
-        if branches and all(_refutable(branch) for branch in branches):
-            return all(any(_refuted(fact, check, self.alias) for check in branch.checks) for branch in branches)
-        return False
-
-    def read(self) -> set[str]:
-        """Fields of this slot's own fact the pattern reads with a value test."""
-        names: set[str] = set()
+    def reads(self) -> dict[str, set[str]]:
+        """Fields the pattern's tests read, by alias (a reference reads both sides)."""
+        out: dict[str, set[str]] = {self.alias: set()}
         for conj in [*self.conjunctions, *(b for group in self.disjunctions for b in group)]:
             for check in conj.checks:
-                if check.op != "exists":
-                    names.add(check.field)
-                if isinstance(check, RefTest) and check.alias == self.alias:
-                    names.add(check.other)
-        return names
+                out[self.alias].add(check.field)
+                if isinstance(check, RefTest):
+                    out.setdefault(check.alias, set()).add(check.other)
+        return out
 
 
-_NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
+def _predecessors(patterns: Sequence[PatternSpec]) -> set[str]:
+    """Aliases reached through ``previous`` / ``previous_model`` from a positive pattern."""
+    return {check.alias for p in patterns for check in p.where.checks
+            if isinstance(check, RefTest) and check.op == "eq" and check.other == "id"
+            and (p.fact, check.field) in PREDECESSOR_LINKS and check.alias != p.alias}
 
 
-def _refutable(conj: Conjunction) -> bool:
-    """Every test of the branch has a complement (exists and the list tests have none)."""
-    return bool(conj.checks) and all(check.op in _NEGATE or check.op in ("in", "not_in") for check in conj.checks)
+def _slot(p: PatternSpec, kinds: frozenset[str], past: bool = False) -> _Slot:
+    return _Slot(p.alias, p.fact, (p.where,), (p.any_of,), kinds, past or bool(getattr(p, "past", False)))
 
 
-def _refuted(fact: Fact, check: Check, alias: str) -> bool:
-    """Known values show the test fails: the complement of the test holds."""
-    if isinstance(check, RefTest):
-        if check.alias != alias:
-            return False  # a join refutes nothing
-        return _compare(_NEGATE[check.op], _value(fact, check.field), _value(fact, check.other))
-    left = _value(fact, check.field)
-    if left is _MISSING:
-        return False
-    op, operand = check.op, check.value
-    if op in _NEGATE:
-        return _compare(_NEGATE[op], left, operand)
-    if op == "in":
-        return all(_kind(left) == _kind(v) and not _eq(left, v) for v in operand)
-    if op == "not_in":
-        return any(_eq(left, v) for v in operand)
-    return False  # exists, contains, contains_any, contains_all
+def _refined(slots: Sequence[_Slot], ref: RefinementSpec) -> list[_Slot]:
+    return [replace(s, conjunctions=s.conjunctions + (ref.where,), disjunctions=s.disjunctions + (ref.any_of,))
+            if s.alias == ref.on else s for s in slots]
 
 
-def _slot(p: PatternSpec) -> _Slot:
-    return _Slot(p.alias, p.fact, (p.where,), (p.any_of,))
+# --------------------------------------------------------------------------- rules
 
 
-def _assignments(slots: Sequence[_Slot], facts: Sequence[Fact], test: str = "matches"
-                 ) -> Iterator[tuple[int, ...]]:
-    """Every tuple of distinct fact indices that fills ``slots`` in order."""
-    def extend(prefix: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+@dataclass(frozen=True)
+class RefWindow:
+    since: str
+    until: str
+
+
+@dataclass(frozen=True)
+class RefFlag:
+    rule: str
+    facts: tuple[tuple[str, str], ...]   # (alias, fact id) in pattern order
+    severity: str
+    mitigations: tuple[str, ...]
+    pending: tuple[str, ...] = ()
+    window: RefWindow | None = None      # history flags only
+
+
+@dataclass(frozen=True)
+class RefMissing:
+    fact: str
+    id: str
+    field: str
+    status: str                          # unknown | unstated
+    in_force: bool
+
+
+@dataclass(frozen=True)
+class RefOutcome:
+    rule: str
+    status: str
+    flags: tuple[RefFlag, ...]
+    history: tuple[RefFlag, ...] = ()
+    missing: tuple[RefMissing, ...] = ()
+    present: int = 0                     # present combinations at D
+    blocking: bool = False               # a missing field of a fact in force leaves the rule not assessed
+
+
+@dataclass(frozen=True)
+class RefAssessment:
+    as_of: str
+    rules: dict[str, RefOutcome]
+    conditions: dict[str, str]
+    after_as_of: tuple[tuple[str, str], ...]
+
+    def flags(self) -> list[RefFlag]:
+        return [f for o in self.rules.values() for f in o.flags]
+
+    def history(self) -> list[RefFlag]:
+        return [f for o in self.rules.values() for f in o.history]
+
+
+@dataclass
+class _Snapshot:
+    """One rule at one instant."""
+
+    flags: dict[frozenset[tuple[str, str]], RefFlag]
+    present: int
+    unsettled: int
+    missing: dict[tuple[int, str], str]      # (fact index, field) -> status, of unsettled combinations
+    blocking: bool
+
+
+def _candidates(slot: _Slot, facts: Sequence[Fact], t: str) -> list[int]:
+    return [j for j, f in enumerate(facts) if slot.in_scope(f, t)]
+
+
+def _present(slots: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequence[Fact]
+             ) -> Iterator[tuple[int, ...]]:
+    """Every tuple of distinct facts in scope whose joins hold, in input order."""
+    def extend(prefix: tuple[int, ...], bound: dict[str, Fact]) -> Iterator[tuple[int, ...]]:
         if len(prefix) == len(slots):
             yield prefix
             return
         slot = slots[len(prefix)]
-        bound = {slots[i].alias: facts[j] for i, j in enumerate(prefix)}
-        for j, fact in enumerate(facts):
-            if j in prefix:
+        for j in cands[len(prefix)]:
+            if j not in prefix and slot.joins(facts[j], bound):
+                yield from extend(prefix + (j,), {**bound, slot.alias: facts[j]})
+    yield from extend((), {})
+
+
+def _extensions(slots: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequence[Fact], taken: tuple[int, ...],
+                bound: dict[str, Fact]) -> Iterator[tuple[tuple[int, ...], Tri, dict[str, Fact]]]:
+    """Distinct facts (not in ``taken``) for ``slots`` that do not fail them: (facts, value, bound)."""
+    def extend(prefix: tuple[int, ...], value: Tri, bound: dict[str, Fact]
+               ) -> Iterator[tuple[tuple[int, ...], Tri, dict[str, Fact]]]:
+        if len(prefix) == len(slots):
+            yield prefix, value, bound
+            return
+        slot = slots[len(prefix)]
+        for j in cands[len(prefix)]:
+            if j in prefix or j in taken:
                 continue
-            if getattr(slot, test)(fact, bound):
-                yield from extend(prefix + (j,))
-    yield from extend(())
+            here = {**bound, slot.alias: facts[j]}
+            v = _and([value, slot.value(facts[j], here)])
+            if v is not False:
+                yield from extend(prefix + (j,), v, here)
+    yield from extend((), True, bound)
 
 
-def _excluded(negatives: Sequence[_Slot], slots: Sequence[_Slot], combo: tuple[int, ...], facts: Sequence[Fact]) -> bool:
-    bound = {s.alias: facts[j] for s, j in zip(slots, combo)}
-    return any(neg.matches(fact, bound) for neg in negatives for j, fact in enumerate(facts) if j not in combo)
+def _none_values(negatives: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequence[Fact],
+                 taken: Sequence[int], bound: Mapping[str, Fact]) -> list[tuple[_Slot, int, Tri]]:
+    return [(neg, j, neg.value(facts[j], bound)) for neg, js in zip(negatives, cands) for j in js if j not in taken]
 
 
-def _matches(slots: Sequence[_Slot], negatives: Sequence[_Slot], facts: Sequence[Fact]) -> set[tuple[int, ...]]:
-    return {c for c in _assignments(slots, facts) if not _excluded(negatives, slots, c, facts)}
+def _mitigation(mit: Any, slots: Sequence[_Slot], combo: tuple[int, ...], facts: Sequence[Fact], t: str,
+                kinds: frozenset[str]) -> str | None:
+    """``applied``, ``pending`` or None for one mitigation on one flagged combination."""
+    refined = list(slots)
+    for ref in mit.on:
+        refined = _refined(refined, ref)
+    bound = {s.alias: facts[j] for s, j in zip(refined, combo)}
+    value = _and([s.value(facts[j], bound) for s, j in zip(refined, combo)])
+    if value is False:
+        return None
+    extras = [_slot(p, kinds) for p in mit.all]
+    negs = [_slot(p, kinds) for p in mit.none]
+    extra_cands = [_candidates(s, facts, t) for s in extras]
+    neg_cands = [_candidates(s, facts, t) for s in negs]
+    best: str | None = None
+    for ext, v, here in _extensions(extras, extra_cands, facts, combo, dict(bound)):
+        v = _and([value, v])
+        nones = [nv for _, _, nv in _none_values(negs, neg_cands, facts, combo + ext, here)]
+        if v is False or True in nones:
+            continue  # fails, or a fact its none pattern forbids is there
+        if v is True and None not in nones:
+            return "applied"
+        best = "pending"  # would apply if the undecided tests came out its way
+    return best
 
 
-def _refined(slots: Sequence[_Slot], ref: RefinementSpec) -> list[_Slot]:
-    return [_Slot(s.alias, s.fact, s.conjunctions + (ref.where,), s.disjunctions + (ref.any_of,))
-            if s.alias == ref.on else s for s in slots]
-
-
-def _refuted_combo(slots: Sequence[_Slot], negatives: Sequence[_Slot], combo: tuple[int, ...],
-                   facts: Sequence[Fact]) -> bool:
-    """Known values settle that these facts do not match: one fact fails one of its pattern's
-    tests (with the joins that bind it), or another fact matches a ``none`` pattern."""
-    earlier: dict[str, Fact] = {}
-    for slot, j in zip(slots, combo):
-        if slot.refutes(facts[j], earlier):
-            return True
-        earlier[slot.alias] = facts[j]
-    return _excluded(negatives, slots, combo, facts)
-
-
-def evaluate_rule(spec: RuleSpec, facts: Sequence[Fact]) -> RefOutcome:
-    """Flags and status of one parsed rule over one case's facts."""
+def _snapshot(spec: RuleSpec, facts: Sequence[Fact], t: str) -> _Snapshot:
     rule, when = spec.rule, spec.when
-    base = [_slot(p) for p in when.all]
-    alternatives = [[*base, _slot(p)] for p in when.any] or [base]
-    negatives = [_slot(p) for p in when.none]
-    fired: dict[frozenset[int], tuple[list[_Slot], tuple[int, ...], list[str]]] = {}
-    present_total = 0
-    incomplete = False
-    for slots in alternatives:
-        hits: dict[str, set[tuple[int, ...]]] = {}
-        for mit in spec.mitigations:
-            mslots = list(slots)
-            for ref in mit.on:
-                mslots = _refined(mslots, ref)
-            extra = [_slot(p) for p in mit.all]
-            found = _matches(mslots + extra, negatives + [_slot(p) for p in mit.none], facts)
-            hits[mit.id] = {c[: len(slots)] for c in found}
-        for combo in sorted(_matches(slots, negatives, facts)):
-            mits = sorted(mid for mid, combos in hits.items() if combo in combos)
-            fired.setdefault(frozenset(combo), (slots, combo, mits))
-        for combo in _assignments(slots, facts, "joins"):
-            present_total += 1
-            complete = not any(slot.read() & (facts[j].unknown | facts[j].unstated) for slot, j in zip(slots, combo))
-            if not complete and not _refuted_combo(slots, negatives, combo, facts):
-                incomplete = True
-    flags = []
+    kinds = frozenset(rule.applies_to)
+    fired: dict[frozenset[tuple[str, str]], RefFlag] = {}
+    present_total = unsettled = 0
+    missing: dict[tuple[int, str], str] = {}
+    blocking = False
     by_id = {m.id: m for m in spec.mitigations}
-    for slots, combo, mits in sorted(fired.values(), key=lambda v: v[1]):
-        severity = min([rule.severity, *(by_id[m].severity for m in mits)], key=SEVERITY_ORDER.__getitem__)
-        flags.append(RefFlag(rule.id, tuple((s.alias, facts[j].id) for s, j in zip(slots, combo)), severity,
-                             tuple(mits)))
+    for positives in when.alternatives():
+        back = _predecessors(positives)
+        slots = [_slot(p, kinds, past=p.alias in back) for p in positives]
+        negatives = [_slot(p, kinds) for p in when.none]
+        cands = [_candidates(s, facts, t) for s in slots]
+        neg_cands = [_candidates(s, facts, t) for s in negatives]
+        reads: dict[str, set[str]] = {}
+        for s in [*slots, *negatives]:
+            for alias, names in s.reads().items():
+                reads.setdefault(alias, set()).update(names)
+        for combo in _present(slots, cands, facts):
+            present_total += 1
+            bound = {s.alias: facts[j] for s, j in zip(slots, combo)}
+            value = _and([s.value(facts[j], bound) for s, j in zip(slots, combo)])
+            if value is False:
+                continue
+            nones = _none_values(negatives, neg_cands, facts, combo, bound)
+            if any(v is True for _, _, v in nones):
+                continue
+            undecided = [(neg, j) for neg, j, v in nones if v is None]
+            if value is True and not undecided:
+                key = frozenset(facts[j].key for j in combo)
+                if key not in fired:
+                    states = {m.id: _mitigation(m, slots, combo, facts, t, kinds) for m in spec.mitigations}
+                    applied = sorted(m for m, s in states.items() if s == "applied")
+                    pending = sorted(m for m, s in states.items() if s == "pending")
+                    severity = min([rule.severity, *(by_id[m].severity for m in applied)],
+                                   key=SEVERITY_ORDER.__getitem__)
+                    fired[key] = RefFlag(rule.id, tuple((s.alias, facts[j].id) for s, j in zip(slots, combo)),
+                                         severity, tuple(applied), tuple(pending))
+                continue
+            unsettled += 1
+            gaps = [(j, name) for s, j in zip(slots, combo) for name in sorted(reads.get(s.alias, ()))
+                    if facts[j].status(name) in _NOT_THERE]
+            gaps += [(j, name) for neg, j in undecided for name in sorted(reads.get(neg.alias, ()))
+                     if facts[j].status(name) in _NOT_THERE]
+            for j, name in gaps:
+                missing[(j, name)] = facts[j].status(name)
+            blocking = blocking or any(facts[j].live(t) for j, _ in gaps)
+    return _Snapshot(fired, present_total, unsettled, missing, blocking)
+
+
+def evaluate_rule(spec: RuleSpec, case: c.Case, as_of: str | None = None) -> RefOutcome:
+    """Flags, history and status of one parsed rule over one case on the as-of date."""
+    d = as_of_day(case, as_of)
+    now = facts_at(case, d)
+    current = _snapshot(spec, now, d)
+    seen: dict[frozenset[tuple[str, str]], list[tuple[int, RefFlag]]] = {}
+    times = instants(now, d)
+    for i, t in enumerate(times):
+        snap = _snapshot(spec, facts_at(case, t), t)
+        for key, flag in snap.flags.items():
+            if key not in current.flags:
+                seen.setdefault(key, []).append((i, flag))
+    history = []
+    for runs in seen.values():
+        last, flag = runs[-1]
+        first = last
+        while first - 1 >= 0 and any(i == first - 1 for i, _ in runs):
+            first -= 1
+        until = times[last + 1] if last + 1 < len(times) else d
+        history.append(replace(flag, window=RefWindow(times[first], until)))
+    flags = tuple(sorted(current.flags.values(), key=lambda f: f.facts))
     if flags:
         status = "fired"
-    elif present_total == 0:
+    elif current.present == 0:
         status = "not applicable"
-    elif not incomplete:
+    elif not current.unsettled:
         status = "clear"
     else:
         status = "not assessed"
-    return RefOutcome(rule.id, status, tuple(flags))
+    missing = tuple(RefMissing(now[j].type, now[j].id, name, st, now[j].live(d))
+                    for (j, name), st in sorted(current.missing.items(), key=lambda kv: (now[kv[0][0]].key, kv[0][1])))
+    return RefOutcome(spec.id, status, flags, tuple(sorted(history, key=lambda f: (f.facts, f.window.since if f.window else ""))),
+                      missing if status == "not assessed" else (), current.present,
+                      current.blocking and status == "not assessed")
 
 
-def evaluate(rules: Sequence[RuleSpec], case: c.Case | Sequence[Fact]) -> dict[str, RefOutcome]:
-    """Outcomes of every parsed rule, by rule id, over a case (or facts already taken from one)."""
-    facts = case_facts(case) if isinstance(case, c.Case) else case
-    return {r.id: evaluate_rule(r, facts) for r in sorted(rules, key=lambda r: r.id)}
+def evaluate(rules: Sequence[RuleSpec], case: c.Case, as_of: str | None = None) -> dict[str, RefOutcome]:
+    """Outcomes of every parsed rule, by rule id, over a case on the as-of date."""
+    return {r.id: evaluate_rule(r, case, as_of) for r in sorted(rules, key=lambda r: r.id)}
 
 
 def conditions(rules: Sequence[RuleSpec], outcomes: Mapping[str, RefOutcome]) -> dict[str, str]:
-    """The status of every condition (README): concern / watch / no concern found / not assessed."""
+    """The status of every condition: concern / watch / not applicable / not assessed / no concern found."""
     out: dict[str, str] = {}
     for cond in CONDITIONS:
-        mine = [r for r in rules if cond in r.rule.conditions]
-        severities = {f.severity for r in mine for f in outcomes[r.id].flags}
-        applicable = [outcomes[r.id].status for r in mine if outcomes[r.id].status != "not applicable"]
+        mine = [outcomes[r.id] for r in rules if cond in r.rule.conditions]
+        severities = {f.severity for o in mine for f in o.flags}
         if severities & {"medium", "high"}:
             out[cond] = "concern"
         elif severities:
             out[cond] = "watch"
-        elif applicable and all(s in ("fired", "clear") for s in applicable):
-            out[cond] = "no concern found"
-        else:
+        elif all(o.present == 0 for o in mine):
+            out[cond] = "not applicable"
+        elif any(o.blocking for o in mine):
             out[cond] = "not assessed"
+        else:
+            out[cond] = "no concern found"
     return out
 
+
+def assess(rules: Sequence[RuleSpec], case: c.Case, as_of: str | None = None) -> RefAssessment:
+    """Everything the reference says about one case on the as-of date."""
+    outcomes = evaluate(rules, case, as_of)
+    return RefAssessment(as_of_day(case, as_of), outcomes, conditions(rules, outcomes),
+                         tuple(later_events(case, as_of)))

@@ -83,11 +83,11 @@ def case_text(case_id: str = "acme", versions: Sequence[dict[str, Any]] = (), *,
         versions = [{"version": "1.0", "date": "2023-01-01",
                      "terms": {"research_only": True, "weights_access": "gated", "output_training_ban": "none"}}]
     body = {
-        "schema_version": 1, "id": case_id, "title": title, "kind": ["licence"], "as_of": "2024-01-31",
+        "schema_version": 2, "id": case_id, "title": title, "kind": ["licence"], "as_of": "2024-01-31",
         "summary": "A test case.",
         "sources": [{"id": "src", "title": "The licence", "date": "2023-01-01", "kind": "primary"}],
         "parties": [{"id": "acme", "name": "Acme AI", "roles": ["fm_developer"]}],
-        "licences": [{"id": "acme-licence", "name": "Acme model licence", "licensor": "acme",
+        "licences": [{"id": "acme-licence", "name": "Acme model licence", "kind": "model_licence", "licensor": "acme",
                       "versions": list(versions)}],
     }
     # JSON is YAML; one key per line keeps line numbers meaningful in the tests.

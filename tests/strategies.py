@@ -2,7 +2,12 @@
 
 The pools are small on purpose, so that generated facts collide: joins find partners,
 equal values recur, and strings that look like numbers ("10", "10.0", "1e1") sit beside
-the numbers they resemble. Shared by tests/test_properties.py and tests/test_differential.py.
+the numbers they resemble. Dates are few too, so that instants coincide: versions start on
+the day another ends, a round supersedes one of the same day, a grant ends on the case date.
+Case format v2 throughout: versions with and without ``until``, deals that end or supersede
+earlier ones, governance grants with their own dates, models released under a version,
+changes only announced, and a case date that leaves some of it in the future. Shared by
+tests/test_properties.py, tests/test_differential.py and tests/test_lint.py.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from policycheck.model.vocabulary import _enum
 PARTY_IDS = ("acme", "beta", "10")
 MODEL_IDS = ("m1", "10")
 DATES = ("2022", "2023-02", "2023-02-24", "2023-07-18", "2024-01-01")
+LATER = ("2024-06-01", "2026")          # ends (until) and starts after most case dates
+AS_OF = ("2024-06-01", "2024-06-01", "2023-05", "2024-01-01")
 STRINGS = ("10", "10.0", "1e1", "true", "Acme", "acme")
 POSITIVE = (1, 2.5, 10, 10.0, 700, 700000000, 1.0e16, 3.0e-05)
 NON_NEGATIVE = (0, *POSITIVE)
@@ -59,6 +66,22 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def _day(date: str) -> str:
+    return date + "-01-01" if len(date) == 4 else date + "-01" if len(date) == 7 else date
+
+
+def _after(date: str) -> list[str]:
+    """Dates of the pools strictly after ``date`` (at the start of their periods)."""
+    return [d for d in (*DATES, *LATER) if _day(d) > _day(date)]
+
+
+@st.composite
+def _until(draw: st.DrawFn, start: str) -> str | None:
+    """Now and then an end date after ``start``."""
+    later = _after(start)
+    return draw(st.one_of(st.none(), st.none(), _pick(later))) if later else None
+
+
 @st.composite
 def terms(draw: st.DrawFn) -> dict[str, Any]:
     t: dict[str, Any] = {
@@ -96,31 +119,53 @@ def licence(draw: st.DrawFn, lid: str, parties: list[str], models: list[str]) ->
         v: dict[str, Any] = {"version": draw(_pick(STRINGS)), "date": d, "terms": draw(terms())}
         if draw(st.booleans()):
             v["spdx"] = draw(_pick(("Apache-2.0", "LicenseRef-x", "10")))
+        until = draw(_until(d))
+        if until is not None:
+            v["until"] = until
         versions.append(v)
     out: dict[str, Any] = {"id": lid, "name": draw(_pick(STRINGS)), "licensor": draw(_pick(parties)),
-                           "versions": versions}
-    if draw(st.booleans()):
-        out["kind"] = draw(_pick(("model_licence", "terms_of_service", "data_licence", "api_terms")))
+                           "versions": versions,
+                           # v1 left half the licences to default to model_licence; v2 states it
+                           "kind": draw(st.one_of(st.just("model_licence"), _pick(
+                               ("model_licence", "terms_of_service", "data_licence", "api_terms"))))}
     if models:
-        out["models"] = draw(_subset(models, 2))
-    return out
+        out["models"] = draw(_maybe(_subset(models, 2)))
+    return _drop_none(out)
 
 
 @st.composite
-def deal(draw: st.DrawFn, did: str, parties: list[str]) -> dict[str, Any]:
+def _grant(draw: st.DrawFn, start: str) -> Any:
+    """A governance right: a bare name, or a grant with its own since / until."""
+    right = draw(_pick(("board_seat", "board_observer", "consultation_rights", "information_rights")))
+    if draw(st.booleans()):
+        return right
+    grant: dict[str, Any] = {"right": right}
+    since = draw(st.one_of(st.none(), _pick(_after(start) or [start])))
+    if since is not None:
+        grant["since"] = since
+    until = draw(_until(since or start))
+    if until is not None:
+        grant["until"] = until
+    return grant
+
+
+@st.composite
+def deal(draw: st.DrawFn, did: str, parties: list[str], earlier: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A deal; ``earlier``: deals generated before it, which it may supersede."""
+    date = draw(_pick(DATES))
     d: dict[str, Any] = {
-        "id": did, "title": draw(_pick(STRINGS)), "date": draw(_pick(DATES)),
+        "id": did, "title": draw(_pick(STRINGS)), "date": date,
         "partner": draw(_pick(parties)), "developer": draw(_pick(parties)),
-        "amount": draw(_maybe(st.fixed_dictionaries({"value": _pick(NON_NEGATIVE)},
-                                                    optional={"currency": _pick(("USD", "GBP", "EUR"))}))),
+        "amount": draw(_maybe(st.fixed_dictionaries(
+            {"value": _pick(NON_NEGATIVE), "currency": _pick(("USD", "GBP", "EUR"))},
+            optional={"basis": _pick(("disclosed", "reported")), "up_to": st.booleans()}))),
         "forms": draw(_maybe(_subset(("equity", "convertible", "cloud_credits", "committed_cloud_spend",
                                       "revenue_share", "commercial_partnership", "licence_fee")))),
         "stake_pct": draw(_maybe(_pick((0, 10, 10.0, 49.9, 100)))),
         "compute": draw(_maybe(_pick(_enum(Exclusivity)))),
         "distribution": draw(_maybe(_pick(_enum(Exclusivity)))),
         "ip_rights": draw(_maybe(_pick(("exclusive", "non_exclusive", "none")))),
-        "governance": draw(_maybe(_subset(("board_seat", "board_observer", "consultation_rights",
-                                           "information_rights")))),
+        "governance": draw(_maybe(st.lists(_grant(date), max_size=3))),
         "staff_hired": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), st.fixed_dictionaries({}, optional={
             "count": _maybe(st.integers(0, 12), none=False), "key_staff": _maybe(st.booleans(), none=False),
             "with_licence": _maybe(st.booleans(), none=False)}))),
@@ -128,6 +173,10 @@ def deal(draw: st.DrawFn, did: str, parties: list[str]) -> dict[str, Any]:
     for name in ("api_exclusive_to_partner_cloud", "integration_into_partner_products",
                  "priority_accelerator_access", "developer_multihoming"):
         d[name] = draw(_bool())
+    d["until"] = draw(_until(date))
+    before = [e["id"] for e in earlier or () if _day(e["date"]) <= _day(date)]
+    if before and draw(st.booleans()):
+        d["supersedes"] = draw(st.lists(_pick(before), min_size=1, max_size=2, unique=True))
     return _drop_none(d)
 
 
@@ -135,7 +184,8 @@ def deal(draw: st.DrawFn, did: str, parties: list[str]) -> dict[str, Any]:
 def access_terms(draw: st.DrawFn, parties: list[str]) -> dict[str, Any]:
     return _drop_none({
         "price": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("free"), st.fixed_dictionaries(
-            {"amount": _pick(NON_NEGATIVE), "unit": _pick(("per 1,000 calls", "10"))}))),
+            {"amount": _pick(NON_NEGATIVE), "currency": _pick(("USD", "GBP", "EUR")),
+             "unit": _pick(("per 1,000 calls", "10"))}))),
         "ai_training_ban": draw(_bool()),
         "exclusive_licensee": draw(st.one_of(st.none(), st.just(UNKNOWN), st.just("none"), _pick(parties))),
     })
@@ -144,7 +194,8 @@ def access_terms(draw: st.DrawFn, parties: list[str]) -> dict[str, Any]:
 @st.composite
 def data_change(draw: st.DrawFn, cid: str, parties: list[str]) -> dict[str, Any]:
     return _drop_none({
-        "id": cid, "holder": draw(_pick(parties)), "resource": draw(_pick(STRINGS)), "date": draw(_pick(DATES)),
+        "id": cid, "holder": draw(_pick(parties)), "resource": draw(_pick(STRINGS)),
+        "date": draw(_pick((*DATES, *LATER))), "stage": draw(_pick(("effective", "effective", "announced"))),
         "announced": draw(_maybe(_pick(DATES))),
         "before": draw(access_terms(parties)), "after": draw(access_terms(parties)),
     })
@@ -157,7 +208,7 @@ def cases(draw: st.DrawFn, *, max_licences: int = 2, max_deals: int = 2, max_cha
     parties = draw(st.lists(_pick(PARTY_IDS), min_size=1, max_size=3, unique=True))
     party_list = [_drop_none({
         "id": p, "name": draw(_pick(STRINGS)),
-        "roles": draw(_subset(_enum(PartyRole))),
+        "roles": draw(_maybe(_subset(_enum(PartyRole)))),
         "leading_markets": draw(_maybe(_subset(_enum(Market), 2))),
     }) for p in parties]
     model_ids = draw(st.lists(_pick(MODEL_IDS), max_size=2, unique=True))
@@ -169,12 +220,18 @@ def cases(draw: st.DrawFn, *, max_licences: int = 2, max_deals: int = 2, max_cha
         "frontier": draw(_bool()),
     }) for m in model_ids]
     licences = [draw(licence(f"lic-{i}", parties, model_ids)) for i in range(draw(st.integers(min_licences, max_licences)))]
-    deals = [draw(deal(f"deal-{i}", parties)) for i in range(draw(st.integers(0, max_deals)))]
+    for m in models:  # released under one of the case's licence versions, now and then
+        if licences and draw(st.booleans()):
+            lic = draw(_pick(licences))
+            m["released_under"] = {"licence": lic["id"], "version": draw(_pick([v["version"] for v in lic["versions"]]))}
+    deals: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(0, max_deals))):
+        deals.append(draw(deal(f"deal-{i}", parties, deals)))
     changes = [draw(data_change(f"chg-{i}", parties)) for i in range(draw(st.integers(0, max_changes)))]
     kinds = [k for k, items in (("licence", licences), ("deal", deals), ("data_access", changes)) if items]
     case: dict[str, Any] = {
-        "schema_version": 1, "id": draw(_pick(("gen", "gen-2"))), "title": "Generated case",
-        "kind": kinds or ["licence"], "as_of": "2024-06-01", "summary": "Generated by hypothesis.",
+        "schema_version": 2, "id": draw(_pick(("gen", "gen-2"))), "title": "Generated case",
+        "kind": kinds or ["licence"], "as_of": draw(_pick(AS_OF)), "summary": "Generated by hypothesis.",
         "sources": [{"id": "gen", "title": "Generated", "date": "unknown", "kind": "primary"}],
         "parties": party_list,
     }
@@ -187,16 +244,15 @@ def cases(draw: st.DrawFn, *, max_licences: int = 2, max_deals: int = 2, max_cha
 
 # --------------------------------------------------------------------------- known engine gaps
 
-# Fields every fact of the type carries (required by the case schema, or defaulted); any
+# Fields every fact of the type carries (required by case format v2; nothing is defaulted); any
 # other field can be absent (unknown, unstated or not applicable).
 ALWAYS_PRESENT = {
     "case": {"id", "kinds", "as_of"},
-    "party": {"id", "name", "roles"},
+    "party": {"id", "name"},
     "model": {"id", "name", "developer"},
-    "licence_version": {"id", "licence", "licence_name", "licence_kind", "licensor", "models", "version", "seq",
-                        "date"},
+    "licence_version": {"id", "licence", "licence_name", "licence_kind", "licensor", "version", "seq", "date"},
     "deal": {"id", "title", "date", "partner", "developer"},
-    "data_access_change": {"id", "holder", "resource", "date"},
+    "data_access_change": {"id", "holder", "resource", "date", "stage"},
 }
 
 # Rule shapes the compiler accepts but durable_rules mis-evaluates. Each would be pinned by a

@@ -109,7 +109,7 @@ def test_load_case_accepts_str_and_path() -> None:
 
 def test_errors_are_policycheck_errors_with_places() -> None:
     with pytest.raises(PolicycheckError) as info:
-        load_case_text("schema_version: 1\nid: x\ntitel: y\n", "inline.yaml")
+        load_case_text("schema_version: 2\nid: x\ntitel: y\n", "inline.yaml")
     problems = info.value.problems
     assert any(p.location.file == "inline.yaml" and p.location.line == 3 and p.suggestion == "title"
                for p in problems)
@@ -130,7 +130,7 @@ def test_no_concern_found_needs_every_fact(tmp_path: Path) -> None:
         src = DATA / "rules" / name
         (rules / src.name).write_text(src.read_text().replace("conditions: [C2]", "conditions: [C3]"))
     pack = load_rules([tmp_path / "rules"], bundled=False)
-    text = """schema_version: 1
+    text = """schema_version: 2
 id: clean
 title: A clean licence
 kind: [licence]
@@ -140,7 +140,7 @@ sources: [{id: s, title: S, date: 2024-01-01, kind: primary}]
 parties: [{id: lab, name: Lab}]
 models: [{id: m, name: M, developer: lab, weights: open_download}]
 licences:
-  - {id: lic, name: L, licensor: lab, versions: [{version: "1", date: 2023-01-01, terms: {revocation: irrevocable}}]}
+  - {id: lic, name: L, kind: model_licence, licensor: lab, versions: [{version: "1", date: 2023-01-01, terms: {revocation: irrevocable}}]}
 """
     clean = assess(load_case_text(text), pack).cases[0]
     c3 = {c.condition: c for c in clean.conditions}["C3"]

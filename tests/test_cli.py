@@ -394,7 +394,7 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
         lambda d: d.update(titel="x"),                                                   # unknown key
         lambda d: d["licences"][0]["versions"][0]["terms"].update(osi_approved="yes"),   # not a boolean
         lambda d: d.pop("as_of"),                                                        # missing field
-        lambda d: d.update(schema_version=2),                                            # wrong version
+        lambda d: d.update(schema_version=1),                                            # wrong version
         lambda d: d["models"][0].update(weights="open_downlaod"),                        # bad enum value
     ):
         bad = json.loads(json.dumps(data))

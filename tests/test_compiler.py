@@ -295,7 +295,7 @@ def test_compiled_rules_are_accepted_by_durable_rules() -> None:
 
 # --- behaviour of the compiled patterns -----------------------------------------------------------
 
-CASE = """schema_version: 1
+CASE = """schema_version: 2
 id: c
 title: Compiler behaviour
 kind: [licence, data_access]
@@ -308,6 +308,7 @@ parties:
 licences:
   - id: lic
     name: Licence
+    kind: model_licence
     licensor: lab
     versions:
       - version: v1
@@ -318,6 +319,7 @@ licences:
         terms: {commercial_use: restricted, revocation: at_will, osi_approved: unknown}
   - id: other-lic
     name: Other licence
+    kind: model_licence
     licensor: other
     versions:
       - version: o1
@@ -328,9 +330,10 @@ data_access_changes:
     holder: lab
     resource: API
     date: 2023-07-01
+    stage: effective
     announced: 2023-04-01
     before: {price: free}
-    after: {price: {amount: 1, unit: per call}}
+    after: {price: {amount: 1, currency: USD, unit: per call}}
 """
 
 

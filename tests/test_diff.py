@@ -159,7 +159,7 @@ def test_markdown_and_table_formats(env):
 
 def test_bad_inputs_are_located_errors_for_both_files(env):
     bad1 = env["dir"] / "bad1.yaml"
-    bad1.write_text("schema_version: 1\nid: x\ntitel: y\n")
+    bad1.write_text("schema_version: 2\nid: x\ntitel: y\n")
     bad2 = env["dir"] / "bad2.json"
     bad2.write_text('{"tool": "policycheck", "cases": "nope"}')
     res = run(["diff", "--no-config", "--no-bundled", "--rules", env["rules"], bad1, bad2])

@@ -1,10 +1,16 @@
 """Differential testing: the durable_rules path must agree with the plain-Python reference.
 
 Hypothesis writes rules in the rule format (validated by ``Rule`` and ``check_rule``, as a
-rule file would be) and schema-valid cases; ``assess`` (compiler -> durable_rules -> assess)
-and ``reference_eval`` (brute force over the facts) must report the same flags (rule, bound
-facts, severity, mitigations) and the same rule statuses. The explicit tests below pin the
-silent failures docs/engine.md lists: type coercion, negation order, many facts.
+rule file would be; with ``applies_to``, ``past`` patterns, predecessor links and
+``stricter`` / ``looser`` references) and schema-valid v2 cases (versions and deals that end,
+rounds that supersede, grants with dates, a case date that leaves some of it in the future),
+assessed on the case's date or an ``as_of``; ``assess`` (facts -> compiler -> durable_rules
+-> assess, at every instant) and ``reference_eval`` (brute force over the case model) must
+report the same current flags (rule, bound facts, severity, mitigations applied and pending),
+history flags and windows, facts after the as-of date, rule and condition statuses. The
+explicit tests below pin the silent failures docs/engine.md lists: type coercion, negation
+order, many facts; and the reference's own fact table is checked against ``flatten`` at
+every instant of every bundled case.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from policycheck.model.rule import Rule
 from policycheck.load.rules import LoadedRule, RulePack, check_rule, load_rules
 from policycheck.io.reader import Document
 from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
-from reference_eval import conditions as ref_conditions
-from reference_eval import case_facts, evaluate
+from reference_eval import assess as reference_assess
+from reference_eval import as_of_day, case_facts, facts_at, instants
 
 _ORDERED = ("number", "int", "date")
 NUMBERS = (0, 1, 2.5, 10, 10.0, 10.5, 700, 700000000, 1.0e16, 3.0e-05)
@@ -37,6 +43,9 @@ IDS = (*S.PARTY_IDS, *S.MODEL_IDS, "lic-0", "lic-0@1", "lic-0@2", "lic-1@1", "de
 ITEMS = (*S.LIST_ITEMS, *S.MODEL_IDS)
 # Fact types weighted towards the ones generated cases hold several of.
 TYPES = ("licence_version", "licence_version", "party", "party", "model", "deal", "data_access_change", "case")
+KINDS = ("model_licence", "terms_of_service", "data_licence", "api_terms")
+LINKS = {"licence_version": "previous", "model": "previous_model"}   # predecessor links
+AS_OF = (None, None, "2023-07-18", "2024-01-01", "2025-01-01")      # None: the case's own
 
 
 # --------------------------------------------------------------------------- rule generator
@@ -76,6 +85,8 @@ def _gap(op: str, spec: FieldSpec, other: FieldSpec, same_fact: bool, other_type
 
 
 def _compatible(a: FieldSpec, b: FieldSpec, op: str) -> bool:
+    if op in ("stricter", "looser"):
+        return bool(a.scale) and a.scale == b.scale
     kinds = {a.kind, b.kind}
     ok = len(kinds) == 1 or kinds <= {"number", "int"} or kinds <= {"id", "str"}
     return ok and (op in ("eq", "ne") or a.kind in _ORDERED)
@@ -87,7 +98,8 @@ def field_test(draw: st.DrawFn, spec: FieldSpec, alias: str, name: str, visible:
     """The value of ``where[name]``: a literal (eq shorthand), an operator map, or a reference."""
     kind = spec.kind
     if draw(st.integers(0, 5)) == 0:  # a reference to a field of a visible fact (or this one)
-        op = draw(st.sampled_from(("eq", "ne", "lt", "lte", "gt", "gte")))
+        ops = ("eq", "ne", "lt", "lte", "gt", "gte") + (("stricter", "looser") * 2 if spec.scale else ())
+        op = draw(st.sampled_from(ops))
         targets = [(a, f) for a, t in sorted(visible.items()) for f, s in FACT_TYPES[t].items()
                    if _compatible(spec, s, op) and not _gap(op, spec, s, a == alias, t, f)
                    and not (negated and op != "eq" and a != alias and f not in S.ALWAYS_PRESENT[t])]  # refused
@@ -133,6 +145,23 @@ def pattern(draw: st.DrawFn, alias: str, visible: dict[str, str], fact: str | No
     p: dict[str, Any] = {"fact": fact, "as": alias, "where": draw(where_map(fact, alias, visible, negated=negated))}
     if draw(st.integers(0, 3)) == 0:
         p["any_of"] = draw(st.lists(where_map(fact, alias, visible, 2, joins=False), min_size=1, max_size=2))
+    if not negated and draw(st.integers(0, 5)) == 0:
+        p["past"] = True
+    return p
+
+
+@st.composite
+def successor(draw: st.DrawFn, alias: str, before: dict[str, Any], visible: dict[str, str]) -> dict[str, Any]:
+    """A pattern on the next version (or model) of ``before``'s fact: its predecessor link and
+    now and then a trajectory test (``stricter`` / ``looser`` on a scale, an ordering on a number)."""
+    fact = before["fact"]
+    p = draw(pattern(alias, visible, fact))
+    p["where"][LINKS[fact]] = {"ref": f"{before['as']}.id"}
+    if draw(st.booleans()):
+        scaled = sorted(n for n, spec in FACT_TYPES[fact].items() if spec.scale)
+        name = draw(st.sampled_from([*scaled, "threshold_limit"] if fact == "licence_version" else scaled))
+        op = draw(st.sampled_from(("lt", "gt")) if name == "threshold_limit" else st.sampled_from(("stricter", "looser")))
+        p["where"][name] = {op: {"ref": f"{before['as']}.{name}"}}
     return p
 
 
@@ -144,7 +173,11 @@ def rule_dicts(draw: st.DrawFn, rid: str) -> dict[str, Any]:
     visible: dict[str, str] = {}
     all_patterns = []
     for i in range(draw(st.integers(1, 2))):
-        p = draw(pattern(f"a{i}", dict(visible)))
+        first = all_patterns[0] if all_patterns else None
+        if first is not None and first["fact"] in LINKS and draw(st.integers(0, 2)) == 0:
+            p = draw(successor(f"a{i}", first, dict(visible)))
+        else:
+            p = draw(pattern(f"a{i}", dict(visible)))
         all_patterns.append(p)
         visible[p["as"]] = p["fact"]
     when: dict[str, Any] = {"all": all_patterns}
@@ -183,6 +216,8 @@ def rule_dicts(draw: st.DrawFn, rid: str) -> dict[str, Any]:
                             "severity": draw(st.sampled_from(lower)), "when": mw})
     if mitigations:
         rule["mitigated_by"] = mitigations
+    if draw(st.integers(0, 2)) == 0:
+        rule["applies_to"] = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True))
     return rule
 
 
@@ -202,39 +237,49 @@ def make_pack(rules: list[dict[str, Any]]) -> RulePack:
 # --------------------------------------------------------------------------- comparison
 
 
-def engine_view(pack: RulePack, case: Any) -> dict[str, Any]:
-    result = assess([case], pack).cases[0]
+_FACT_ITEMS = {"licence_version", "model", "deal", "data_access_change"}
+
+
+def engine_view(pack: RulePack, case: Any, as_of: str | None = None) -> dict[str, Any]:
+    result = assess([case], pack, as_of=as_of).cases[0]
     flags = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
-                    tuple(m.id for m in f.mitigations)) for f in result.flags)
-    return {"flags": flags, "status": {r.rule: r.status for r in result.rules},
-            "conditions": {c.condition: c.status for c in result.conditions}}
+                    tuple(m.id for m in f.mitigations), tuple(sorted(p.id for p in f.pending))) for f in result.flags)
+    history = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
+                      tuple(m.id for m in f.mitigations), f.window.since, f.window.until) for f in result.history)
+    return {"flags": flags, "history": history, "status": {r.rule: r.status for r in result.rules},
+            "conditions": {c.condition: c.status for c in result.conditions},
+            "after_as_of": sorted((e.item, e.id) for e in result.after_as_of if e.item in _FACT_ITEMS)}
 
 
-def reference_view(pack: RulePack, case: Any) -> dict[str, Any]:
+def reference_view(pack: RulePack, case: Any, as_of: str | None = None) -> dict[str, Any]:
     """The reference evaluator on the case model itself (not on flatten's facts)."""
-    rules = [r.spec for r in pack.rules]
-    outcomes = evaluate(rules, case.case)
-    flags = sorted((f.rule, f.facts, f.severity, f.mitigations) for o in outcomes.values() for f in o.flags)
-    return {"flags": flags, "status": {rid: o.status for rid, o in outcomes.items()},
-            "conditions": ref_conditions(rules, outcomes)}
+    result = reference_assess([r.spec for r in pack.rules], case.case, as_of)
+    flags = sorted((f.rule, f.facts, f.severity, f.mitigations, tuple(sorted(f.pending))) for f in result.flags())
+    history = sorted((f.rule, f.facts, f.severity, f.mitigations, f.window.since if f.window else None,
+                      f.window.until if f.window else None) for f in result.history())
+    return {"flags": flags, "history": history, "status": {rid: o.status for rid, o in result.rules.items()},
+            "conditions": result.conditions, "after_as_of": sorted(result.after_as_of)}
 
 
-def assert_agree(rules: list[dict[str, Any]], case_data: dict[str, Any]) -> dict[str, Any]:
+def assert_agree(rules: list[dict[str, Any]], case_data: dict[str, Any], as_of: str | None = None) -> dict[str, Any]:
     pack = make_pack(rules)
     case = S.load(case_data)
-    engine, reference = engine_view(pack, case), reference_view(pack, case)
+    engine, reference = engine_view(pack, case, as_of), reference_view(pack, case, as_of)
     if engine != reference:  # name only the rules that differ, with both sides
-        diffs = {}
+        diffs: dict[str, Any] = {}
         for rule in rules:
             rid = rule["id"]
-            mine = [f for f in engine["flags"] if f[0] == rid], engine["status"].get(rid)
-            ref = [f for f in reference["flags"] if f[0] == rid], reference["status"].get(rid)
+            mine = ([f for f in engine["flags"] if f[0] == rid], [f for f in engine["history"] if f[0] == rid],
+                    engine["status"].get(rid))
+            ref = ([f for f in reference["flags"] if f[0] == rid], [f for f in reference["history"] if f[0] == rid],
+                   reference["status"].get(rid))
             if mine != ref:
                 diffs[rid] = {"rule": rule["when"], "mitigated_by": rule.get("mitigated_by"),
-                              "engine": mine, "reference": ref}
-        if engine["conditions"] != reference["conditions"]:
-            diffs["conditions"] = {"engine": engine["conditions"], "reference": reference["conditions"]}
-        raise AssertionError("engine and reference differ:\n" + json.dumps(diffs, indent=1, default=str))
+                              "applies_to": rule.get("applies_to"), "engine": mine, "reference": ref}
+        for key in ("conditions", "after_as_of"):
+            if engine[key] != reference[key]:
+                diffs[key] = {"engine": engine[key], "reference": reference[key]}
+        raise AssertionError(f"engine and reference differ (as_of {as_of}):\n" + json.dumps(diffs, indent=1, default=str))
     return engine
 
 
@@ -244,14 +289,15 @@ def rule_packs(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @settings(max_examples=S.examples(2.5))
-@given(rules=rule_packs(), case=S.cases())
+@given(rules=rule_packs(), case=S.cases(), as_of=st.sampled_from(AS_OF))
 def test_engine_agrees_with_reference_on_generated_rules_and_cases(rules: list[dict[str, Any]],
-                                                                   case: dict[str, Any]) -> None:
-    assert_agree(rules, case)
+                                                                   case: dict[str, Any], as_of: str | None) -> None:
+    assert_agree(rules, case, as_of)
 
 
-def _lv(where: dict[str, Any], alias: str = "v") -> dict[str, Any]:
-    return {"fact": "licence_version", "as": alias, "where": where}
+def _lv(where: dict[str, Any], alias: str = "v", past: bool = False) -> dict[str, Any]:
+    """A licence_version pattern; ``past``: it may match versions no longer in force."""
+    return {"fact": "licence_version", "as": alias, "where": where, **({"past": True} if past else {})}
 
 
 def _rule(rid: str, when: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -261,10 +307,10 @@ def _rule(rid: str, when: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def _case(versions: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"schema_version": 1, "id": "c", "title": "t", "kind": ["licence"], "as_of": "2024-01-01",
+    return {"schema_version": 2, "id": "c", "title": "t", "kind": ["licence"], "as_of": "2024-01-01",
             "summary": "s", "sources": [{"id": "s", "title": "s", "date": "unknown", "kind": "primary"}],
             "parties": [{"id": "acme", "name": "Acme"}],
-            "licences": [{"id": "lic", "name": "L", "licensor": "acme", "versions": versions}], **extra}
+            "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "acme", "versions": versions}], **extra}
 
 
 def _version(name: str, date: str = "2024-01-01", **terms: Any) -> dict[str, Any]:
@@ -275,15 +321,16 @@ def _version(name: str, date: str = "2024-01-01", **terms: Any) -> dict[str, Any
 
 
 def test_strings_that_look_like_numbers_never_equal_other_strings_or_numbers() -> None:
-    rules = [_rule("ten-string", {"all": [_lv({"version": "10"})]}),
-             _rule("ten-in", {"all": [_lv({"version": {"in": ["10", "true"]}})]}),
-             _rule("limit-ten", {"all": [_lv({"threshold_limit": 10})]}),
-             _rule("limit-ten-float", {"all": [_lv({"threshold_limit": {"gte": 10.0, "lte": 10}})]})]
+    # five versions of one day: only the last is in force, the patterns look at all of them (past)
+    rules = [_rule("ten-string", {"all": [_lv({"version": "10"}, past=True)]}),
+             _rule("ten-in", {"all": [_lv({"version": {"in": ["10", "true"]}}, past=True)]}),
+             _rule("limit-ten", {"all": [_lv({"threshold_limit": 10}, past=True)]}),
+             _rule("limit-ten-float", {"all": [_lv({"threshold_limit": {"gte": 10.0, "lte": 10}}, past=True)]})]
     case = _case([_version(v, user_threshold={"metric": "users", "limit": limit, "above": "fee"})
                   for v, limit in (("10", 11), ("10.0", 10), ("1e1", 10.0), ("true", 1), ("010", 9.5))])
     found = assert_agree(rules, case)
     by_rule: dict[str, list[str]] = {}
-    for rule, facts, _, _ in found["flags"]:
+    for rule, facts, *_ in found["flags"]:
         by_rule.setdefault(rule, []).append(facts[0][1])
     assert by_rule == {"ten-string": ["lic@1"], "ten-in": ["lic@1", "lic@4"], "limit-ten": ["lic@2", "lic@3"],
                        "limit-ten-float": ["lic@2", "lic@3"]}
@@ -311,33 +358,39 @@ def test_literals_of_the_wrong_type_never_reach_the_engine(where: dict[str, Any]
 
 
 NEGATION = [
-    # the earliest version with an output ban: no earlier version of the same licence has one
+    # the earliest licence of its licensor with an output ban: no earlier one of the licensor has one
     _rule("first-ban", {"all": [_lv({"output_training_ban": True})],
-                        "none": [_lv({"output_training_ban": True, "licence": {"eq": {"ref": "v.licence"}},
-                                      "seq": {"lt": {"ref": "v.seq"}}}, "w")]}),
-    # a ban with no other version lacking it (a negated pattern never sees the bound fact)
+                        "none": [_lv({"output_training_ban": True, "licensor": {"eq": {"ref": "v.licensor"}},
+                                      "date": {"lt": {"ref": "v.date"}}}, "w")]}),
+    # a ban with no other licence of the licensor lacking it (a negated pattern never sees the bound fact)
     _rule("always-banned", {"all": [_lv({"output_training_ban": True})],
-                            "none": [_lv({"output_training_ban": False, "licence": {"ref": "v.licence"}}, "w")]}),
-    # the only version of its licence
-    _rule("lonely", {"all": [_lv({})], "none": [_lv({"licence": {"ref": "v.licence"}}, "w")]}),
+                            "none": [_lv({"output_training_ban": False, "licensor": {"ref": "v.licensor"}}, "w")]}),
+    # the only licence of its licensor
+    _rule("lonely", {"all": [_lv({})], "none": [_lv({"licensor": {"ref": "v.licensor"}}, "w")]}),
 ]
+
+
+def _licence(lid: str, licensor: str, version: dict[str, Any]) -> dict[str, Any]:
+    return {"id": lid, "name": lid.upper(), "kind": "model_licence", "licensor": licensor, "versions": [version]}
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_negation_does_not_depend_on_fact_order(seed: int) -> None:
-    versions = [_version("1", "2023", output_training_ban="none"),
-                _version("2", "2023-06", output_training_ban={"scope": "any_model"}),
-                _version("3", "2024", output_training_ban={"scope": "other_models"})]
-    base = _case(versions)
-    base["licences"].append({"id": "other", "name": "O", "licensor": "acme",
-                             "versions": [_version("x", output_training_ban={"scope": "any_model"})]})
+    """Licences of one licensor, all in force (a none pattern sees only facts in force)."""
+    base = _case([_version("1", "2023", output_training_ban="none")])
+    base["parties"].append({"id": "beta", "name": "Beta"})
+    base["licences"] = [_licence("a", "acme", _version("1", "2023", output_training_ban="none")),
+                        _licence("b", "acme", _version("2", "2023-06", output_training_ban={"scope": "any_model"})),
+                        _licence("c", "acme", _version("3", "2024", output_training_ban={"scope": "other_models"})),
+                        _licence("other", "beta", _version("x", output_training_ban={"scope": "any_model"}))]
     shuffled = copy.deepcopy(base)
     random.Random(seed).shuffle(shuffled["licences"])
     first = assert_agree(NEGATION, base)
     assert first == assert_agree(NEGATION, shuffled)
-    fired = {(rule, facts[0][1]) for rule, facts, _, _ in first["flags"]}
-    assert fired == {("first-ban", "lic@2"), ("first-ban", "other@1"), ("always-banned", "other@1"),
+    fired = {(rule, facts[0][1]) for rule, facts, *_ in first["flags"]}
+    assert fired == {("first-ban", "b@1"), ("first-ban", "other@1"), ("always-banned", "other@1"),
                      ("lonely", "other@1")}
+    assert first["history"] == [("lonely", (("v", "a@1"),), "high", (), "2023-01-01", "2023-06-01")]
 
 
 # --------------------------------------------------------------------------- many facts
@@ -355,9 +408,10 @@ def test_many_facts_none_dropped() -> None:
                                                      "b")]})]
     found = assert_agree(rules, _case(versions))
     counts: dict[str, int] = {}
-    for rule, *_ in found["flags"]:
+    for rule, *_ in found["flags"] + found["history"]:   # one version in force at a time: the rest is history
         counts[rule] = counts.get(rule, 0) + 1
     assert counts == {"banned": 50, "big": 51, "next": 149}
+    assert sorted(f[0] for f in found["flags"]) == ["big", "next"]
 
 
 # --------------------------------------------------------------------------- references to absent fields
@@ -390,10 +444,11 @@ def test_same_fact_reference_to_an_absent_field_does_not_match(op: str, terms: d
 
 
 def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": 1, "id": "c", "title": "t", "kind": ["data_access"], "as_of": "2024-01-01",
+    return {"schema_version": 2, "id": "c", "title": "t", "kind": ["data_access"], "as_of": "2024-01-01",
             "summary": "s", "sources": [{"id": "s", "title": "s", "date": "unknown", "kind": "primary"}],
             "parties": [{"id": "acme", "name": "Acme"}],
             "data_access_changes": [{"id": "chg", "holder": "acme", "resource": "API", "date": "2023",
+                                     "stage": "effective",
                                      "before": before, "after": after}]}
 
 
@@ -452,8 +507,9 @@ def test_a_join_inside_any_of_is_refused_when_the_rule_loads(tmp_path: Path) -> 
 
 def _unordered(view: dict[str, Any]) -> dict[str, Any]:
     """Flags as sets of fact ids (which alias a fact fills may follow file order by design)."""
-    return {"flags": sorted((rule, tuple(sorted(i for _, i in facts)), sev, mits)
-                            for rule, facts, sev, mits in view["flags"]), "status": view["status"]}
+    return {"flags": sorted((rule, tuple(sorted(i for _, i in facts)), *rest) for rule, facts, *rest in view["flags"]),
+            "history": sorted((rule, tuple(sorted(i for _, i in facts)), *rest) for rule, facts, *rest in view["history"]),
+            "status": view["status"], "conditions": view["conditions"]}
 
 
 @settings(max_examples=S.examples(1))
@@ -471,7 +527,7 @@ def test_generated_rules_do_not_depend_on_the_order_of_case_entries(rules: list[
 
 def test_an_ordering_join_from_a_mitigation_guards_only_the_mitigation() -> None:
     """A mitigation comparing with a field the main fact lacks does not stop the rule firing."""
-    rules = [_rule("g", {"all": [_lv({}, "a0")]}, mitigated_by=[{
+    rules = [_rule("g", {"all": [_lv({}, "a0", past=True)]}, mitigated_by=[{
         "id": "m0", "description": "d", "severity": "low",
         "when": {"all": [_lv({"threshold_limit": {"ne": {"ref": "a0.threshold_limit"}}}, "x0")]}}])]
     found = assert_agree(rules, _case([_version("1", user_threshold="none"), _version("2")]))
@@ -491,7 +547,8 @@ def test_an_ordering_join_from_a_none_pattern_is_refused_when_the_rule_loads() -
 # --------------------------------------------------------------------------- the reference's own fact mapping
 
 
-def _statuses(facts: Any) -> list[tuple[str, str, dict[str, Any]]]:
+def _statuses(facts: Any, at: str) -> list[tuple[str, str, bool, dict[str, Any]]]:
+    """Each fact's type, id, whether it is in force at ``at``, and every field's status and value."""
     out = []
     for f in facts:
         fields = {}
@@ -500,8 +557,24 @@ def _statuses(facts: Any) -> list[tuple[str, str, dict[str, Any]]]:
                 fields[name] = ("known", f.values[name])
             else:
                 fields[name] = ("unknown",) if name in f.unknown else ("unstated",) if name in f.unstated else ("n/a",)
-        out.append((f.type, f.id, fields))
+        live = f.live(at) if callable(f.live) else f.live
+        out.append((f.type, f.id, live, fields))
     return out
+
+
+def _facts_agree(loaded: Any) -> None:
+    """The reference's facts equal flatten's on the as-of date and on every earlier instant."""
+    from policycheck.facts import flatten
+
+    at = as_of_day(loaded.case)
+    for t in [*instants(case_facts(loaded.case), at), at]:
+        mine, theirs = _statuses(facts_at(loaded.case, t), t), _statuses(flatten(loaded, t), t)
+        if mine != theirs:
+            assert [f[:2] for f in mine] == [f[:2] for f in theirs], f"facts present at {t}"
+            diffs = [f"{a[1]}: live {a[2]} vs {b[2]}" if a[2] != b[2] else f"{a[1]}.{k}: {a[3][k]} vs {b[3][k]}"
+                     for a, b in zip(mine, theirs) if a != b
+                     for k in ([None] if a[2] != b[2] else [k for k in a[3] if a[3][k] != b[3][k]])]
+            raise AssertionError(f"facts at {t} (reference vs flatten):\n" + "\n".join(diffs))
 
 
 BUNDLED = sorted((Path(__file__).resolve().parents[1] / "cases").rglob("*.yaml"))
@@ -509,20 +582,15 @@ BUNDLED = sorted((Path(__file__).resolve().parents[1] / "cases").rglob("*.yaml")
 
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
 def test_reference_facts_agree_with_flatten_on_bundled_cases(path: Path) -> None:
-    from policycheck.facts import flatten
     from policycheck.load.cases import load_case
 
-    loaded = load_case(path)
-    assert _statuses(case_facts(loaded.case)) == _statuses(flatten(loaded))
+    _facts_agree(load_case(path))
 
 
 @settings(max_examples=S.examples(1))
 @given(case=S.cases())
 def test_reference_facts_agree_with_flatten_on_generated_cases(case: dict[str, Any]) -> None:
-    from policycheck.facts import flatten
-
-    loaded = S.load(case)
-    assert _statuses(case_facts(loaded.case)) == _statuses(flatten(loaded))
+    _facts_agree(S.load(case))
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])

@@ -661,7 +661,8 @@ def test_fact_encoding_id_as_key_and_unknown_markers() -> None:
     """durable reserves ``id`` (the vocabulary's travels as ``key``); unknown and unstated fields
     are absent, with a ``u__`` marker that ``Known`` tests."""
     assert engine_fact("party", {"id": "lab", "name": "Lab"}, {"roles", "id"}) == {
-        "t": "party", "key": "lab", "name": "Lab", "u__key": 1, "u__roles": 1}
+        "t": "party", "key": "lab", "name": "Lab", "u__key": 1, "u__roles": 1, "w__live": 1}
+    assert "w__live" not in engine_fact("party", {"id": "lab"}, (), live=False)
     known = ir.EngineRule("k|main", (ir.Pattern("v", "party", (ir.Known("roles"), ir.Compare("id", "eq", "lab"))),))
     (translated, *_) = translate([_compiled("k", known)])
     assert translated.patterns[0].expression == {"$and": [{"t": "party"}, {"$nex": {"u__roles": 1}}, {"key": "lab"}]}
@@ -678,3 +679,53 @@ def test_the_durable_engine_runs_policycheck_facts() -> None:
     facts = [Fact(type="party", id="lab", case_id="c", file="c.yaml", path=(), values={"id": "lab"},
                   unknown=frozenset(), unstated=frozenset(), origins={})]
     assert [m for m in engine.run(facts) if m.rule == "f|main"] == [Match("f|main", (("v", 0),))]
+
+
+def test_iall_on_an_empty_list_is_false_so_lacks_reads_the_length() -> None:
+    """Raw durable: ``$iall`` over ``[]`` is false, so "every item differs" misses an empty list.
+    ``Lacks`` is written as "length 0, or every item differs" over ``n__<field>``, and an
+    unknown list (no value, a ``u__`` marker) lacks nothing."""
+    raw = rule("r", P("a", typed("party", {"$iall": {"roles": {"$neq": {"$i": "x"}}}})))
+    assert Engine([raw]).run([{"t": "party", "roles": []}]) == []
+    lacks = ir.EngineRule("l|main", (ir.Pattern("v", "party", (ir.Lacks("roles", "x"),)),))
+    (translated, *_) = translate([_compiled("l", lacks)])
+    engine = Engine([translated])
+    facts = [engine_fact("party", {"roles": []}, ()), engine_fact("party", {"roles": ["y"]}, ()),
+             engine_fact("party", {"roles": ["x", "y"]}, ()), engine_fact("party", {}, {"roles"})]
+    assert facts[0]["n__roles"] == 0
+    assert [m.facts[0][1] for m in engine.run(facts)] == [0, 1]
+
+
+def test_exists_false_does_not_match_an_unknown_field() -> None:
+    """Raw ``$nex`` matches a field left out because it is unknown; ``Exists(f, False)`` also
+    requires no ``u__`` marker, so only a field the fact says it lacks matches."""
+    raw = rule("n", P("a", typed("party", {"$nex": {"roles": 1}})))
+    assert Engine([raw]).run([engine_fact("party", {}, {"roles"})]) == [Match("n", (("a", 0),))]
+    absent = ir.EngineRule("e|main", (ir.Pattern("v", "party", (ir.Exists("roles", False),)),))
+    (translated, *_) = translate([_compiled("e", absent)])
+    engine = Engine([translated])
+    assert [m.facts[0][1] for m in engine.run([engine_fact("party", {}, {"roles"}), engine_fact("party", {}, ())])] == [1]
+
+
+def test_scale_comparisons_join_on_places_and_are_guarded_against_error_311() -> None:
+    """A ``stricter`` join compares the values' places on their scale (``r__<field>``, added to
+    every fact that knows a scaled value); the referenced pattern requires its place, so a fact
+    with an unknown value never reaches the join (error 311 otherwise)."""
+    ref = ir.Ref("commercial_use", "gt", "prev", "commercial_use", rank=True)
+    main = ir.EngineRule("k|main", (ir.Pattern("prev", "licence_version"), ir.Pattern("cur", "licence_version", (ref,))))
+    (translated, *_) = translate([_compiled("k", main)])
+    assert translated.patterns[0].expression == {"$and": [{"t": "licence_version"}, {"$ex": {"r__commercial_use": 1}}]}
+    engine = Engine([translated])
+    allowed, prohibited = ({"commercial_use": v} for v in ("allowed", "prohibited"))
+    facts = [engine_fact("licence_version", allowed, ()), engine_fact("licence_version", prohibited, ()),
+             engine_fact("licence_version", {}, {"commercial_use"})]
+    assert (facts[0]["r__commercial_use"], facts[1]["r__commercial_use"]) == (0, 2)
+    assert [tuple(i for _, i in m.facts) for m in engine.run(facts)] == [(0, 1)]
+
+
+def test_live_is_a_marker_on_facts_in_force() -> None:
+    live = ir.EngineRule("w|main", (ir.Pattern("v", "party", scope=(ir.Live(),)),))
+    (translated, *_) = translate([_compiled("w", live)])
+    engine = Engine([translated])
+    assert [m.facts[0][1] for m in engine.run([engine_fact("party", {}, (), live=False),
+                                               engine_fact("party", {}, ())])] == [1]

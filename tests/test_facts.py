@@ -26,16 +26,18 @@ from policycheck.model.vocabulary import FACT_TYPES
 
 # One of everything, every optional object filled in.
 FULL: dict[str, Any] = {
-    "schema_version": 1, "id": "full", "title": "Full", "kind": ["licence", "deal", "data_access"],
+    "schema_version": 2, "id": "full", "title": "Full", "kind": ["licence", "deal", "data_access"],
     "as_of": "2024-01-31", "summary": "Every fact field known.",
     "sources": [{"id": "s", "title": "S", "date": "2024", "kind": "primary"}],
     "parties": [{"id": "lab", "name": "Lab", "roles": ["fm_developer"], "leading_markets": ["cloud"]},
-                {"id": "big", "name": "Big", "roles": ["investor"]}],
-    "models": [{"id": "m", "name": "M", "developer": "lab", "release_date": "2023", "weights": "gated",
+                {"id": "big", "name": "Big", "roles": ["investor"], "leading_markets": ["search"]}],
+    "models": [{"id": "m0", "name": "M0", "developer": "lab", "release_date": "2022"},
+               {"id": "m", "name": "M", "developer": "lab", "release_date": "2023-06", "weights": "gated",
                 "training_data": "open", "training_code": "open", "parameters_billions": 7,
-                "size_class": "small", "frontier": False}],
-    "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "lab", "models": ["m"], "versions": [{
-        "version": "1", "date": "2023-01-01", "spdx": "Apache-2.0", "terms": {
+                "size_class": "small", "frontier": False, "released_under": {"licence": "lic", "version": "2"}}],
+    "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "lab", "models": ["m"], "versions": [
+        {"version": "1", "date": "2023-01-01", "terms": {"field_of_use_restrictions": [], "geographic_restrictions": []}},
+        {"version": "2", "date": "2023-06-01", "until": "2024-06-01", "spdx": "Apache-2.0", "terms": {
             "weights_access": "gated", "commercial_use": "allowed", "research_only": False,
             "user_threshold": {"metric": "users", "limit": 10, "above": "fee"},
             "output_training_ban": {"scope": "any_model", "exempts_licensor_family": True},
@@ -46,17 +48,19 @@ FULL: dict[str, Any] = {
             "naming_requirement": False, "restrictions_pass_to_derivatives": True,
             "distillation_counts_as_derivative": False, "osi_approved": True, "marketed_as_open": True,
             "terminates_on_ip_claim": False}}]}],
-    "deals": [{"id": "d", "title": "D", "date": "2023-02-01", "partner": "big", "developer": "lab",
-               "amount": {"value": 100, "currency": "GBP"}, "forms": ["equity"], "stake_pct": 10,
+    "deals": [{"id": "d0", "title": "D0", "date": "2022-06-01", "partner": "big", "developer": "lab"},
+              {"id": "d", "title": "D", "date": "2023-02-01", "until": "2024-12-31", "supersedes": ["d0"],
+               "partner": "big", "developer": "lab",
+               "amount": {"value": 100, "currency": "GBP", "basis": "reported", "up_to": True}, "forms": ["equity"], "stake_pct": 10,
                "compute": "exclusive", "distribution": "none", "api_exclusive_to_partner_cloud": True,
                "ip_rights": "non_exclusive", "integration_into_partner_products": True,
                "governance": ["board_seat"], "staff_hired": {"count": 3, "key_staff": True, "with_licence": False},
                "priority_accelerator_access": True, "developer_multihoming": False}],
     "data_access_changes": [{"id": "x", "holder": "lab", "resource": "API", "date": "2023-07-01",
-                             "announced": "2023-06-01",
-                             "before": {"price": {"amount": 1, "unit": "per call"}, "ai_training_ban": False,
+                             "stage": "effective", "announced": "2023-06-01",
+                             "before": {"price": {"amount": 1, "currency": "USD", "unit": "per call"}, "ai_training_ban": False,
                                         "exclusive_licensee": "none"},
-                             "after": {"price": {"amount": 2, "unit": "per call"}, "ai_training_ban": True,
+                             "after": {"price": {"amount": 2, "currency": "USD", "unit": "per call"}, "ai_training_ban": True,
                                        "exclusive_licensee": "big"}}],
 }
 
@@ -65,7 +69,7 @@ def facts_of(data: dict[str, Any]) -> dict[str, Fact]:
     loaded = case_from_document(parse_document(json.dumps(data), "full.json"))
     out: dict[str, Fact] = {}
     for f in flatten(loaded):
-        out.setdefault(f.type, f)  # the first of each type: the one the edits below touch
+        out[f.type] = f  # the last of each type: the one the edits below touch (it has a predecessor)
     return out
 
 
@@ -74,7 +78,7 @@ def status(fact: Fact, name: str) -> str:
 
 
 def _steps(case_path: str) -> list[tuple[str, tuple[str | int, ...]]]:
-    """Every prefix of ``case_path`` ending at a field, with its concrete path (item 0 of each list)."""
+    """Every prefix of ``case_path`` ending at a field, with its concrete path (the last item of each list)."""
     out: list[tuple[str, tuple[str | int, ...]]] = []
     generic, concrete = "", ()  # type: tuple[str, tuple[str | int, ...]]
     for step in case_path.split("."):
@@ -83,7 +87,7 @@ def _steps(case_path: str) -> list[tuple[str, tuple[str | int, ...]]]:
         concrete = concrete + (name,)
         out.append((generic, concrete))
         if step.endswith("[]"):
-            generic, concrete = generic + "[]", concrete + (0,)
+            generic, concrete = generic + "[]", concrete + (-1,)
     return out
 
 
@@ -158,13 +162,12 @@ def _fact_type(generic: str) -> list[str]:
                   if any(s.case_path == generic or s.case_path.startswith(generic + ".") for s in fields.values()))
 
 
-def test_the_full_case_knows_every_fact_field_but_the_previous_version() -> None:
+def test_the_full_case_knows_every_fact_field_of_its_last_items() -> None:
     facts = facts_of(FULL)
     assert set(facts) == set(FACT_TYPES)
     for t, fields in FACT_TYPES.items():
         for name in fields:
-            if (t, name) != ("licence_version", "previous"):  # the first version has none
-                assert status(facts[t], name) == "known", (t, name)
+            assert status(facts[t], name) == "known", (t, name)
 
 
 @pytest.mark.parametrize(("generic", "concrete", "marker", "expected"), EDITS,
@@ -241,8 +244,8 @@ def test_a_rule_on_price_unit_is_not_assessed_when_the_price_after_is_not_known(
 
 
 def test_a_rule_on_price_unit_reads_a_known_unit(unit_pack: Any) -> None:
-    fired = assess(_price_after({"amount": 2, "unit": "per call"}), unit_pack).cases[0]
-    clear = assess(_price_after({"amount": 2, "unit": "per month"}), unit_pack).cases[0]
+    fired = assess(_price_after({"amount": 2, "currency": "USD", "unit": "per call"}), unit_pack).cases[0]
+    clear = assess(_price_after({"amount": 2, "currency": "USD", "unit": "per month"}), unit_pack).cases[0]
     assert [r.status for r in fired.rules] == ["fired"]
     assert [r.status for r in clear.rules] == ["clear"]
 

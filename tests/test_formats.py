@@ -66,8 +66,17 @@ def check_sarif(text: str, result: Assessment, pack: RulePack | None, validator:
         if "helpUri" in rd:
             assert re.match(r"^https?://", rd["helpUri"])
     flags = [(c, f) for c in result.cases for f in c.flags]
-    assert len(run_["results"]) == len(flags)
-    for res, (case, flag) in zip(run_["results"], flags):
+    history = [(c, f) for c in result.cases for f in c.history]
+    failing = [r for r in run_["results"] if r["kind"] == "fail"]
+    informational = [r for r in run_["results"] if r["kind"] != "fail"]
+    assert len(failing) == len(flags) and len(informational) == len(history)
+    for res, (case, flag) in zip(informational, history):  # history: shown, never a failure
+        assert res["kind"] == "informational" and res["level"] == "none" and res["properties"]["history"] is True
+        assert res["partialFingerprints"]["policycheck/v1"] == flag.fingerprint
+    for res, (case, flag) in zip(failing + informational, flags + history):
+        if flag.operative is not None and flag.operative.line:  # the operative term's line
+            assert res["locations"][0]["physicalLocation"]["region"]["startLine"] == flag.operative.line
+    for res, (case, flag) in zip(failing, flags):
         assert res["ruleId"] == flag.rule
         assert rules[res["ruleIndex"]]["id"] == flag.rule
         assert res["level"] == LEVELS[flag.severity]
@@ -96,7 +105,7 @@ def check_junit(text: str, result: Assessment) -> ET.Element:
     for suite, case in zip(suites, result.cases):
         assert suite.get("name") == case.file and suite.get("id") == case.case
         cases = suite.findall("testcase")
-        assert [c.tag for c in suite if c.tag != "properties"] == ["testcase"] * len(cases)
+        assert [c.tag for c in suite if c.tag not in ("properties", "system-out")] == ["testcase"] * len(cases)
         assert [c.get("name") for c in cases] == [r.rule for r in case.rules]
         counted = {"tests": len(cases), "errors": 0,
                    "failures": sum(1 for c in cases if c.find("failure") is not None),
@@ -107,8 +116,12 @@ def check_junit(text: str, result: Assessment) -> ET.Element:
         flagged = {f.rule for f in case.flags}
         for tc, outcome in zip(cases, case.rules):
             assert tc.get("classname") and tc.get("file") == case.file and float(tc.get("time")) == 0
-            children = [c.tag for c in tc]
+            children = [c.tag for c in tc if c.tag != "system-out"]
             assert len(children) <= 1
+            earlier = [f for f in case.history if f.rule == outcome.rule]  # history: listed, never counted
+            out = tc.find("system-out")
+            assert (out is not None) == bool(earlier)
+            assert all(f.fingerprint in out.text for f in earlier)
             rule_flags = [f for f in case.flags if f.rule == outcome.rule]
             if any(f.counts for f in rule_flags):
                 assert children == ["failure"]
@@ -215,8 +228,10 @@ def check_html(text: str, result: Assessment) -> Node:
     sections = {n.attrs.get("id"): n for n in doc.iter("section")}
     for case in result.cases:
         sec = sections[f"case-{re.sub(r'[^a-z0-9_-]', '-', case.case.lower())}"]
-        articles = [a for a in sec.iter("article") if "flag" in a.classes()]
+        articles = [a for a in sec.iter("article") if "flag" in a.classes() and "history" not in a.classes()]
         assert len(articles) == len(case.flags)
+        past = [a for a in sec.iter("article") if {"flag", "history"} <= a.classes()]
+        assert [f.fingerprint in a.text() for a, f in zip(past, case.history)] == [True] * len(case.history)
         for art, flag in zip(articles, case.flags):
             assert f"sev-{flag.severity}" in art.classes()
             assert flag.message in art.text() and flag.citation.section in art.text()

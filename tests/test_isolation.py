@@ -142,6 +142,7 @@ def test_shuffled_versions_of_many_licences(test_pack: RulePack) -> None:
     licences = "".join(f"""
   - id: lic-{n}
     name: Licence {n}
+    kind: model_licence
     licensor: lab
     versions:
       - {{version: a, date: 2023-01-0{n}, terms: {{user_threshold: none, commercial_use: prohibited}}}}
@@ -149,7 +150,7 @@ def test_shuffled_versions_of_many_licences(test_pack: RulePack) -> None:
            commercial_use: restricted}}}}
       - {{version: c, date: 2023-03-0{n}, terms: {{commercial_use: {"allowed" if n % 2 else "restricted"}}}}}
 """ for n in range(1, 6))
-    text = f"""schema_version: 1
+    text = f"""schema_version: 2
 id: many
 title: Many licences
 kind: [licence]

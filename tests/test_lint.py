@@ -34,10 +34,10 @@ def lv(where: dict[str, Any] | None = None, alias: str = "v", **extra: Any) -> d
 
 
 GOOD_CASE = {"parties": [{"id": "acme", "name": "Acme"}],
-             "licences": [{"id": "lic", "name": "L", "licensor": "acme",
+             "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "acme",
                            "versions": [{"version": "1", "date": "2024-01-01", "terms": {"research_only": True}}]}]}
 CLEAR_CASE = {"parties": [{"id": "acme", "name": "Acme"}],
-              "licences": [{"id": "lic", "name": "L", "licensor": "acme",
+              "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "acme",
                             "versions": [{"version": "1", "date": "2024-01-01", "terms": {"research_only": False}}]}]}
 
 
@@ -246,7 +246,7 @@ def test_a_mitigation_that_contradicts_its_rule(tmp_path: Path) -> None:
                               {"id": "fine", "description": "Licensor family exempt.", "severity": "low",
                                "when": {"on": [{"on": "v", "where": {"output_ban_exempts_licensor_family": True}}]}}])
     ban = {"parties": [{"id": "acme", "name": "Acme"}],
-           "licences": [{"id": "lic", "name": "L", "licensor": "acme", "versions": [
+           "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "acme", "versions": [
                {"version": "1", "date": "2024-01-01", "terms": {"output_training_ban": {"scope": "any_model"}}}]}]}
     tests = fixture(("An output ban on any model is flagged high", ban, {"fires": True}),
                     ("A licence without an output ban is not flagged", CLEAR_CASE, {"fires": False}))

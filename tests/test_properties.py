@@ -520,11 +520,11 @@ def narrowing_flags_on_widening(pack: RulePack, terms: dict[str, Any], edits: li
     later = terms
     for name in edits:
         later = _widen(later, name) or later
-    case = {"schema_version": 1, "id": "widening", "title": "Widening", "kind": ["licence"], "as_of": "2024-06-01",
+    case = {"schema_version": 2, "id": "widening", "title": "Widening", "kind": ["licence"], "as_of": "2024-06-01",
             "summary": "A licence whose second version widens the first.",
             "sources": [{"id": "s", "title": "s", "date": "unknown", "kind": "primary"}],
             "parties": [{"id": "acme", "name": "Acme"}],
-            "licences": [{"id": "lic", "name": "Lic", "licensor": "acme", "versions": [
+            "licences": [{"id": "lic", "name": "Lic", "kind": "model_licence", "licensor": "acme", "versions": [
                 {"version": "1", "date": "2023-01-01", "terms": terms},
                 {"version": "2", "date": "2024-01-01", "terms": later}]}]}
     names = narrowing_rules(pack)
@@ -595,7 +595,7 @@ _INSERTS = ("\x00", ":", "- ", "\t", "{", "]", "'", "&a ", "*a", "!!python/objec
 
 
 def test_a_control_character_gives_one_located_line() -> None:
-    _assert_clean_error(_run("schema_version: 1\nid: x\x00\n"))
+    _assert_clean_error(_run("schema_version: 2\nid: x\x00\n"))
 
 
 @st.composite

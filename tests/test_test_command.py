@@ -38,7 +38,7 @@ COMMERCIAL = rule("no-commercial", {"all": [lv({"commercial_use": "prohibited"})
 
 def commercial_case(value: str) -> dict[str, Any]:
     return {"parties": [{"id": "acme", "name": "Acme"}],
-            "licences": [{"id": "lic", "name": "L", "licensor": "acme",
+            "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "acme",
                           "versions": [{"version": "1", "date": "2024-01-01", "terms": {"commercial_use": value}}]}]}
 
 

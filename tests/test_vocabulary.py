@@ -63,7 +63,7 @@ def _set(data: dict[str, Any], case_path: str, value: Any) -> dict[str, Any]:
     for k, step in enumerate(case_path.split(".")[:-1]):
         cursor = cursor[steps[k]]
         if step.endswith("[]"):
-            cursor = cursor[0]
+            cursor = cursor[-1]
     cursor[steps[-1]] = value
     return out
 
@@ -83,7 +83,7 @@ def test_enum_values_are_exactly_what_the_case_model_accepts(fact: str, field: s
 # --- a value added to the case model is in the vocabulary with no second edit ----------------------
 
 class _Terms(c.Terms):
-    revocation: c.Unknowable[Literal["at_will", "on_breach", "irrevocable", "on_notice"]] | None = None
+    pass
 
 
 class _Threshold(c.UserThreshold):
@@ -113,15 +113,33 @@ class _Case(c.Case):
 
 def test_a_value_added_to_a_case_literal_is_a_fact_value() -> None:
     derived = build(root=_Case)
-    assert derived["licence_version"]["revocation"].values == ("at_will", "on_breach", "irrevocable", "on_notice")
     assert derived["licence_version"]["threshold_metric"].values[-1] == "tokens"
     assert derived["party"]["leading_markets"].values == ("cloud", "search", "quantum")
-    assert "on_notice" not in FACT_TYPES["licence_version"]["revocation"].values  # the real model is untouched
+    assert "tokens" not in FACT_TYPES["licence_version"]["threshold_metric"].values  # the real model is untouched
 
 
 def test_the_live_vocabulary_follows_a_patched_case_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(c, "Case", _Case)
-    assert "on_notice" in build()["licence_version"]["revocation"].values
+    assert "tokens" in build()["licence_version"]["threshold_metric"].values
+
+
+def test_a_value_added_to_a_scaled_literal_must_be_placed_on_its_scale() -> None:
+    """A trajectory rule compares places on a scale: a new value nobody placed is refused."""
+    class Terms(c.Terms):
+        revocation: c.Unknowable[Literal["at_will", "on_breach", "irrevocable", "on_notice"]] | None = None
+
+    class Version(c.LicenceVersion):
+        terms: Terms
+
+    class Licence(c.Licence):
+        versions: list[Version]
+
+    class Case(c.Case):
+        licences: list[Licence] = []
+
+    with pytest.raises(VocabularyError, match="revocation: the scale"):
+        build(root=Case)
+    assert v.SCALES["revocation"] == ("irrevocable", "on_breach", "at_will")
 
 
 def test_a_changed_kind_follows_too() -> None:
@@ -142,7 +160,7 @@ def test_a_changed_kind_follows_too() -> None:
 
 
 @pytest.mark.parametrize(("declaration", "message"), [
-    (v.taken("deals[].amount", "a structure"), "holds fields \\(value, currency\\)"),
+    (v.taken("deals[].amount", "a structure"), "holds fields \\(value, currency, basis, up_to\\)"),
     (v.taken("deals[].staff_hired", "a structure or none"), "holds fields"),
     (v.taken("deals[].amout.value", "misspelt"), "no field 'amout'"),
     (v.taken("deals.amount", "a list stepped into without []"), "holds no fields"),
@@ -154,18 +172,18 @@ def test_a_declaration_that_does_not_fit_the_case_model_is_refused(declaration: 
 
 
 def test_always_present_fields_are_the_required_ones() -> None:
-    assert "roles" in ALWAYS_PRESENT["party"]            # defaults to []
+    assert "roles" not in ALWAYS_PRESENT["party"]        # optional: left out is unstated
     assert "leading_markets" not in ALWAYS_PRESENT["party"]
     assert {"id", "seq", "licence_kind"} <= ALWAYS_PRESENT["licence_version"]
     assert "previous" not in ALWAYS_PRESENT["licence_version"]
     assert "spdx" not in ALWAYS_PRESENT["licence_version"]
     assert "threshold_metric" not in ALWAYS_PRESENT["licence_version"]  # required only inside user_threshold
-    bare = {**FULL, "parties": [{"id": "lab", "name": "Lab"}, FULL["parties"][1]],
+    bare = {**FULL, "parties": [FULL["parties"][1], {"id": "lab", "name": "Lab"}],
             "models": [{"id": "m", "name": "M", "developer": "lab"}],
-            "licences": [{"id": "lic", "name": "L", "licensor": "lab", "versions": [
+            "licences": [{"id": "lic", "name": "L", "kind": "model_licence", "licensor": "lab", "versions": [
                 {"version": "1", "date": "2023", "terms": {}}]}],
             "deals": [{k: FULL["deals"][0][k] for k in ("id", "title", "date", "partner", "developer")}],
-            "data_access_changes": [{"id": "x", "holder": "lab", "resource": "R", "date": "2023",
+            "data_access_changes": [{"id": "x", "holder": "lab", "resource": "R", "date": "2023", "stage": "effective",
                                      "before": {}, "after": {}}]}
     for t, fact in facts_of(bare).items():
         assert set(fact.values) == ALWAYS_PRESENT[t], t

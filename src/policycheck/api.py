@@ -13,9 +13,11 @@ from policycheck.load.rules import RulePack, load_rules
 __all__ = ["Assessment", "LoadedCase", "PolicycheckError", "RulePack", "assess", "load_case", "load_case_text", "load_rules"]
 
 
-def assess(cases: LoadedCase | Iterable[LoadedCase], rules: RulePack | None = None) -> Assessment:
-    """Assess one or more loaded cases against ``rules`` (the bundled pack by default)."""
+def assess(cases: LoadedCase | Iterable[LoadedCase], rules: RulePack | None = None, *,
+           as_of: str | None = None) -> Assessment:
+    """Assess one or more loaded cases against ``rules`` (the bundled pack by default) on
+    ``as_of`` (YYYY-MM-DD; default: each case's own ``as_of``)."""
     if isinstance(cases, LoadedCase):
         cases = [cases]
-    return _assess(list(cases), rules if rules is not None else load_rules())
+    return _assess(list(cases), rules if rules is not None else load_rules(), as_of=as_of)
 

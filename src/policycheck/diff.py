@@ -361,11 +361,13 @@ def _terms_in_force(old: Side, new: Side, pairs: list[tuple[CaseAssessment | Non
 
 
 def _latest_versions(facts: Sequence[Any]) -> dict[str, Any]:
+    """Each licence's version in force on the case's as_of (the latest one present otherwise)."""
     latest: dict[str, Any] = {}
-    for f in facts:
+    for f in sorted(facts, key=lambda f: f.live):   # versions in force last, so they win
         if f.type == "licence_version":
             lic = f.values.get("licence")
-            if lic is not None and (lic not in latest or f.values.get("seq", 0) > latest[lic].values.get("seq", 0)):
+            if lic is not None and (lic not in latest or f.live and not latest[lic].live
+                                    or f.values.get("seq", 0) > latest[lic].values.get("seq", 0)):
                 latest[lic] = f
     return latest
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from policycheck import __version__
-from policycheck.cli import assess, diff, info, testing
+from policycheck.cli import assess, diff, info, migrate, testing
 from policycheck.cli.assess import ASSESS_FORMATS
 from policycheck.cli.common import EXIT_FLAGGED, EXIT_INPUT, EXIT_OK
 
@@ -25,7 +25,7 @@ def main() -> None:
     """
 
 
-for _module in (assess, info, testing, diff):
+for _module in (assess, info, testing, diff, migrate):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

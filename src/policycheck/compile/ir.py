@@ -8,10 +8,15 @@ Tests on the pattern's own fact:
 
 * ``Compare(field, op, value)``: the field is present and ``field <op> value``;
 * ``Contains(field, value)``: the list field holds ``value``;
-* ``Exists(field, present)``: the field has a value (``present``) or has none;
+* ``Exists(field, present)``: the field has a value (``present``), or the fact says it has
+  none (not applicable: no value and not unknown or unstated); both fail on an unknown field;
 * ``Known(field)``: the field is not unknown and not unstated (the fact says what it is);
+* ``Missing(field)``: the field is unknown or unstated (the complement of ``Known``);
+* ``Lacks(field, value)``: the list field is known and does not hold ``value``;
+* ``Live()``: the fact is in force at the instant evaluated;
 * ``Ref(field, op, alias, other)``: ``field <op> alias.other``; ``alias`` is the pattern's
   own alias for a same-fact comparison (``same``), else an earlier positive pattern (a join);
+  ``rank`` compares the two values' places on their field's scale (``vocabulary.SCALES``);
 * ``All(items)`` / ``Either(items)``: and / or (``All(())`` is always true).
 """
 
@@ -50,12 +55,29 @@ class Known:
 
 
 @dataclass(frozen=True)
+class Missing:
+    field: str
+
+
+@dataclass(frozen=True)
+class Lacks:
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Live:
+    pass
+
+
+@dataclass(frozen=True)
 class Ref:
     field: str
     op: CompareOp
     alias: str
     other: str
     same: bool = False          # a comparison of two fields of the pattern's own fact
+    rank: bool = False          # compare places on the field's scale, not the values
 
 
 @dataclass(frozen=True)
@@ -68,7 +90,7 @@ class Either:
     items: tuple[Test, ...]
 
 
-Test = Compare | Contains | Exists | Known | Ref | All | Either
+Test = Compare | Contains | Exists | Known | Missing | Lacks | Live | Ref | All | Either
 
 
 @dataclass(frozen=True)
@@ -78,12 +100,15 @@ class Pattern:
     ``role`` says where the pattern comes from: the rule's own positive patterns
     (``when.all`` and an ``any`` pattern), one of its ``none`` patterns (negated, or positive
     in a refuter), or a mitigation's ``all`` / ``none``; ``refinements`` are the conjunctions
-    a mitigation's ``on`` adds to a rule pattern, in order.
+    a mitigation's ``on`` adds to a rule pattern, in order. ``scope`` holds the tests every
+    engine rule of the alternative keeps (the fact is in force; a licence kind the rule
+    applies to): a fact out of scope is not looked at at all.
     """
 
     alias: str
     fact: str
     tests: tuple[Test, ...] = ()
+    scope: tuple[Test, ...] = ()
     negated: bool = False
     role: Role = "rule"
     refinements: tuple[tuple[Test, ...], ...] = ()
@@ -102,9 +127,11 @@ class Alternative:
     """One alternative of a rule (``all`` plus one ``any`` pattern) and its engine rules.
 
     ``main`` matches are flags; ``present`` (the facts and joins, no value tests) and
-    ``complete`` (``present`` plus every field read is known) decide whether a rule that did
-    not fire was assessed; a ``refuters`` match settles "does not match" although some field
-    is unknown; a ``mitigations`` match applies that mitigation to the flag.
+    ``complete`` (``present`` plus every field read is known, and no ``none`` pattern left
+    undecided by an unknown field) decide whether a rule that did not fire was assessed; a
+    ``refuters`` match settles "does not match" although some field is unknown; a
+    ``mitigations`` match applies that mitigation to the flag, and a ``possible`` match of a
+    mitigation that did not apply shows it as pending (it would apply but for unknown fields).
     """
 
     index: int
@@ -116,9 +143,13 @@ class Alternative:
     complete: EngineRule
     refuters: tuple[EngineRule, ...] = ()
     mitigations: tuple[tuple[str, EngineRule], ...] = ()   # (mitigation id, engine rule)
+    possible: tuple[tuple[str, EngineRule], ...] = ()      # (mitigation id, relaxed engine rule)
+    mitigation_fields: dict[str, dict[str, frozenset[str]]] | None = None  # mitigation id -> alias -> fields
+    operative: tuple[str, str] | None = None               # (alias, field) a flag points at
 
     def engine_rules(self) -> tuple[EngineRule, ...]:
-        return (self.main, self.present, self.complete, *self.refuters, *(r for _, r in self.mitigations))
+        return (self.main, self.present, self.complete, *self.refuters, *(r for _, r in self.mitigations),
+                *(r for _, r in self.possible))
 
 
 @dataclass(frozen=True)
@@ -139,15 +170,21 @@ def complement(test: Test) -> Test | None:
     """The test that holds exactly when ``test`` fails on a fact whose fields are known.
 
     Unknown and unstated fields are absent from facts, and every comparison on an absent
-    field is false, so a complement can only match on known values. Tests on lists and
-    existence tests have no safe complement (a list may be empty); they give None and leave
-    the rule "not assessed" when other fields are unknown. In a conjunction, ``exists: true``
-    tests stay as they are and only the other tests are negated.
+    field is false, so a complement can only match on known values: ``exists: true`` and
+    ``exists: false`` are each other's complement (both fail on an unknown field), as are
+    ``Contains`` and ``Lacks``. In a conjunction, ``exists: true`` tests stay as they are and
+    only the other tests are negated. Joins have no complement here (a refuter keeps them).
     """
     if isinstance(test, Compare):
         return Compare(test.field, _OPPOSITE[test.op], test.value)
+    if isinstance(test, Exists):
+        return Exists(test.field, not test.present)
+    if isinstance(test, Contains):
+        return Lacks(test.field, test.value)
+    if isinstance(test, Lacks):
+        return Contains(test.field, test.value)
     if isinstance(test, Ref):
-        return Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, test.same) if test.same else None
+        return Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, test.same, test.rank) if test.same else None
     if isinstance(test, All):
         if not test.items:
             return None
@@ -162,3 +199,31 @@ def complement(test: Test) -> Test | None:
         parts = [complement(t) for t in test.items]
         return None if any(p is None for p in parts) else All(tuple(p for p in parts if p is not None))
     return None
+
+
+def fields_of(test: Test) -> set[str]:
+    """The pattern's own fields a test reads (not the other side of a join)."""
+    if isinstance(test, (Compare, Contains, Exists, Known, Missing, Lacks, Ref)):
+        return {test.field} if not isinstance(test, Ref) else ({test.field, test.other} if test.same else {test.field})
+    if isinstance(test, (All, Either)):
+        return set().union(*(fields_of(t) for t in test.items)) if test.items else set()
+    return set()
+
+
+def relax(test: Test) -> Test:
+    """The test that holds when ``test`` holds or cannot be decided because a field it reads is
+    unknown or unstated (three-valued "true or undecided"). Joins stay strict: the engine
+    cannot hold a join inside an "or" (docs/engine.md), and the id fields equality joins
+    compare are always known; an ordering join to an unknown field counts as not holding."""
+    if isinstance(test, (Compare, Contains, Exists, Lacks)):
+        return Either((test, Missing(test.field)))
+    if isinstance(test, Ref):
+        if is_join(test):
+            return test
+        missing = tuple(Missing(f) for f in sorted(fields_of(test)))
+        return Either((test, *missing))
+    if isinstance(test, All):
+        return All(tuple(relax(t) for t in test.items))
+    if isinstance(test, Either):
+        return Either(tuple(relax(t) for t in test.items))
+    return test

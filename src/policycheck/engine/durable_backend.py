@@ -31,4 +31,4 @@ class DurableEngine:
 
 
 def to_engine_fact(fact: Fact) -> dict[str, object]:
-    return engine_fact(fact.type, fact.values, fact.unknown | fact.unstated)
+    return engine_fact(fact.type, fact.values, fact.unknown | fact.unstated, fact.live)

@@ -12,7 +12,11 @@ translation, each a durable bug or limit described in docs/engine.md:
   pattern requires its own field;
 * a same-fact reference matches an absent field when another rule of the ruleset tests
   that field: both fields must exist;
-* ``$or`` inside ``$iany`` is mis-registered: ``contains_any`` is written as ``$or`` of ``$iany``.
+* ``$or`` inside ``$iany`` is mis-registered: ``contains_any`` is written as ``$or`` of ``$iany``;
+* ``$iall`` is false on an empty list: a list field also travels as its length ``n__<field>``,
+  and ``Lacks`` is "length 0, or every item differs";
+* a scale comparison (``Ref.rank``) compares ``r__<field>``, the value's place on its scale,
+  added to the fact for every scaled field it knows; a fact in force carries ``w__live: 1``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from policycheck.compile import ir
 from policycheck.engine.durable_json import EnginePattern, EngineRule
+from policycheck.model.vocabulary import SCALES
 
 _OPS = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 _TRUE: dict[str, Any] = {"$ex": {"t": 1}}  # every fact has a type
@@ -36,13 +41,32 @@ def unknown_marker(name: str) -> str:
     return "u__" + engine_field(name)
 
 
-def engine_fact(fact_type: str, values: Mapping[str, Any], missing: Iterable[str]) -> dict[str, Any]:
-    """A fact as durable_rules stores it: known values, and a marker per unknown or unstated field."""
+def rank_field(name: str) -> str:
+    return "r__" + engine_field(name)
+
+
+def length_field(name: str) -> str:
+    return "n__" + engine_field(name)
+
+
+LIVE = "w__live"
+
+
+def engine_fact(fact_type: str, values: Mapping[str, Any], missing: Iterable[str], live: bool = True) -> dict[str, Any]:
+    """A fact as durable_rules stores it: known values, a marker per unknown or unstated field,
+    each list's length, each scaled value's place, and whether it is in force."""
     out: dict[str, Any] = {"t": fact_type}
     for name, value in values.items():
         out[engine_field(name)] = value
+        if isinstance(value, list):
+            out[length_field(name)] = len(value)
+        scale = SCALES.get(name)
+        if scale is not None and value in scale:
+            out[rank_field(name)] = scale.index(value)
     for name in sorted(missing):
         out[unknown_marker(name)] = 1
+    if live:
+        out[LIVE] = 1
     return out
 
 
@@ -60,12 +84,12 @@ def translate(rules: Iterable[ir.CompiledRule]) -> list[EngineRule]:
 
 
 def _join_guards(conjunctions: Iterable[tuple[ir.Test, ...]]) -> dict[str, set[str]]:
-    """alias -> fields that ordering or ``ne`` joins read from it (error 311, docs/engine.md)."""
+    """alias -> engine fields that ordering or ``ne`` joins read from it (error 311, docs/engine.md)."""
     out: dict[str, set[str]] = {}
     for tests in conjunctions:
         for ref in _refs(tests):
-            if not ref.same and ref.op != "eq":
-                out.setdefault(ref.alias, set()).add(ref.other)
+            if not ref.same and (ref.op != "eq" or ref.rank):
+                out.setdefault(ref.alias, set()).add(rank_field(ref.other) if ref.rank else engine_field(ref.other))
     return out
 
 
@@ -78,13 +102,13 @@ def _refs(tests: Iterable[ir.Test]) -> Iterable[ir.Ref]:
 
 
 def _exists(fields: Iterable[str]) -> list[dict[str, Any]]:
-    return [{"$ex": {engine_field(f): 1}} for f in sorted(fields)]
+    return [{"$ex": {f: 1}} for f in sorted(fields)]
 
 
 def _pattern(p: ir.Pattern, guards: dict[str, set[str]], mguards: dict[str, set[str]]) -> EnginePattern:
     guarded = p.role == "rule" and not p.negated
     expression = _and([{"t": p.fact}, *(_exists(guards.get(p.alias, ())) if guarded else ()),
-                       *(_test(t) for t in p.tests)])
+                       *(_test(t) for t in p.scope), *(_test(t) for t in p.tests)])
     if guarded and p.alias in mguards:
         expression = _and([expression, *_exists(mguards[p.alias])])
     for refinement in p.refinements:
@@ -105,9 +129,18 @@ def _test(test: ir.Test) -> dict[str, Any]:
     if isinstance(test, ir.Contains):
         return {"$iany": {engine_field(test.field): {"$i": test.value}}}
     if isinstance(test, ir.Exists):
-        return {"$ex" if test.present else "$nex": {engine_field(test.field): 1}}
+        if test.present:
+            return {"$ex": {engine_field(test.field): 1}}
+        return _and([{"$nex": {engine_field(test.field): 1}}, {"$nex": {unknown_marker(test.field): 1}}])
     if isinstance(test, ir.Known):
         return {"$nex": {unknown_marker(test.field): 1}}
+    if isinstance(test, ir.Missing):
+        return {"$ex": {unknown_marker(test.field): 1}}
+    if isinstance(test, ir.Live):
+        return {"$ex": {LIVE: 1}}
+    if isinstance(test, ir.Lacks):
+        ef = engine_field(test.field)
+        return {"$or": [{length_field(test.field): 0}, {"$iall": {ef: {"$neq": {"$i": test.value}}}}]}
     if isinstance(test, ir.Ref):
         return _ref(test)
     if isinstance(test, ir.All):
@@ -116,14 +149,15 @@ def _test(test: ir.Test) -> dict[str, Any]:
 
 
 def _ref(ref: ir.Ref) -> dict[str, Any]:
-    ef, other = engine_field(ref.field), engine_field(ref.other)
+    name = rank_field if ref.rank else engine_field
+    ef, other = name(ref.field), name(ref.other)
     right = {"$m": other} if ref.same else {ref.alias: other}
     expression = {ef: right} if ref.op == "eq" else {_OPS[ref.op]: {ef: right}}
     if ref.same:
         # durable matches a same-fact reference to an absent field when another rule of the
         # ruleset tests that field: both fields must exist (docs/engine.md).
         return _and([{"$ex": {ef: 1}}, {"$ex": {other: 1}}, expression])
-    if ref.op != "eq":
+    if ref.op != "eq" or ref.rank:
         # error 311 on an ordering join to a field the other fact lacks; the other side's
         # field is guarded in its own pattern (_join_guards, docs/engine.md).
         return _and([{"$ex": {ef: 1}}, expression])

@@ -26,7 +26,7 @@ def load_assessment_or_case(path: str | Path) -> Assessment | LoadedCase:
         raise CaseLoadError(exc.problems) from None
     if is_assessment(doc.data):
         try:
-            return Assessment.model_validate(doc.data)
+            return Assessment.read(doc.data)
         except ValidationError as exc:
             raise InputError(problems_from(exc, doc, Assessment)) from None
     return case_from_document(doc)

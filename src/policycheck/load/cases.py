@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from policycheck.model.case import SCHEMA_VERSION, Case
+from policycheck.model.case import SCHEMA_VERSION, AccessTerms, Case, Deal, Terms
 from policycheck.model.vocabulary import case_paths_by_field
 from policycheck.errors import CaseLoadError, InputError, Problem, suggest
 from policycheck.io.schema_errors import problems_from
@@ -53,6 +53,11 @@ def case_from_document(doc: Document) -> LoadedCase:
     if not isinstance(data, dict):
         raise CaseLoadError([Problem("a case file must be a mapping at the top level", doc.location(()))])
     version = data.get("schema_version")
+    if version == 1:
+        raise CaseLoadError([Problem(
+            f"case format v1; this policycheck reads version {SCHEMA_VERSION}: run 'policycheck migrate "
+            f"{doc.file}' to rewrite it (comments are kept) and review the notes it prints",
+            doc.location(("schema_version",)))])
     if version is not None and version != SCHEMA_VERSION:
         raise CaseLoadError([Problem(
             f"unsupported schema_version {version!r}; this policycheck reads version {SCHEMA_VERSION}",
@@ -134,22 +139,79 @@ def _reference_problems(case: Case, doc: Document) -> Iterator[Problem]:
         yield from ref(("models", i, "developer"), m.developer, parties, "party")
     for i, lic in enumerate(case.licences):
         yield from ref(("licences", i, "licensor"), lic.licensor, parties, "party")
-        for j, mid in enumerate(lic.models):
+        for j, mid in enumerate(lic.models if isinstance(lic.models, list) else ()):
             yield from ref(("licences", i, "models", j), mid, models, "model")
         dates = [v.date for v in lic.versions]
         for j in range(1, len(dates)):
             if dates[j] < dates[j - 1]:
                 yield Problem("licence versions must be listed oldest first",
                               doc.location(("licences", i, "versions", j, "date")))
+        for j, v in enumerate(lic.versions):
+            yield from _until(doc, ("licences", i, "versions", j), v.date, v.until)
+            for k, clause in enumerate(v.clauses):
+                yield from _supports(doc, ("licences", i, "versions", j, "clauses", k), clause.supports, _TERM_NAMES)
+    licences = {lic.id: lic for lic in case.licences}
+    for i, m in enumerate(case.models):
+        ru = m.released_under
+        if ru is None:
+            continue
+        found = licences.get(ru.licence)
+        if found is None:
+            yield from ref(("models", i, "released_under", "licence"), ru.licence, set(licences), "licence")
+        elif ru.version not in {v.version for v in found.versions}:
+            names = [v.version for v in found.versions]
+            yield Problem(f"licence '{found.id}' has no version '{ru.version}'",
+                          doc.location(("models", i, "released_under", "version")), suggest(ru.version, names))
+    deal_dates = {d.id: d.date for d in case.deals}
     for i, deal in enumerate(case.deals):
         yield from ref(("deals", i, "partner"), deal.partner, parties, "party")
         yield from ref(("deals", i, "developer"), deal.developer, parties, "party")
+        yield from _until(doc, ("deals", i), deal.date, deal.until)
+        for j, sid in enumerate(deal.supersedes or ()):
+            here = ("deals", i, "supersedes", j)
+            if sid == deal.id:
+                yield Problem("a deal cannot supersede itself", doc.location(here))
+            elif sid not in deal_dates:
+                yield from ref(here, sid, set(deal_dates), "deal")
+            elif _day(deal_dates[sid]) > _day(deal.date):
+                yield Problem(f"deal '{sid}' is dated after this one; only an earlier deal can be superseded",
+                              doc.location(here))
+        for j, grant in enumerate(deal.governance if isinstance(deal.governance, list) else ()):
+            if not isinstance(grant, str):
+                yield from _until(doc, ("deals", i, "governance", j), grant.since or deal.date, grant.until)
+        for k, clause in enumerate(deal.clauses):
+            yield from _supports(doc, ("deals", i, "clauses", k), clause.supports, _DEAL_NAMES)
     for i, ch in enumerate(case.data_access_changes):
         yield from ref(("data_access_changes", i, "holder"), ch.holder, parties, "party")
         for side in ("before", "after"):
             lic = getattr(ch, side).exclusive_licensee
             if lic not in (None, "none", "unknown"):
                 yield from ref(("data_access_changes", i, side, "exclusive_licensee"), lic, parties, "party")
+        for k, clause in enumerate(ch.clauses):
+            yield from _supports(doc, ("data_access_changes", i, "clauses", k), clause.supports, _CHANGE_NAMES)
+
+
+_TERM_NAMES = tuple(Terms.model_fields)
+_DEAL_NAMES = tuple(n for n in Deal.model_fields if n not in ("id", "title", "clauses", "sources", "regulatory"))
+_CHANGE_NAMES = tuple(AccessTerms.model_fields) + tuple(f"{side}.{n}" for side in ("before", "after")
+                                                          for n in AccessTerms.model_fields)
+
+
+def _day(date: str) -> str:
+    """A partial date at the start of its period, for ordering: 2023 -> 2023-01-01."""
+    return (date + "-01-01")[:10] if len(date) == 4 else (date + "-01")[:10] if len(date) == 7 else date
+
+
+def _until(doc: Document, path: Path_, start: str, until: str | None) -> Iterator[Problem]:
+    if until is not None and _day(until) <= _day(start):
+        yield Problem(f"'until' ({until}) must be after the start date ({start})", doc.location(path + ("until",)))
+
+
+def _supports(doc: Document, path: Path_, names: list[str] | None, allowed: tuple[str, ...]) -> Iterator[Problem]:
+    for j, name in enumerate(names or ()):
+        if name not in allowed:
+            yield Problem(f"a clause here cannot support '{name}': not a term of this item",
+                          doc.location(path + ("supports", j)), suggest(name, allowed))
 
 
 def _unique(doc: Document, items: list[tuple[Path_, str]], what: str) -> tuple[set[str], list[Problem]]:

@@ -20,7 +20,7 @@ from typing import Any
 from policycheck.errors import Problem, suggest
 from policycheck.io.reader import Document, Path_
 from policycheck.model.conditions import (
-    OPERATORS, ORDERING, REF_OPERATORS, Check, Conjunction, FieldTest, Loc, MitigationSpec, PatternSpec, RefTest,
+    OPERATORS, ORDERING, REF_OPERATORS, SCALE_OPERATORS, Check, Conjunction, FieldTest, Loc, MitigationSpec, PatternSpec, RefTest,
     RefinementSpec, RuleSpec, WhenSpec,
 )
 from policycheck.model.rule import SEVERITY_ORDER, Pattern, Refinement, Rule
@@ -92,6 +92,9 @@ def parse_rule(rule: Rule, doc: Document) -> tuple[RuleSpec | None, list[Problem
         if k == 0:
             none_specs, mitigations = negated, mits
 
+    every: list[tuple[str, Pattern, Path_]] = [*positives, *(x for alt in alts for x in alt)]
+    _check_operative(ctx, rule, every)
+    _check_applies_to(ctx, rule, [*every, *negs])
     named = {a for a, _, _ in positives + [x for alt in alts for x in alt]}
     for alt in alts:  # a placeholder must name a field of its alias's fact type in every alternative
         for alias, p, _ in alt:
@@ -107,7 +110,10 @@ def parse_rule(rule: Rule, doc: Document) -> tuple[RuleSpec | None, list[Problem
 
 def _pattern(ctx: _Ctx, alias: str, p: Pattern, path: Path_, earlier: list[str], negated: bool = False) -> PatternSpec:
     where, any_of = _conditions(ctx, alias, p.where, p.any_of, path, earlier)
-    return PatternSpec(fact=p.fact, alias=alias, where=where, any_of=any_of, negated=negated, loc=ctx.loc(path))
+    if p.past and negated:
+        ctx.fail(path + ("past",), "'past' is for positive patterns; a 'none' pattern looks at terms in force")
+    return PatternSpec(fact=p.fact, alias=alias, where=where, any_of=any_of, negated=negated, past=p.past,
+                       loc=ctx.loc(path))
 
 
 def _conditions(ctx: _Ctx, alias: str, where: Mapping[str, Any], any_of: list[dict[str, Any]], path: Path_,
@@ -199,6 +205,9 @@ def _where(ctx: _Ctx, alias: str, where: Mapping[str, Any], path: Path_, earlier
 
 def _check(ctx: _Ctx, alias: str, name: str, spec: FieldSpec, op: str, operand: Any, path: Path_,
            earlier: list[str]) -> Check | None:
+    if op in SCALE_OPERATORS and not (isinstance(operand, dict) and set(operand) == {"ref"}):
+        ctx.fail(path, f"'{op}' compares with another fact's field: write {{{op}: {{ref: alias.{name}}}}}")
+        return None
     if isinstance(operand, dict) and set(operand) == {"ref"}:
         if op not in REF_OPERATORS:
             ctx.fail(path, f"operator '{op}' cannot take a reference")
@@ -265,6 +274,15 @@ def _ref(ctx: _Ctx, alias: str, spec: FieldSpec, op: str, ref: Any, path: Path_,
     if other_spec is None:
         ctx.fail(path, f"unknown field '{fname}' of fact '{ctx.types[other]}'", suggest(fname, vocab))
         return None
+    if op in SCALE_OPERATORS:
+        if not spec.scale:
+            scaled = ", ".join(sorted(f for f, s in FACT_TYPES[ctx.types[alias]].items() if s.scale))
+            ctx.fail(path, f"'{op}' needs a field with an ordered scale (on '{ctx.types[alias]}': {scaled or 'none'})")
+            return None
+        if other_spec.scale != spec.scale:
+            ctx.fail(path, f"'{other}.{fname}' is not on the same scale as this field")
+            return None
+        return other, fname
     if "list" in (spec.kind, other_spec.kind):
         return other, fname  # whether lists compare by reference is the engine's call (engine.load_problems)
     kinds = {spec.kind, other_spec.kind}
@@ -295,6 +313,25 @@ def _literal_ok(ctx: _Ctx, spec: FieldSpec, name: str, value: Any, path: Path_) 
                  suggest(value, spec.values))
         return False
     return True
+
+
+def _check_operative(ctx: _Ctx, rule: Rule, positives: list[tuple[str, Pattern, Path_]]) -> None:
+    if rule.operative is None:
+        return
+    alias, fname = rule.operative.split(".")
+    facts = {a: p.fact for a, p, _ in positives}
+    if alias not in facts:
+        ctx.fail(("operative",), f"operative names unknown alias '{alias}' (a positive pattern's alias)",
+                 suggest(alias, facts))
+    elif fname not in FACT_TYPES[facts[alias]]:
+        ctx.fail(("operative",), f"operative: unknown field '{fname}' of fact '{facts[alias]}'",
+                 suggest(fname, FACT_TYPES[facts[alias]]))
+
+
+def _check_applies_to(ctx: _Ctx, rule: Rule, patterns: list[tuple[str, Pattern, Path_]]) -> None:
+    if "applies_to" in rule.model_fields_set and not any(p.fact == "licence_version" for _, p, _ in patterns):
+        ctx.fail(("applies_to",), "applies_to says which licence kinds licence_version patterns match; "
+                 "this rule has no licence_version pattern")
 
 
 def _check_placeholders(ctx: _Ctx, text: str, path: Path_, aliases: set[str]) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 
 from policycheck.model.rule import SEVERITY_ORDER, Condition, Severity
 
-Status = Literal["concern", "watch", "no concern found", "not assessed"]
+Status = Literal["concern", "watch", "no concern found", "not assessed", "not applicable"]
 FieldStatus = Literal["known", "unknown", "unstated", "not applicable"]
 RuleStatus = Literal["fired", "clear", "not assessed", "not applicable"]
 
@@ -42,6 +42,54 @@ class Evidence(_Out):
     sources: list[str]
 
 
+class Window(_Out):
+    """When something was in force: from ``since`` (None: from the start of the record) until
+    ``until`` (None: still in force on the assessment date)."""
+
+    since: str | None = None
+    until: str | None = None
+
+    def text(self) -> str:
+        if self.until is None:
+            return f"in force since {self.since}" if self.since else "in force"
+        return f"{self.since or '?'} to {self.until}"
+
+
+class Where(_Out):
+    """The operative term of a flag: the case-file field whose value made the rule fire."""
+
+    alias: str
+    fact: str
+    id: str
+    field: str
+    file: str
+    line: int | None
+    path: str
+
+
+class Quote(_Out):
+    """A clause the case author quoted, on a flag whose operative term it supports."""
+
+    fact: str
+    id: str
+    ref: str
+    text: str
+    supports: list[str]
+    source: str
+    title: str
+    url: str | None = None
+    location: str | None = None          # a source's repository path, when it has one
+    date: str
+    kind: str                             # primary | secondary
+    basis: str | None = None              # disclosed | reported (press), when the source says
+    file: str
+    line: int | None
+
+    def label(self) -> str:
+        """primary, secondary, or "secondary, reported"."""
+        return self.kind + (f", {self.basis}" if self.basis else "")
+
+
 class CitationOut(_Out):
     source: str
     section: str
@@ -53,6 +101,26 @@ class AppliedMitigation(_Out):
     description: str
     severity: Severity
     evidence: list[Evidence]
+
+
+class MissingFact(_Out):
+    fact: str
+    id: str
+    field: str
+    status: FieldStatus
+    file: str
+    line: int | None
+    case_path: str = ""                   # where to fill it in, e.g. licences[0].versions[1].terms.revocation
+    in_force: bool = True                 # False: a field of a term no longer in force (a predecessor)
+
+
+class PendingMitigation(_Out):
+    """A mitigation that would apply but for facts the case leaves unknown or unstated."""
+
+    id: str
+    description: str
+    severity: Severity
+    missing: list[MissingFact]
 
 
 class WaiverRef(_Out):
@@ -85,7 +153,11 @@ class Flag(_Out):
     mitigation: str
     mitigated: bool
     mitigations: list[AppliedMitigation]
+    pending: list[PendingMitigation] = []
     evidence: list[Evidence]
+    operative: Where | None = None
+    quotes: list[Quote] = []
+    window: Window = Window()
     fingerprint: str
     # Review state (waivers, baselines). Left out of the JSON while unset, so an assessment
     # made without --waivers/--baseline serialises exactly as before these fields existed.
@@ -117,8 +189,11 @@ class Flag(_Out):
         return not self.waived and not self.baseline
 
     def location(self) -> tuple[str | None, int | None]:
-        """Where a reviewer should look: the case file and the line of the first known field the
-        rule tested (identity fields such as id, version and date come last), else the fact's line."""
+        """Where a reviewer should look: the operative term's file and line; failing that the
+        first known field the rule tested (identity fields such as id, version and date come
+        last), else the fact's line."""
+        if self.operative is not None and self.operative.line:
+            return self.operative.file, self.operative.line
         if not self.evidence:
             return None, None
         tests: tuple[Callable[[EvidenceField], bool], ...] = (
@@ -131,15 +206,6 @@ class Flag(_Out):
                         return e.file, f.line
         first = self.evidence[0]
         return first.file, first.line
-
-
-class MissingFact(_Out):
-    fact: str
-    id: str
-    field: str
-    status: FieldStatus
-    file: str
-    line: int | None
 
 
 class RuleResult(_Out):
@@ -157,17 +223,54 @@ class ConditionResult(_Out):
     highest: Severity | None
     rules_applicable: int
     rules_assessed: int
+    checked: list[str] = []               # the rules that apply to something in the case
+
+
+class LaterEvent(_Out):
+    """Something the case records that starts after the assessment date (listed, not assessed)."""
+
+    item: str                             # licence_version | deal | data_access_change | model | regulatory
+    id: str
+    title: str
+    date: str
+    file: str
+    line: int | None
+
+
+class ItemCondition(_Out):
+    condition: Condition
+    status: Status
+    flags: int
+    highest: Severity | None
+
+
+class ItemStatus(_Out):
+    """The status of one item of the case (a licence, model, deal or data-access change) on the
+    assessment date, per condition."""
+
+    item: str                             # licence | model | deal | data_access_change
+    id: str
+    title: str
+    file: str
+    line: int | None
+    in_force: bool
+    window: Window
+    conditions: list[ItemCondition]
 
 
 class CaseAssessment(_Out):
     case: str
     title: str
     file: str
-    as_of: str
+    as_of: str                            # the date the assessment used
+    case_as_of: str                       # the case file's own as_of
     kinds: list[str]
     summary: str
     conditions: list[ConditionResult]
-    flags: list[Flag]
+    flags: list[Flag]                     # on terms in force on as_of: these count
+    history: list[Flag] = []              # on terms no longer in force: never counted
+    after_as_of: list[LaterEvent] = []
+    items: list[ItemStatus] = []
     rules: list[RuleResult]
 
 
@@ -218,7 +321,17 @@ class Assessment(_Out):
             data.pop("review", None)
         return data
 
+    @classmethod
+    def read(cls, data: Any) -> Assessment:
+        """An assessment from its JSON data, also as written with ``--explain`` (whose per-case
+        ``explain`` block is a rendering of the rest and is dropped)."""
+        if isinstance(data, dict) and isinstance(data.get("cases"), list):
+            data = {**data, "cases": [{k: v for k, v in c.items() if k != "explain"} if isinstance(c, dict) else c
+                                      for c in data["cases"]]}
+        return cls.model_validate(data)
+
     def flags(self) -> list[Flag]:
+        """The flags on terms in force on the assessment date (history flags are not included)."""
         return [f for c in self.cases for f in c.flags]
 
     def failing(self, fail_on: Severity) -> list[Flag]:

@@ -1,4 +1,4 @@
-"""Case format v1: the pydantic models for a case file a reviewer writes.
+"""Case format v2: the pydantic models for a case file a reviewer writes.
 
 A case describes one real arrangement: licences with a dated timeline of versions,
 deals between firms, and changes to access to data. Every optional fact can be:
@@ -7,6 +7,15 @@ deals between firms, and changes to access to data. Every optional fact can be:
 - a value.
 Absent and unknown both leave the rules that need the fact "not assessed"; neither
 counts as a clean bill. Any fact may list ``sources`` (ids from the case's ``sources``).
+
+Format v2 (``schema_version: 2``) adds time and evidence: a licence version may end
+(``until``), a deal may end (``until``) or be restated by a later round (``supersedes``), a
+governance right may end (``{right: board_observer, until: 2024-07}``), a data-access change
+may be only ``announced``; amounts and sources can be ``reported`` (press) rather than
+disclosed, and amounts "up to"; clauses say which terms they support (``supports``); a model
+names the licence version it was released under (``released_under``). No field a rule reads
+has a default of false, 0 or an empty list: left out means unstated. ``policycheck migrate``
+rewrites v1 files.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 UNKNOWN: Literal["unknown"] = "unknown"
 T = TypeVar("T")
@@ -26,6 +35,11 @@ Unknowable = Annotated[T | Unknown, Field(union_mode="left_to_right")]
 
 _DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")  # ASCII digits only
 _ID = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+def check_date(value: str) -> str:
+    """``value`` if it is an ASCII ISO date (YYYY-MM-DD, YYYY-MM or YYYY) on the calendar, else ValueError."""
+    return _check_date(value)
 
 
 def _check_date(value: str) -> str:
@@ -76,7 +90,7 @@ SizeClass = Literal["small", "medium", "large", "frontier"]
 
 
 class _Dated(_Strict):
-    @field_validator("date", "release_date", "announced", check_fields=False)
+    @field_validator("date", "release_date", "announced", "until", "since", check_fields=False)
     @classmethod
     def _date(cls, value: object) -> object:
         if isinstance(value, str) and value != UNKNOWN:
@@ -93,6 +107,8 @@ class Source(_Dated):
     path: str | None = Field(default=None, description="Repository and path, e.g. 'meta-llama/llama-models models/llama2/LICENSE'")
     date: Unknowable[IsoDate] = Field(description="Publication or version date of the source")
     kind: Literal["primary", "secondary"]
+    basis: Literal["disclosed", "reported"] | None = Field(
+        default=None, description="reported: a press report of facts the parties did not disclose")
     note: str | None = None
 
     @field_validator("url")
@@ -109,16 +125,26 @@ class Clause(_Strict):
     ref: str = Field(description="Where in the document, e.g. '§1(b)(v)'")
     text: str = Field(min_length=1, max_length=2000)
     source: Id
+    supports: list[str] | None = Field(
+        default=None, description="The terms this clause is evidence for, by their case-file field name "
+        "(e.g. [output_training_ban]); flags on those terms quote it")
 
 
 class Party(_Strict):
     id: Id
     name: str
-    roles: list[PartyRole] = Field(default_factory=list)
+    roles: Unknowable[list[PartyRole]] | None = None
     leading_markets: Unknowable[list[Market]] | None = Field(
         default=None, description="Markets where the party holds a leading position"
     )
     sources: list[Id] = Field(default_factory=list)
+
+
+class ReleasedUnder(_Strict):
+    """The licence version a model was released under: a licence id and one of its version names."""
+
+    licence: Id
+    version: str = Field(min_length=1)
 
 
 class Model(_Dated):
@@ -132,6 +158,7 @@ class Model(_Dated):
     parameters_billions: Unknowable[Annotated[float, Field(gt=0)]] | None = None
     size_class: Unknowable[SizeClass] | None = None
     frontier: Unknowable[bool] | None = None
+    released_under: ReleasedUnder | None = None
     sources: list[Id] = Field(default_factory=list)
 
 
@@ -146,8 +173,8 @@ class OutputTrainingBan(_Strict):
         description="competing_models: outputs may not develop models that compete with the licensor; "
         "other_models: may not improve any other model; any_model: no training use at all"
     )
-    exempts_licensor_family: bool = Field(
-        default=False, description="True when the ban excepts the licensor's own models and their derivatives"
+    exempts_licensor_family: Unknowable[bool] | None = Field(
+        default=None, description="True when the ban excepts the licensor's own models and their derivatives"
     )
 
 
@@ -184,6 +211,8 @@ class Terms(_Strict):
 class LicenceVersion(_Dated):
     version: str = Field(min_length=1)
     date: IsoDate
+    until: IsoDate | None = Field(default=None, description="Last in force before this date, when it ended "
+                                  "without a later version (default: the next version's date)")
     spdx: str | None = Field(default=None, description="SPDX id or LicenseRef- name")
     terms: Terms
     clauses: list[Clause] = Field(default_factory=list)
@@ -193,15 +222,18 @@ class LicenceVersion(_Dated):
 class Licence(_Strict):
     id: Id
     name: str
-    kind: Literal["model_licence", "terms_of_service", "data_licence", "api_terms"] = "model_licence"
+    kind: Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]
     licensor: Id
-    models: list[Id] = Field(default_factory=list)
+    models: Unknowable[list[Id]] | None = None
     versions: list[LicenceVersion] = Field(min_length=1, description="Oldest first")
 
 
 class Money(_Strict):
     value: Annotated[float, Field(ge=0)]
-    currency: Literal["USD", "GBP", "EUR"] = "USD"
+    currency: Literal["USD", "GBP", "EUR"]
+    basis: Literal["disclosed", "reported"] | None = Field(
+        default=None, description="reported: the amount comes from press reports, not the parties")
+    up_to: bool | None = Field(default=None, description="true: the amount is a ceiling ('up to')")
 
 
 class StaffHire(_Strict):
@@ -221,6 +253,15 @@ class RegulatoryStep(_Dated):
 DealForm = Literal["equity", "convertible", "cloud_credits", "committed_cloud_spend",
                    "revenue_share", "commercial_partnership", "licence_fee"]
 GovernanceRight = Literal["board_seat", "board_observer", "consultation_rights", "information_rights"]
+
+
+class GovernanceGrant(_Dated):
+    """A governance right with its own dates: ``{right: board_observer, until: 2024-07}``."""
+
+    right: GovernanceRight
+    since: IsoDate | None = Field(default=None, description="Held from this date (default: the deal's date)")
+    until: IsoDate | None = Field(default=None, description="Given up on this date")
+
 Exclusivity = Literal["exclusive", "preferred", "right_of_first_refusal", "non_exclusive", "none"]
 
 
@@ -231,6 +272,9 @@ class Deal(_Dated):
     id: Id
     title: str
     date: IsoDate
+    until: IsoDate | None = Field(default=None, description="The terms ended on this date")
+    supersedes: list[Id] | None = Field(
+        default=None, description="Earlier deals of the case whose terms this one replaces (they end on its date)")
     partner: Id
     developer: Id
     amount: Unknowable[Money] | None = None
@@ -241,7 +285,7 @@ class Deal(_Dated):
     api_exclusive_to_partner_cloud: Unknowable[bool] | None = None
     ip_rights: Unknowable[Literal["exclusive", "non_exclusive", "none"]] | None = None
     integration_into_partner_products: Unknowable[bool] | None = None
-    governance: Unknowable[list[GovernanceRight]] | None = None
+    governance: Unknowable[list[GovernanceRight | GovernanceGrant]] | None = None
     staff_hired: Unknowable[StaffHire] | Literal["none"] | None = None
     priority_accelerator_access: Unknowable[bool] | None = None
     developer_multihoming: Unknowable[bool] | None = Field(
@@ -254,7 +298,7 @@ class Deal(_Dated):
 
 class Price(_Strict):
     amount: Annotated[float, Field(ge=0)]
-    currency: Literal["USD", "GBP", "EUR"] = "USD"
+    currency: Literal["USD", "GBP", "EUR"]
     unit: str = Field(description="e.g. 'per 1,000 calls', 'per month'")
 
 
@@ -268,7 +312,9 @@ class DataAccessChange(_Dated):
     id: Id
     holder: Id
     resource: str
-    date: IsoDate
+    date: IsoDate = Field(description="Date the change takes effect (planned, when stage is announced)")
+    stage: Literal["announced", "effective"] = Field(
+        description="effective: in force from date; announced: announced, not yet in force on the case's date")
     announced: Unknowable[IsoDate] | None = None
     before: AccessTerms
     after: AccessTerms
@@ -277,9 +323,9 @@ class DataAccessChange(_Dated):
 
 
 class Case(_Dated):
-    """A case file, format v1."""
+    """A case file, format v2."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     id: Id
     title: str = Field(min_length=1)
     kind: list[Literal["licence", "deal", "data_access"]] = Field(min_length=1)

@@ -5,11 +5,11 @@ raw mapping there). ``load.parse`` then parses it, once, against the fact vocabu
 the models below; every later stage (compiler, lint, coverage, the reference evaluator in
 the tests) reads these and never looks at the raw mappings again.
 
-    where: {commercial_use: restricted, seq: {gt: 1}, licence: {ref: prev.licence}}
+    where: {commercial_use: {stricter: {ref: prev.commercial_use}}, seq: {gt: 1}, licence: {ref: prev.licence}}
 
 becomes three checks on the pattern's fact::
 
-    FieldTest(field="commercial_use", op="eq", value="restricted")
+    RefTest(field="commercial_use", op="stricter", alias="prev", other="commercial_use")
     FieldTest(field="seq", op="gt", value=1)
     RefTest(field="licence", op="eq", alias="prev", other="licence")
 
@@ -27,11 +27,12 @@ from policycheck.errors import Location
 from policycheck.model.rule import Rule, Severity
 
 Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "contains_any", "contains_all",
-             "exists"]
-RefOp = Literal["eq", "ne", "lt", "lte", "gt", "gte"]
+             "exists", "stricter", "looser"]
+RefOp = Literal["eq", "ne", "lt", "lte", "gt", "gte", "stricter", "looser"]
 OPERATORS: tuple[str, ...] = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "contains_any",
-                              "contains_all", "exists")
-REF_OPERATORS: tuple[str, ...] = ("eq", "ne", "lt", "lte", "gt", "gte")
+                              "contains_all", "exists", "stricter", "looser")
+REF_OPERATORS: tuple[str, ...] = ("eq", "ne", "lt", "lte", "gt", "gte", "stricter", "looser")
+SCALE_OPERATORS: tuple[str, ...] = ("stricter", "looser")   # places on a field's scale (vocabulary.SCALES)
 ORDERING: tuple[str, ...] = ("lt", "lte", "gt", "gte")
 
 
@@ -69,8 +70,9 @@ class FieldTest(_Node):
 
     @property
     def reads(self) -> bool:
-        """Whether the test needs the field's value (``exists`` only needs to know if it is there)."""
-        return self.op != "exists"
+        """Whether the test needs to know the field: every test does (``exists`` too: an unknown
+        field may or may not have a value)."""
+        return True
 
 
 class RefTest(_Node):
@@ -99,6 +101,8 @@ class PatternSpec(_Node):
     """Matches one fact of type ``fact`` bound to ``alias``: ``where`` AND (any ``any_of`` branch).
 
     ``negated`` patterns (a rule's or a mitigation's ``none``) match when no such fact exists.
+    ``past`` patterns may match a fact no longer in force (the rule file's ``past: true``);
+    so may a predecessor (a pattern another one reaches through ``previous``).
     """
 
     fact: str
@@ -106,6 +110,7 @@ class PatternSpec(_Node):
     where: Conjunction
     any_of: tuple[Conjunction, ...] = ()
     negated: bool = False
+    past: bool = False
     loc: Loc
 
     def conjunctions(self) -> tuple[Conjunction, ...]:

@@ -8,6 +8,8 @@
     rationale: why the report sees a concern, and why this severity
     message: "{v.version} of {v.licence} bars ..."   # {alias.field} placeholders
     mitigation: what would lower the concern
+    applies_to: [model_licence]         # licence kinds its licence_version patterns match (default)
+    operative: v.output_training_ban    # the term that fires it: flags point here (default: last tested)
     when:
       all:  [ {fact: licence_version, as: v, where: {output_training_ban: true}} ]
       any:  [ pattern, pattern ]        # at least one must also match (each is an alternative)
@@ -35,6 +37,7 @@ CONDITIONS: dict[str, str] = {
     "C4": "No leveraging",
     "OTC": "Open-then-closed licence risk",
 }
+LicenceKind = Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]
 Alias = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=30)]
 
 
@@ -59,6 +62,8 @@ class Pattern(_Strict):
     alias: Alias | None = Field(default=None, alias="as")
     where: dict[str, Any] = Field(default_factory=dict)
     any_of: list[dict[str, Any]] = Field(default_factory=list)
+    past: bool = Field(default=False, description="May match a term no longer in force (a predecessor "
+                       "reached through `previous` may anyway)")
 
 
 class Refinement(_Strict):
@@ -104,5 +109,11 @@ class Rule(_Strict):
     message: str = Field(min_length=1)
     mitigation: str = Field(min_length=1, description="What would lower the concern")
     tags: list[str] = Field(default_factory=list)
+    applies_to: list[LicenceKind] = Field(
+        default_factory=lambda: list[LicenceKind](["model_licence"]),
+        description="Kinds of licence the rule's licence_version patterns match (default: model licences only)")
+    operative: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = Field(
+        default=None, description="alias.field of the term that makes the rule fire; flags point at its line "
+        "(default: the last field tested on the last pattern)")
     when: When
     mitigated_by: list[Mitigation] = Field(default_factory=list)

@@ -36,6 +36,7 @@ class FieldSpec:
     item: Kind | None = None              # item kind of a list ("enum", "str" or "id")
     case_path: str = ""                   # the case-file field it comes from, e.g. "deals[].amount.value"
     derived: bool = False                 # computed from case_path (e.g. a bool "is it there"), not copied
+    scale: tuple[str, ...] = ()           # an enum's values from least to most restrictive (SCALES)
 
 
 class VocabularyError(Exception):
@@ -178,14 +179,38 @@ class _Derived:
     path: str
     doc: str
     always: bool = False                  # facts.py sets it on every fact (e.g. a position)
+    like: str | None = None               # a case path whose values (or list items) it shares
 
 
 def taken(path: str, doc: str) -> _Taken:
     return _Taken(path, doc)
 
 
-def derived(kind: Kind, path: str, doc: str, *, always: bool = False) -> _Derived:
-    return _Derived(kind, path, doc, always)
+def derived(kind: Kind, path: str, doc: str, *, always: bool = False, like: str | None = None) -> _Derived:
+    return _Derived(kind, path, doc, always, like)
+
+
+# Links from a fact to its predecessor (the previous version of a licence, the previous model of
+# a developer's family): a rule pattern reached through one may match a term no longer in force.
+PREDECESSOR_LINKS: frozenset[tuple[str, str]] = frozenset({("licence_version", "previous"),
+                                                          ("model", "previous_model")})
+
+# Ordered scales, least restrictive first, declared once: a rule compares two facts' values on
+# a scale with ``stricter`` / ``looser`` (a trajectory), and the vocabulary checks every scale
+# lists exactly the field's values. Keyed by fact field name (the same scale on every fact type).
+SCALES: dict[str, tuple[str, ...]] = {
+    "commercial_use": ("allowed", "restricted", "prohibited"),
+    "weights_access": ("open_download", "gated", "api_only", "closed"),
+    "weights": ("open_download", "gated", "api_only", "closed"),
+    "revocation": ("irrevocable", "on_breach", "at_will"),
+    "output_ban_scope": ("competing_models", "other_models", "any_model"),
+    "threshold_above": ("fee", "separate_licence_required", "licensor_discretion", "prohibited"),
+    "training_data": ("open", "documented", "undisclosed"),
+    "training_code": ("open", "documented", "undisclosed"),
+    "compute": ("none", "non_exclusive", "right_of_first_refusal", "preferred", "exclusive"),
+    "distribution": ("none", "non_exclusive", "right_of_first_refusal", "preferred", "exclusive"),
+    "ip_rights": ("none", "non_exclusive", "exclusive"),
+}
 
 
 Declarations = Mapping[str, Mapping[str, "_Taken | _Derived"]]
@@ -218,6 +243,11 @@ DECLARATIONS: Declarations = {
         "parameters_billions": taken(f"{_M}.parameters_billions", "Size in billions of parameters"),
         "size_class": taken(f"{_M}.size_class", "Size class"),
         "frontier": taken(f"{_M}.frontier", "A model at the performance frontier"),
+        "licence_version": derived("id", f"{_M}.released_under",
+                                   "Id of the licence version ('<licence>@<n>') the model was released under"),
+        "previous_model": derived("id", f"{_M}.release_date",
+                                  "Id of the same developer's model released most recently before this one "
+                                  "(the family sequence; absent for the first, or when a release date is unknown)"),
     },
     "licence_version": {
         "id": derived("id", _V, "'<licence id>@<n>', n counting versions from 1", always=True),
@@ -228,6 +258,8 @@ DECLARATIONS: Declarations = {
         "version": taken(f"{_V}.version", "Version name"),
         "seq": derived("int", _V, "Position in the licence's timeline, from 1", always=True),
         "date": taken(f"{_V}.date", "Date the version took effect"),
+        "until": derived("date", _V, "Date the version stopped being in force: its own 'until', else the next "
+                         "version's date (absent while in force)"),
         "previous": derived("id", _V, "Id of the previous version of the same licence (absent for the first)"),
         "spdx": taken(f"{_V}.spdx", "SPDX id or LicenseRef- name"),
         "models": taken(f"{_L}.models", "Model ids the licence covers"),
@@ -255,8 +287,19 @@ DECLARATIONS: Declarations = {
         "has_field_of_use_restrictions": derived("bool", f"{_T}.field_of_use_restrictions",
                                                  "Field-of-use restrictions apply"),
         "field_of_use_restrictions": taken(f"{_T}.field_of_use_restrictions", "Restricted fields of use"),
+        "field_of_use_restrictions_added": derived(
+            "list", f"{_T}.field_of_use_restrictions", "Fields of use restricted here and not in the previous "
+            "version (absent for the first version; unknown when either list is)",
+            like=f"{_T}.field_of_use_restrictions"),
+        "field_of_use_restrictions_grew": derived("bool", f"{_T}.field_of_use_restrictions", "The list holds an item the previous version's did not "
+                             "(absent for the first version; unknown when either list is)"),
         "has_geographic_restrictions": derived("bool", f"{_T}.geographic_restrictions", "Geographic restrictions apply"),
         "geographic_restrictions": taken(f"{_T}.geographic_restrictions", "Excluded territories"),
+        "geographic_restrictions_added": derived(
+            "list", f"{_T}.geographic_restrictions", "Territories excluded here and not in the previous version "
+            "(absent for the first version; unknown when either list is)", like=f"{_T}.geographic_restrictions"),
+        "geographic_restrictions_grew": derived("bool", f"{_T}.geographic_restrictions", "The list holds an item the previous version's did not "
+                             "(absent for the first version; unknown when either list is)"),
         "hosted_service_restriction": taken(f"{_T}.hosted_service_restriction",
                                             "Offering the model as a hosted service is restricted"),
         "attribution_required": taken(f"{_T}.attribution_required", "Attribution is required"),
@@ -275,10 +318,15 @@ DECLARATIONS: Declarations = {
         "id": taken(f"{_D}.id", "Deal id"),
         "title": taken(f"{_D}.title", "Title"),
         "date": taken(f"{_D}.date", "Date of the agreement or round"),
+        "until": derived("date", _D, "Date the terms ended: the deal's 'until', else the date of the first later "
+                         "deal that supersedes it (absent while in force)"),
+        "supersedes": taken(f"{_D}.supersedes", "Ids of earlier deals whose terms this one replaces"),
         "partner": taken(f"{_D}.partner", "Party id of the investor, cloud provider or distributor"),
         "developer": taken(f"{_D}.developer", "Party id of the FM developer"),
         "amount": taken(f"{_D}.amount.value", "Amount"),
         "currency": taken(f"{_D}.amount.currency", "Currency of the amount"),
+        "amount_basis": taken(f"{_D}.amount.basis", "disclosed by the parties, or reported by the press"),
+        "amount_up_to": taken(f"{_D}.amount.up_to", "The amount is a ceiling ('up to')"),
         "forms": taken(f"{_D}.forms", "Forms of consideration"),
         "stake_pct": taken(f"{_D}.stake_pct", "Stake acquired, in percent"),
         "compute": taken(f"{_D}.compute", "Exclusivity of compute supply"),
@@ -288,7 +336,8 @@ DECLARATIONS: Declarations = {
         "ip_rights": taken(f"{_D}.ip_rights", "Rights the partner gets in the developer's IP"),
         "integration_into_partner_products": taken(f"{_D}.integration_into_partner_products",
                                                    "The model is integrated into the partner's products"),
-        "governance": taken(f"{_D}.governance", "Governance rights the partner gets"),
+        "governance": derived("list", f"{_D}.governance", "Governance rights the partner holds on the assessment "
+                              "date (rights given up by then are left out)", like=f"{_D}.governance"),
         "has_governance_rights": derived("bool", f"{_D}.governance", "True when governance is not empty"),
         "has_board_seat": derived("bool", f"{_D}.governance", "True when governance includes board_seat"),
         "staff_hired": derived("bool", f"{_D}.staff_hired", "The partner hired the developer's staff"),
@@ -303,7 +352,8 @@ DECLARATIONS: Declarations = {
         "id": taken(f"{_X}.id", "Change id"),
         "holder": taken(f"{_X}.holder", "Party id of the data holder"),
         "resource": taken(f"{_X}.resource", "The data resource or API"),
-        "date": taken(f"{_X}.date", "Date the change took effect"),
+        "date": taken(f"{_X}.date", "Date the change takes effect"),
+        "stage": taken(f"{_X}.stage", "announced (planned) or effective"),
         "announced": taken(f"{_X}.announced", "Date the change was announced"),
         "free_before": derived("bool", f"{_X}.before.price", "Access was free before"),
         "free_after": derived("bool", f"{_X}.after.price", "Access is free after"),
@@ -330,8 +380,39 @@ def build(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | Non
                 out[fact][name] = spec_from(d.path, d.doc, root)
             else:
                 resolve(d.path, root)  # the field it is derived from must exist
-                out[fact][name] = FieldSpec(d.kind, d.doc, (), None, d.path, derived=True)
+                values: tuple[str, ...] = ()
+                item: Kind | None = None
+                if d.like is not None:
+                    values, item = _like(d.like, root)
+                out[fact][name] = FieldSpec(d.kind, d.doc, values, item, d.path, derived=True)
+        for name, spec in out[fact].items():
+            if name in SCALES:
+                if spec.kind != "enum" or set(SCALES[name]) != set(spec.values) or len(set(SCALES[name])) != len(SCALES[name]):
+                    raise VocabularyError(f"{fact}.{name}: the scale {SCALES[name]} does not list the values {spec.values}")
+                out[fact][name] = FieldSpec(spec.kind, spec.doc, spec.values, spec.item, spec.case_path, spec.derived,
+                                            SCALES[name])
     return out
+
+
+def _like(path: str, root: type[BaseModel] | None) -> tuple[tuple[str, ...], Kind | None]:
+    """The item kind and values of the list at ``path``; for a list of an enum or models with a
+    ``right``-like enum (governance grants), the enum's values."""
+    r = resolve(path, root)
+    if typing.get_origin(r.annotation) is not list:
+        raise VocabularyError(f"{path}: not a list")
+    members, shape, _ = _strip(typing.get_args(r.annotation)[0])
+    values: list[str] = []
+    kinds: set[Kind] = set()
+    for m in members:
+        if isinstance(m, type) and issubclass(m, BaseModel):
+            inner, ishape, _ = _strip(m.model_fields["right"].annotation)
+            m, shape = inner[0], ishape
+        kind, vals = _kind(m, shape)
+        kinds.add(kind)
+        values += [v for v in vals if v not in values]
+    if len(kinds) != 1:
+        raise VocabularyError(f"{path}: list items of more than one kind")
+    return tuple(values), kinds.pop()
 
 
 def always_present(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | None = None) -> dict[str, frozenset[str]]:
@@ -373,6 +454,7 @@ def export() -> dict[str, dict[str, dict[str, object]]]:
     """The vocabulary as plain data (for `policycheck facts` and editors)."""
     return {
         t: {name: {"kind": s.kind, "doc": s.doc, **({"values": list(s.values)} if s.values else {}),
+                   **({"scale": list(s.scale)} if s.scale else {}),
                    **({"item": s.item} if s.item else {}), "case_path": s.case_path,
                    **({"derived": True} if s.derived else {})}
             for name, s in fields.items()}

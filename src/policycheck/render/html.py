@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from html import escape
 
-from policycheck.model.assessment import Assessment, CaseAssessment, ConditionResult, Flag
+from policycheck.model.assessment import (
+    Assessment, CaseAssessment, ConditionResult, Flag, ItemCondition, ItemStatus, LaterEvent, Quote,
+)
 from policycheck.model.rule import CONDITIONS
+from policycheck.render import parts
 from policycheck.review.waivers import describe, state
 
 _CSS = """
-:root { --concern: #f8d0cc; --watch: #fdecc0; --clear: #d4edda; --unknown: #e9ecef; --ink: #1b1f23; }
+:root { --concern: #f8d0cc; --watch: #fdecc0; --clear: #d4edda; --unknown: #e9ecef; --none: #fff; --ink: #1b1f23; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
        max-width: 1100px; margin: 2rem auto; padding: 0 1rem; }
@@ -31,6 +34,7 @@ table.matrix td { text-align: center; white-space: nowrap; }
 .s-watch { background: var(--watch); }
 .s-no-concern-found { background: var(--clear); }
 .s-not-assessed { background: var(--unknown); color: #555; font-style: italic; }
+.s-not-applicable { background: var(--none); color: #777; }
 .legend span { display: inline-block; padding: .1rem .5rem; margin-right: .4rem; border: 1px solid #bbb; }
 .flag { border: 1px solid #bbb; border-left: 6px solid #888; padding: .6rem .8rem; margin: .8rem 0;
         break-inside: avoid; page-break-inside: avoid; }
@@ -44,7 +48,13 @@ table.matrix td { text-align: center; white-space: nowrap; }
 dl { display: grid; grid-template-columns: 11rem 1fr; gap: .2rem .8rem; margin: .4rem 0; }
 dt { font-weight: 600; } dd { margin: 0; }
 .meta, footer { color: #555; font-size: .9rem; }
-table.evidence { font-size: .88rem; }
+table.evidence, table.items, table.later { font-size: .88rem; }
+table.items td { white-space: nowrap; }
+blockquote { margin: .2rem 0; padding: .1rem .6rem; border-left: 3px solid #bbb; color: #333; }
+.quote { margin: 0 0 .5rem; } .quote cite { font-style: normal; color: #555; font-size: .88rem; }
+.flag.history { border-left-color: #bbb; border-style: dotted; background: #fafafa; }
+.window { font-weight: 600; }
+table.evidence tr.operative td { font-weight: 600; background: #fff7e0; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10.5pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -90,9 +100,10 @@ def render(result: Assessment) -> str:
     return "\n".join(out)
 
 
-def _cell(c: ConditionResult) -> str:
+def _cell(c: ConditionResult | ItemCondition) -> str:
     detail = f"<br><small>{e(c.highest)}, {c.flags} flag{'s' if c.flags != 1 else ''}</small>" if c.flags else ""
-    return f'<td class="{_status_class(c.status)}" title="{e(c.name)}">{e(c.status)}{detail}</td>'
+    title = f' title="{e(c.name)}"' if isinstance(c, ConditionResult) else ""
+    return f'<td class="{_status_class(c.status)}"{title}>{e(c.status)}{detail}</td>'
 
 
 def _matrix(result: Assessment) -> list[str]:
@@ -105,11 +116,12 @@ def _matrix(result: Assessment) -> list[str]:
     for case in result.cases:
         by = {c.condition: c for c in case.conditions}
         cells = "".join(_cell(by[k]) if k in by else "<td></td>" for k in CONDITIONS)
+        history = f"<br><small>+ {len(case.history)} history</small>" if case.history else ""
         out.append(f'<tr><th scope="row"><a href="#case-{e(_slug(case.case))}">{e(case.case)}</a></th>{cells}'
-                   f"<td>{len(case.flags)}</td></tr>")
+                   f"<td>{len(case.flags)}{history}</td></tr>")
     out += ["</tbody>", "</table>", '<p class="legend">'
             + "".join(f'<span class="{_status_class(s)}">{e(s)}</span>'
-                      for s in ("concern", "watch", "no concern found", "not assessed"))
+                      for s in ("concern", "watch", "no concern found", "not assessed", "not applicable"))
             + "</p>", "</section>"]
     return out
 
@@ -134,17 +146,29 @@ def _review(result: Assessment) -> list[str]:
 def _case(case: CaseAssessment) -> list[str]:
     out = [f'<section class="case" id="case-{e(_slug(case.case))}">',
            f"<h2><code>{e(case.case)}</code>: {e(case.title)}</h2>",
-           f'<p class="meta"><code>{e(case.file)}</code> · as of {e(case.as_of)} · {e(", ".join(case.kinds))}</p>',
+           f'<p class="meta"><code>{e(case.file)}</code> · {e(parts.as_of(case))} · {e(", ".join(case.kinds))}</p>',
            f"<p>{e(case.summary)}</p>"]
     if not case.flags:
         out.append("<p>No flags.</p>")
     for flag in case.flags:
         out += _flag(flag)
+    if case.history:
+        out += ['<section class="history">', "<h3>History</h3>",
+                f'<p class="meta">{e(parts.HISTORY_NOTE.capitalize())}.</p>']
+        for flag in case.history:
+            out += _flag(flag, history=True)
+        out.append("</section>")
+    if case.after_as_of:
+        out += _later(case.after_as_of)
+    if case.items:
+        out += _items(case.items)
     gaps = [r for r in case.rules if r.status == "not assessed"]
     if gaps:
-        out += [f"<h3>Not assessed ({len(gaps)} rule{'s' if len(gaps) != 1 else ''} lack facts)</h3>", "<ul>"]
+        lack = "1 rule lacks" if len(gaps) == 1 else f"{len(gaps)} rules lack"
+        out += [f"<h3>Not assessed ({lack} facts)</h3>", "<ul>"]
         for r in gaps:
-            missing = ", ".join(f"<code>{e(m.id)}.{e(m.field)}</code> ({e(m.status)}, line {e(m.line)})"
+            missing = ", ".join(f"<code>{e(m.case_path or m.id + '.' + m.field)}</code> ({e(m.status)}"
+                                + ("" if m.in_force else ", no longer in force") + f", line {e(m.line)})"
                                 for m in r.missing)
             out.append(f"<li><code>{e(r.rule)}</code>{': ' + missing if missing else ''}</li>")
         out.append("</ul>")
@@ -152,24 +176,68 @@ def _case(case: CaseAssessment) -> list[str]:
     return out
 
 
-def _flag(flag: Flag) -> list[str]:
+def _later(events: list[LaterEvent]) -> list[str]:
+    out = ["<h3>After the as-of date</h3>", f'<p class="meta">{e(parts.LATER_NOTE.capitalize())}.</p>',
+           '<table class="later">',
+           "<thead><tr><th>Date</th><th>Item</th><th>Id</th><th>Title</th><th>Where</th></tr></thead>", "<tbody>"]
+    for ev in events:
+        out.append(f"<tr><td>{e(ev.date)}</td><td>{e(ev.item)}</td><td><code>{e(ev.id)}</code></td>"
+                   f"<td>{e(ev.title)}</td><td><code>{e(ev.file)}{':' + e(ev.line) if ev.line else ''}</code></td></tr>")
+    return out + ["</tbody>", "</table>"]
+
+
+def _items(items: list[ItemStatus]) -> list[str]:
+    out = ["<h3>Items</h3>", '<table class="items">', "<caption>Status of each item on the as-of date</caption>",
+           '<thead><tr><th scope="col">Item</th><th scope="col">In force</th>']
+    out += [f'<th scope="col">{e(cid)}</th>' for cid in CONDITIONS]
+    out += ["</tr></thead>", "<tbody>"]
+    for it in items:
+        by: dict[str, ItemCondition] = {c.condition: c for c in it.conditions}
+        where = f"<code>{e(it.file)}{':' + e(it.line) if it.line else ''}</code>"
+        out.append(f'<tr><th scope="row">{e(it.item)} <code>{e(it.id)}</code><br><small>{e(it.title)} · {where}'
+                   f"</small></th><td>{e(parts.item_window(it))}</td>"
+                   + "".join(_cell(by[k]) if k in by else "<td></td>" for k in CONDITIONS) + "</tr>")
+    return out + ["</tbody>", "</table>"]
+
+
+def _quote(q: Quote) -> str:
+    url = _href(q.url)
+    title = f'<a href="{e(url)}">{e(q.title)}</a>' if url else e(q.title)
+    where = f"<code>{e(q.file)}{':' + e(q.line) if q.line else ''}</code>"
+    location = f" · <code>{e(q.location)}</code>" if q.location else ""
+    return (f'<div class="quote"><blockquote>{e(q.text)}</blockquote><cite><code>{e(q.ref)}</code> · {title}, '
+            f"{e(q.date)} ({e(q.label())}){location} · {where}</cite></div>")
+
+
+def _flag(flag: Flag, history: bool = False) -> list[str]:
     st = state(flag)
     file, line = flag.location()
     cite = e(f"{flag.citation.source} {flag.citation.section}")
     url = _href(flag.citation.url)
     cite_html = f'<a href="{e(url)}">{cite}</a>' if url else cite
     label = {"waived": "waived", "expired": "waiver expired", "baseline": "baseline"}.get(st)
-    out = [f'<article class="flag sev-{e(flag.severity)} st-{e(st)}">',
+    kind = "flag history" if history else "flag"
+    out = [f'<article class="{kind} sev-{e(flag.severity)} st-{e(st)}">',
            f'<h3><span class="badge">{e(flag.severity)}</span>'
            + (f'<span class="badge">{e(label)}</span>' if label else "")
+           + ('<span class="badge">history</span>' if history else "")
            + f"<code>{e(flag.rule)}</code> {e(flag.title)}</h3>",
            f'<p class="message">{e(flag.message)}</p>']
     review = describe(flag)
     if review:
         out.append(f'<p class="review st-{e(st)}">{e(review)}</p>')
-    out += ["<dl>", f"<dt>Conditions</dt><dd>{e(', '.join(flag.conditions))}</dd>",
-            f"<dt>Where</dt><dd><code>{e(file or '')}{':' + e(line) if line else ''}</code></dd>",
-            f"<dt>Source</dt><dd>{cite_html}</dd>", f"<dt>Why</dt><dd>{e(flag.rationale)}</dd>"]
+    term = f" (<code>{e(flag.operative.path)}</code>)" if flag.operative is not None else ""
+    out += ["<dl>", f"<dt>Conditions</dt><dd>{e(', '.join(flag.conditions))}</dd>"]
+    if parts.lowers(flag):
+        out.append(f"<dt>Severity</dt><dd>{e(parts.severity(flag))} (not known: "
+                   + ", ".join(f"<code>{e(m)}</code>" for m in parts.missing(flag)) + ")</dd>")
+    if history or flag.window.since:
+        out.append(f'<dt>Term</dt><dd class="window">{e(flag.window.text())}</dd>')
+    out += [f"<dt>Where</dt><dd><code>{e(file or '')}{':' + e(line) if line else ''}</code>{term}</dd>",
+            f"<dt>Source</dt><dd>{cite_html}</dd>"]
+    if flag.quotes:
+        out.append("<dt>Quoted</dt><dd>" + "".join(_quote(q) for q in flag.quotes) + "</dd>")
+    out.append(f"<dt>Why</dt><dd>{e(flag.rationale)}</dd>")
     if flag.mitigated:
         out.append(f"<dt>Mitigated</dt><dd>{e(flag.base_severity)} → {e(flag.severity)}: "
                    + e("; ".join(m.description for m in flag.mitigations)) + "</dd>")
@@ -183,7 +251,10 @@ def _flag(flag: Flag) -> list[str]:
         if not rows:
             out.append(f"<tr>{head}<td></td><td></td><td></td><td>{e(ev.line or '')}</td></tr>")
         for i, f in enumerate(rows):
-            out.append(f"<tr>{head if i == 0 else ''}<td><code>{e(f.field)}</code></td><td>{e(_value(f.value))}</td>"
+            op = flag.operative
+            mark = ' class="operative" title="operative term"' if op is not None and (op.alias, op.id, op.field) == (
+                ev.alias, ev.id, f.field) else ""
+            out.append(f"<tr{mark}>{head if i == 0 else ''}<td><code>{e(f.field)}</code></td><td>{e(_value(f.value))}</td>"
                        f"<td>{e(f.status)}</td><td>{e(f.line or '')}</td></tr>")
     out += ["</tbody>", "</table>", "</article>"]
     return out

@@ -7,7 +7,14 @@ One ``testsuite`` per case file and one ``testcase`` per rule of the pack in it:
 - a rule whose flags are all waived or in the baseline -> ``skipped`` with the waiver's reason;
 - a rule that is not assessed (facts missing) -> ``skipped`` "not assessed: ...";
 - a rule that does not apply to the case -> ``skipped`` "not applicable";
-- a rule that was assessed and did not fire -> passed.
+- a rule that was assessed and did not fire -> passed;
+- flags on terms no longer in force on the as-of date (history) never make a failure or a
+  skip: the testcase keeps the outcome of the rule on the as-of date and lists them in its
+  ``system-out`` ("history, not counted"), so a CI report shows them without counting them.
+  (A skipped entry would say the rule was not run, which is not true.)
+
+Each suite's properties give the as-of date used and the case file's own; events dated after
+the as-of date are listed in the suite's ``system-out``.
 
 No timestamps or host names, so the output is byte-stable.
 """
@@ -19,6 +26,7 @@ import xml.etree.ElementTree as ET
 
 from policycheck.model.assessment import Assessment, CaseAssessment, Flag, RuleResult
 from policycheck.model.rule import SEVERITY_ORDER
+from policycheck.render import parts
 from policycheck.review.waivers import describe
 
 # Characters XML 1.0 cannot carry at all, even escaped.
@@ -48,21 +56,36 @@ def _suite(case: CaseAssessment, result: Assessment) -> tuple[ET.Element, dict[s
     suite = ET.Element("testsuite", {"name": clean(case.file), "id": clean(case.case)})
     props = ET.SubElement(suite, "properties")
     for name, value in [("case", case.case), ("title", case.title), ("as_of", case.as_of),
-                        ("rule_pack", result.rule_pack.digest), ("summary", case.summary)] + \
+                        ("case_as_of", case.case_as_of), ("rule_pack", result.rule_pack.digest),
+                        ("summary", case.summary), ("history", len(case.history)),
+                        ("after_as_of", len(case.after_as_of))] + \
             [(f"condition.{c.condition}", c.status) for c in case.conditions]:
         ET.SubElement(props, "property", {"name": name, "value": clean(" ".join(str(value).split()))})
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     by_rule: dict[str, list[Flag]] = {}
     for f in case.flags:
         by_rule.setdefault(f.rule, []).append(f)
+    past: dict[str, list[Flag]] = {}
+    for f in case.history:
+        past.setdefault(f.rule, []).append(f)
     for outcome in case.rules:
         tc = _testcase(case, outcome, by_rule.get(outcome.rule, []))
+        earlier = past.pop(outcome.rule, [])
+        if earlier:
+            ET.SubElement(tc, "system-out").text = clean(_history(earlier))
         suite.append(tc)
         counts["tests"] += 1
         if tc.find("failure") is not None:
             counts["failures"] += 1
         elif tc.find("skipped") is not None:
             counts["skipped"] += 1
+    notes = [_history(flags) for flags in past.values()]  # history of rules the run has no outcome for
+    if case.after_as_of:
+        notes.append(f"After the as-of date {case.as_of} ({parts.LATER_NOTE}):\n" + "\n".join(
+            f"  {e.date} {e.item} {e.id}: {e.title} at {e.file}" + (f":{e.line}" if e.line else "")
+            for e in case.after_as_of))
+    if notes:
+        ET.SubElement(suite, "system-out").text = clean("\n".join(notes))
     for k in ("tests", "failures", "errors", "skipped"):
         suite.set(k, str(counts[k]))
     suite.set("time", "0")
@@ -85,26 +108,38 @@ def _testcase(case: CaseAssessment, outcome: RuleResult, flags: list[Flag]) -> E
             el = ET.SubElement(tc, "skipped", {"message": clean(reasons)})
             el.text = clean("\n".join(_describe(f) for f in flags))
     elif outcome.status == "not assessed":
-        missing = ", ".join(f"{m.id}.{m.field} ({m.status})" for m in outcome.missing)
+        missing = ", ".join(f"{m.case_path or m.id + '.' + m.field} ({m.status})" for m in outcome.missing)
         ET.SubElement(tc, "skipped", {"message": clean("not assessed" + (f": missing {missing}" if missing else ""))})
     elif outcome.status == "not applicable":
         ET.SubElement(tc, "skipped", {"message": "not applicable: the case has no facts this rule checks"})
     return tc
 
 
+def _history(flags: list[Flag]) -> str:
+    return "\n".join(f"History, not counted (term {f.window.text()}):\n" + _describe(f) for f in flags)
+
+
 def _describe(flag: Flag) -> str:
     file, line = flag.location()
     where = f"{file}:{line}" if line else (file or "")
-    parts = [f"[{flag.severity}] {flag.message}", f"  at {where}",
+    out = [f"[{parts.severity(flag)}] {flag.message}", f"  at {where}",
              f"  conditions: {', '.join(flag.conditions)}",
              f"  source: {flag.citation.source} {flag.citation.section}"
              + (f" <{flag.citation.url}>" if flag.citation.url else ""),
              f"  fingerprint: {flag.fingerprint}"]
     if flag.mitigated:
-        parts.append(f"  mitigated {flag.base_severity} -> {flag.severity}: "
-                     + "; ".join(m.description for m in flag.mitigations))
+        out.append(f"  mitigated {flag.base_severity} -> {flag.severity}: "
+                   + "; ".join(m.description for m in flag.mitigations))
+    for p in flag.pending:
+        if SEVERITY_ORDER[p.severity] >= SEVERITY_ORDER[flag.severity]:
+            continue  # would not lower it
+        out.append(f"  pending: {p.severity} if {parts.clause(p.description)}; not known: "
+                   + ", ".join(m.case_path or f"{m.fact} {m.id}.{m.field}" for m in p.missing))
+    for q in flag.quotes:
+        out.append(f"  quote {q.ref}: \u201c{' '.join(q.text.split())}\u201d ({parts.source(q)}"
+                   + (f" <{q.url}>" if q.url else "") + ")")
     review = describe(flag)
     if review:
-        parts.append(f"  review: {review}")
-    parts.append(f"  to lower the concern: {flag.mitigation}")
-    return "\n".join(parts)
+        out.append(f"  review: {review}")
+    out.append(f"  to lower the concern: {flag.mitigation}")
+    return "\n".join(out)

@@ -4,7 +4,13 @@
   citation), helpUri (the citation's address), severity as ``level`` and as a numeric
   ``security-severity``, conditions and tags;
 - one result per flag, located at the case file (a relative URI under ``%SRCROOT%``) and the
-  line of the fact field that triggered it; every other fact in the flag is a related location;
+  line of the flag's operative term (``Flag.location()``); every fact in the flag and every
+  clause it quotes is a related location (a quote's full text, reference and source link are
+  in its message and in the result's ``quotes`` property); pending mitigations are in
+  ``pending`` and in the message ("high; medium if ...");
+- a flag on a term no longer in force on the as-of date (history) is a result of ``kind:
+  informational`` and ``level: none`` (SARIF allows no other level for a kind other than
+  ``fail``), with ``history: true`` and its ``window``; it is never a failure;
 - ``partialFingerprints`` carry the flag fingerprint, so code scanning tracks a flag across runs;
 - a waived flag carries ``suppressions`` (external, accepted, with the justification), a flag
   in the baseline ``baselineState: unchanged`` and others ``new`` (only when a baseline is used);
@@ -19,15 +25,17 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from policycheck.model.assessment import Assessment, Flag
+from policycheck.model.assessment import Assessment, CaseAssessment, Flag, Quote
 from policycheck.model.rule import CONDITIONS
 from policycheck.load.rules import LoadedRule, RulePack
+from policycheck.render import parts
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"high": "8.0", "medium": "5.0", "low": "3.0", "info": "1.0"}
 FINGERPRINT_KEY = "policycheck/v1"
 SRCROOT = "%SRCROOT%"
+_QUOTE_KEYS = ("ref", "text", "title", "url", "location", "date", "kind", "basis", "source", "supports")
 
 
 def render(result: Assessment, pack: RulePack | None = None, *, root: str | Path | None = None) -> str:
@@ -36,8 +44,11 @@ def render(result: Assessment, pack: RulePack | None = None, *, root: str | Path
     base = Path(root) if root is not None else Path.cwd()
     descriptors = _descriptors(result, pack)
     index = {d["id"]: i for i, d in enumerate(descriptors)}
-    results = [_result(case.case, flag, index, base, result.review is not None and result.review.baseline is not None)
+    baseline_used = result.review is not None and result.review.baseline is not None
+    results = [_result(case.case, flag, index, base, baseline_used)
                for case in result.cases for flag in case.flags]
+    results += [_result(case.case, flag, index, base, False, history=True)
+                for case in result.cases for flag in case.history]
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "policycheck", "version": result.version, "semanticVersion": result.version,
@@ -48,10 +59,7 @@ def render(result: Assessment, pack: RulePack | None = None, *, root: str | Path
         "columnKind": "unicodeCodePoints",
         "invocations": [_invocation(result, base)],
         "results": results,
-        "properties": {"summary": result.summary,
-                       "cases": [{"case": c.case, "file": c.file, "summary": c.summary,
-                                  "conditions": {k.condition: k.status for k in c.conditions}}
-                                 for c in result.cases]},
+        "properties": {"summary": result.summary, "cases": [_case_properties(c) for c in result.cases]},
     }
     body = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -62,7 +70,7 @@ def _descriptors(result: Assessment, pack: RulePack | None) -> list[dict[str, An
         return [_descriptor(r) for r in pack.rules]
     # Without the pack, describe the rules from the flags (rules that never fired are left out).
     seen: dict[str, Flag] = {}
-    for f in result.flags():
+    for f in result.flags() + [f for c in result.cases for f in c.history]:
         seen.setdefault(f.rule, f)
     return [_descriptor_from_flag(seen[k]) for k in sorted(seen)]
 
@@ -140,14 +148,33 @@ def _location(file: str, line: int | None, base: Path, message: str | None = Non
     return loc
 
 
-def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baseline_used: bool) -> dict[str, Any]:
+def _case_properties(c: CaseAssessment) -> dict[str, Any]:
+    return {"case": c.case, "file": c.file, "summary": c.summary, "as_of": c.as_of, "case_as_of": c.case_as_of,
+            "conditions": {k.condition: k.status for k in c.conditions}, "history": len(c.history),
+            "after_as_of": [e.model_dump(mode="json") for e in c.after_as_of],
+            "items": [{"item": i.item, "id": i.id, "in_force": i.in_force, "window": i.window.model_dump(mode="json"),
+                       "conditions": {k.condition: k.status for k in i.conditions}} for i in c.items]}
+
+
+def _quote_text(q: Quote) -> str:
+    url = f" <{q.url}>" if q.url else ""
+    return f"Quoted clause {q.ref}: \u201c{' '.join(q.text.split())}\u201d ({parts.source(q)}{url})"
+
+
+def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baseline_used: bool,
+            history: bool = False) -> dict[str, Any]:
     file, line = flag.location()
     cite = f"{flag.citation.source} {flag.citation.section}"
+    text = f"{flag.message} ({', '.join(flag.conditions)}; {cite})"
+    if parts.lowers(flag):
+        text += f" Severity: {parts.severity(flag)}."
+    if history:
+        text = f"History, not counted (term {flag.window.text()}): {text}"
     res: dict[str, Any] = {
         "ruleId": flag.rule,
-        "level": LEVEL[flag.severity],
-        "kind": "fail",
-        "message": {"text": f"{flag.message} ({', '.join(flag.conditions)}; {cite})"},
+        "level": "none" if history else LEVEL[flag.severity],
+        "kind": "informational" if history else "fail",
+        "message": {"text": text},
         "locations": [_location(file or "", line, base)] if file else [],
         "partialFingerprints": {FINGERPRINT_KEY: flag.fingerprint},
         "properties": {
@@ -155,12 +182,30 @@ def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baselin
             "security-severity": SECURITY_SEVERITY[flag.severity], "conditions": list(flag.conditions),
             "citation": cite, "facts": [f"{e.fact} {e.id}" for e in flag.evidence],
             "mitigations": [m.description for m in flag.mitigations],
+            "window": flag.window.model_dump(mode="json"),
         },
     }
+    if history:  # informational: no security-severity, so no tool ranks it as an alert
+        res["properties"]["history"] = True
+        del res["properties"]["security-severity"]
+    if flag.operative is not None:
+        res["properties"]["operative"] = {"fact": flag.operative.fact, "id": flag.operative.id,
+                                          "field": flag.operative.field, "path": flag.operative.path}
+    if flag.pending:
+        res["properties"]["severityText"] = parts.severity(flag)
+        res["properties"]["pending"] = [
+            {"id": p.id, "description": p.description, "severity": p.severity,
+             "missing": [m.case_path or f"{m.fact} {m.id}.{m.field}" for m in p.missing]} for p in flag.pending]
+    if flag.quotes:
+        res["properties"]["quotes"] = [
+            {k: v for k, v in q.model_dump(mode="json").items() if k in _QUOTE_KEYS and v is not None}
+            for q in flag.quotes]
     if flag.rule in index:
         res["ruleIndex"] = index[flag.rule]
     related = [_location(e.file, e.line, base, f"{e.fact} {e.id} ({e.path})", i)
                for i, e in enumerate(flag.evidence)]
+    related += [_location(q.file, q.line, base, _quote_text(q), len(flag.evidence) + i)
+                for i, q in enumerate(flag.quotes)]
     if related:
         res["relatedLocations"] = related
     w = flag.waiver

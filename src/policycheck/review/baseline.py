@@ -65,7 +65,7 @@ def fingerprints_from_document(doc: Document) -> frozenset[str]:
     data = doc.data
     if isinstance(data, dict) and data.get("tool") == "policycheck" and "cases" in data:
         try:
-            result = Assessment.model_validate(data)
+            result = Assessment.read(data)
         except ValidationError as exc:
             raise InputError(problems_from(exc, doc, Assessment)) from None
         return frozenset(f.fingerprint for f in result.flags() if not f.waived)

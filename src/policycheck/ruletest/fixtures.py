@@ -8,6 +8,8 @@ A fixture file is ``<rule id>.test.yaml`` next to the rule (or any ``*.test.yaml
       - name: A licence that bars outputs for training rivals is flagged under C3
         case:                            # a minimal case: schema_version, id, title, kind,
           licences: [...]                # as_of, summary and sources are filled in if absent
+                                         # (as_of: the latest start date in the case, so
+                                         # everything it records is assessed)
         expect:
           fires: true                    # the fixture's rule fires (true) or not (false)
           severity: high                 # optional: the flag's (effective) severity
@@ -32,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policycheck.evaluate import assess
+from policycheck.facts.timeline import day, is_date
 from policycheck.model.assessment import CaseAssessment
 from policycheck.load.cases import LoadedCase, case_from_document, load_case
 from policycheck.errors import InputError, PolicycheckError, Problem
@@ -104,7 +107,7 @@ class Suite:
     files: list[str] = field(default_factory=list)
 
 
-_DEFAULTS = {"schema_version": 1, "as_of": "2024-01-01",
+_DEFAULTS = {"schema_version": 2, "as_of": "2024-01-01",
              "sources": [{"id": "fixture", "title": "Test fixture (invented data)", "date": "unknown", "kind": "primary"}]}
 
 
@@ -146,6 +149,7 @@ def _fixture_case(t: FixtureTest, doc: Document, path: Path, i: int) -> LoadedCa
         return load_case(target)
     data = copy.deepcopy(t.case or {})
     slug = "fixture-" + str(i + 1)
+    data.setdefault("as_of", _latest_start(data) or _DEFAULTS["as_of"])
     for key, value in _DEFAULTS.items():
         data.setdefault(key, copy.deepcopy(value))
     data.setdefault("id", slug)
@@ -158,6 +162,29 @@ def _fixture_case(t: FixtureTest, doc: Document, path: Path, i: int) -> LoadedCa
     places = {p[len(base):]: v for p, v in doc.places.items() if p[: len(base)] == base}
     sub = Document(doc.file, data, places)
     return case_from_document(sub)
+
+
+_STARTS = ("date", "release_date", "announced", "since")
+
+
+def _latest_start(data: Any) -> str | None:
+    """The latest date at which something in an inline case starts (ISO dates compare as text
+    once padded to a day)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _STARTS and isinstance(value, str) and is_date(value):
+                    found.append(day(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk({k: v for k, v in data.items() if k != "sources"} if isinstance(data, dict) else data)
+    return max(found) if found else None
 
 
 def load_suite(folders: Sequence[str | Path], pattern: str | None = None) -> Suite:

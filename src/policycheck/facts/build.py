@@ -1,4 +1,8 @@
-"""Flatten a case into typed facts (the vocabulary in ``vocabulary.py``).
+"""Flatten a case into typed facts (the vocabulary in ``vocabulary.py``) at one instant.
+
+``flatten(loaded, at)`` gives the facts *present* on day ``at`` (default: the case's as_of):
+what has started by then (``timeline``), each marked ``live`` while still in force. Values
+that change with time (the governance rights a deal holds) are taken at ``at``.
 
 Each fact remembers, for every field, the path in the case file it came from, so a flag
 can point at file:line. A field is either known (in ``values``), explicitly ``unknown``,
@@ -14,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from policycheck.facts import timeline as tl
+from policycheck.facts.timeline import Span
 from policycheck.model import case as c
 from policycheck.load.cases import LoadedCase
 from policycheck.io.reader import Path_
@@ -33,6 +39,10 @@ class Fact:
     unstated: frozenset[str]
     origins: Mapping[str, Path_]
     sources: tuple[str, ...] = ()
+    span: Span = tl.ALWAYS
+    live: bool = True                     # in force at the instant the facts were built for
+    clauses: tuple[tuple[int, c.Clause], ...] = ()   # (index in the item's clauses, clause)
+    clause_path: Path_ = ()               # where the item's clauses are (for their lines)
 
     @property
     def key(self) -> str:
@@ -74,11 +84,13 @@ class _Builder:
         for name in names:
             self.put(name, marker, path)
 
-    def done(self, loaded: LoadedCase, sources: list[str] | tuple[str, ...] = ()) -> Fact:
+    def done(self, loaded: LoadedCase, sources: list[str] | tuple[str, ...] = (), span: Span = tl.ALWAYS,
+             at: str = "", clauses: list[c.Clause] | None = None, clause_path: Path_ = ()) -> Fact:
         self.values["id"] = self.id
         self.origins.setdefault("id", self.path)
         return Fact(self.type, self.id, loaded.case.id, loaded.file, self.path, dict(self.values),
-                    frozenset(self.unknown), frozenset(self.unstated), dict(self.origins), tuple(sources))
+                    frozenset(self.unknown), frozenset(self.unstated), dict(self.origins), tuple(sources),
+                    span, span.live(at) if at else True, tuple(enumerate(clauses or ())), clause_path)
 
 
 def _copy(b: _Builder, obj: BaseModel, names: tuple[str, ...], path: Path_, rename: Mapping[str, str] | None = None) -> None:
@@ -86,14 +98,15 @@ def _copy(b: _Builder, obj: BaseModel, names: tuple[str, ...], path: Path_, rena
         b.put((rename or {}).get(name, name), getattr(obj, name), path + (name,))
 
 
-def flatten(loaded: LoadedCase) -> list[Fact]:
-    """All facts of one case, in document order."""
+def flatten(loaded: LoadedCase, at: str | None = None) -> list[Fact]:
+    """The facts present on day ``at`` (default: the case's as_of), in document order."""
     case = loaded.case
+    now = tl.day(at or case.as_of)
     facts: list[Fact] = []
     b = _Builder("case", case.id, ())
     b.put("kinds", case.kind, ("kind",))
     b.put("as_of", case.as_of, ("as_of",))
-    facts.append(b.done(loaded))
+    facts.append(b.done(loaded, at=now))
     for i, p in enumerate(case.parties):
         path = ("parties", i)
         b = _Builder("party", p.id, path)
@@ -102,21 +115,75 @@ def flatten(loaded: LoadedCase) -> list[Fact]:
         b.put("leading_markets", p.leading_markets, path + ("leading_markets",))
         lm = p.leading_markets
         b.put("holds_leading_position", lm if lm in (None, c.UNKNOWN) else bool(lm), path + ("leading_markets",))
-        facts.append(b.done(loaded, p.sources))
+        facts.append(b.done(loaded, p.sources, at=now))
+    previous = _previous_models(case)
     for i, m in enumerate(case.models):
-        path = ("models", i)
-        b = _Builder("model", m.id, path)
-        _copy(b, m, ("name", "developer", "release_date", "weights", "training_data", "training_code",
-                     "parameters_billions", "size_class", "frontier"), path)
-        facts.append(b.done(loaded, m.sources))
+        span = tl.model_span(m)
+        if span.present(now):
+            facts.append(_model(loaded, m, i, previous, span, now))
     for i, lic in enumerate(case.licences):
-        for j, v in enumerate(lic.versions):
-            facts.append(_licence_version(loaded, lic, v, i, j))
+        for j, (v, span) in enumerate(zip(lic.versions, tl.version_spans(lic))):
+            if span.present(now):
+                facts.append(_licence_version(loaded, lic, v, i, j, span, now))
+    spans = tl.deal_spans(case)
     for i, d in enumerate(case.deals):
-        facts.append(_deal(loaded, d, ("deals", i)))
+        if spans[d.id].present(now):
+            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now))
     for i, ch in enumerate(case.data_access_changes):
-        facts.append(_data_change(loaded, ch, ("data_access_changes", i)))
+        span = tl.change_span(ch)
+        if span.present(now):
+            facts.append(_data_change(loaded, ch, ("data_access_changes", i), span, now))
     return facts
+
+
+def spans(loaded: LoadedCase) -> list[tuple[str, str, Path_, Span]]:
+    """(fact type, id, case path, span) of every dated fact of the case, whatever the instant."""
+    case = loaded.case
+    out: list[tuple[str, str, Path_, Span]] = []
+    for i, m in enumerate(case.models):
+        out.append(("model", m.id, ("models", i), tl.model_span(m)))
+    for i, lic in enumerate(case.licences):
+        for j, span in enumerate(tl.version_spans(lic)):
+            out.append(("licence_version", f"{lic.id}@{j + 1}", ("licences", i, "versions", j), span))
+    dspans = tl.deal_spans(case)
+    for i, d in enumerate(case.deals):
+        out.append(("deal", d.id, ("deals", i), dspans[d.id]))
+        for k, g in enumerate(d.governance if isinstance(d.governance, list) else ()):
+            out.append(("governance", f"{d.id}#{k}", ("deals", i, "governance", k), tl.grant_span(d, g, dspans[d.id])))
+    for i, ch in enumerate(case.data_access_changes):
+        out.append(("data_access_change", ch.id, ("data_access_changes", i), tl.change_span(ch)))
+    return out
+
+
+def _previous_models(case: c.Case) -> dict[str, str | None]:
+    """Each model's predecessor in its developer's family: the model released most recently
+    before it (ties: the one listed later). None: a first model, or an unknown release date."""
+    out: dict[str, str | None] = {}
+    dated = [(tl.day(m.release_date), n, m) for n, m in enumerate(case.models)
+             if isinstance(m.release_date, str) and m.release_date != c.UNKNOWN]
+    for when, _, m in dated:
+        earlier = [(w, n, x) for w, n, x in dated if x.developer == m.developer and w < when]
+        out[m.id] = max(earlier, key=lambda e: (e[0], e[1]))[2].id if earlier else None
+    return out
+
+
+def _model(loaded: LoadedCase, m: c.Model, i: int, previous: dict[str, str | None], span: Span, now: str) -> Fact:
+    path = ("models", i)
+    b = _Builder("model", m.id, path)
+    _copy(b, m, ("name", "developer", "release_date", "weights", "training_data", "training_code",
+                 "parameters_billions", "size_class", "frontier"), path)
+    ru = m.released_under
+    if ru is None:
+        b.put("licence_version", None, path + ("released_under",))
+    else:
+        lic = next(x for x in loaded.case.licences if x.id == ru.licence)
+        n = next(k for k, v in enumerate(lic.versions) if v.version == ru.version)
+        b.put("licence_version", f"{lic.id}@{n + 1}", path + ("released_under",))
+    if m.id not in previous:   # release date unknown or left out: so is its place in the family
+        b.put("previous_model", m.release_date, path + ("release_date",))
+    elif previous[m.id] is not None:
+        b.put("previous_model", previous[m.id], path + ("release_date",))
+    return b.done(loaded, m.sources, span, now)
 
 
 _TERMS_PLAIN = ("weights_access", "commercial_use", "research_only", "licensor_may_change_terms", "revocation",
@@ -125,7 +192,8 @@ _TERMS_PLAIN = ("weights_access", "commercial_use", "research_only", "licensor_m
                 "osi_approved", "marketed_as_open", "terminates_on_ip_claim")
 
 
-def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i: int, j: int) -> Fact:
+def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i: int, j: int, span: Span,
+                     now: str) -> Fact:
     path = ("licences", i, "versions", j)
     b = _Builder("licence_version", f"{lic.id}@{j + 1}", path)
     lpath = ("licences", i)
@@ -137,6 +205,8 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     b.put("version", v.version, path + ("version",))
     b.put("seq", j + 1, path)
     b.put("date", v.date, path + ("date",))
+    if span.end is not None:
+        b.put("until", span.end, path + ("until",) if v.until == span.end else ("licences", i, "versions", j + 1, "date"))
     if j > 0:
         b.put("previous", f"{lic.id}@{j}", ("licences", i, "versions", j - 1))
     b.put("spdx", v.spdx, path + ("spdx",))  # absent: unstated, like every other field
@@ -178,21 +248,39 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
         value, p = getattr(t, name), tpath + (name,)
         b.put(name, value, p)
         b.put("has_" + name, value if value in (None, c.UNKNOWN) else bool(value), p)
-    return b.done(loaded, v.sources)
+        if j > 0:
+            before = getattr(lic.versions[j - 1].terms, name)
+            if isinstance(value, list) and isinstance(before, list):
+                added = [x for x in value if x not in before]
+                b.put(name + "_added", added, p)
+                b.put(name + "_grew", bool(added), p)
+            else:  # unknown when either list is unknown, else unstated
+                gap = c.UNKNOWN if c.UNKNOWN in (value, before) else None
+                b.put_all((name + "_added", name + "_grew"), gap, p)
+    return b.done(loaded, v.sources, span, now, v.clauses, path + ("clauses",))
 
 
-def _deal(loaded: LoadedCase, d: c.Deal, path: Path_) -> Fact:
+def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str) -> Fact:
     b = _Builder("deal", d.id, path)
     _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "compute", "distribution",
-                 "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products", "governance",
-                 "priority_accelerator_access", "developer_multihoming"), path)
+                 "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
+                 "priority_accelerator_access", "developer_multihoming", "supersedes"), path)
+    if span.end is not None:
+        b.put("until", span.end, path + ("until",))
     amount = d.amount
     if isinstance(amount, c.Money):
         b.put("amount", amount.value, path + ("amount", "value"))
         b.put("currency", amount.currency, path + ("amount", "currency"))
+        b.put("amount_basis", amount.basis, path + ("amount", "basis"))
+        b.put("amount_up_to", amount.up_to, path + ("amount", "up_to"))
     else:
-        b.put_all(("amount", "currency"), amount, path + ("amount",))
-    gov = d.governance
+        b.put_all(("amount", "currency", "amount_basis", "amount_up_to"), amount, path + ("amount",))
+    gov: Any = d.governance
+    if isinstance(d.governance, list):   # the rights held at the instant
+        held = [g if isinstance(g, str) else g.right for g in d.governance
+                if tl.grant_span(d, g, span).live(now) or not span.live(now)]
+        gov = list(dict.fromkeys(held))
+    b.put("governance", gov, path + ("governance",))
     b.put("has_governance_rights", gov if gov in (None, c.UNKNOWN) else bool(gov), path + ("governance",))
     b.put("has_board_seat", gov if gov in (None, c.UNKNOWN) else "board_seat" in gov, path + ("governance",))
     staff, sp = d.staff_hired, path + ("staff_hired",)
@@ -204,12 +292,12 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_) -> Fact:
         b.put("staff_hired", False, sp)
     else:
         b.put_all(("staff_hired", "staff_count", "key_staff_hired", "hire_with_licence"), staff, sp)
-    return b.done(loaded, d.sources)
+    return b.done(loaded, d.sources, span, now, d.clauses, path + ("clauses",))
 
 
-def _data_change(loaded: LoadedCase, ch: c.DataAccessChange, path: Path_) -> Fact:
+def _data_change(loaded: LoadedCase, ch: c.DataAccessChange, path: Path_, span: Span, now: str) -> Fact:
     b = _Builder("data_access_change", ch.id, path)
-    _copy(b, ch, ("holder", "resource", "date", "announced"), path)
+    _copy(b, ch, ("holder", "resource", "date", "announced", "stage"), path)
     for side in ("before", "after"):
         terms: c.AccessTerms = getattr(ch, side)
         p = path + (side, "price")
@@ -233,4 +321,4 @@ def _data_change(loaded: LoadedCase, ch: c.DataAccessChange, path: Path_) -> Fac
     else:
         b.put("exclusive_after", True, lp)
         b.put("exclusive_licensee_after", lic, lp)
-    return b.done(loaded, ch.sources)
+    return b.done(loaded, ch.sources, span, now, ch.clauses, path + ("clauses",))

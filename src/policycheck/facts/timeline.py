@@ -1,0 +1,115 @@
+"""When each dated thing of a case is in force: spans, instants and the as-of date.
+
+A span runs from ``start`` (inclusive) to ``end`` (exclusive); ``None`` is open. Dates are
+compared as days: a partial date stands for the first day of its period (``2023`` is
+2023-01-01, ``2023-07`` is 2023-07-01). A fact is *present* at an instant once its span has
+started, and *live* while the span has not ended:
+
+* a licence version: from its ``date`` until its ``until``, else the next version's date;
+* a deal: from its ``date`` until its ``until``, else the date of the first later deal that
+  ``supersedes`` it;
+* a governance grant: from its ``since`` (else the deal's date) until its ``until``;
+* a model: from its ``release_date`` (always present when the date is unknown);
+* a data-access change: from its ``date`` (effective), or its ``announced`` date when it is
+  only announced;
+* parties and the case itself: always.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from policycheck.model import case as c
+
+_DAY = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
+
+
+def day(date: str) -> str:
+    """A date at the start of its period: 2023 -> 2023-01-01, 2023-07 -> 2023-07-01."""
+    if len(date) == 4:
+        return date + "-01-01"
+    if len(date) == 7:
+        return date + "-01"
+    return date
+
+
+def is_date(text: str) -> bool:
+    """An ASCII ISO date (YYYY-MM-DD, YYYY-MM or YYYY) that exists on the calendar."""
+    if not _DAY.match(text):
+        return False
+    try:
+        datetime.date.fromisoformat(day(text))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Span:
+    start: str | None = None              # as written in the case (a partial date stays partial)
+    end: str | None = None
+
+    def present(self, at: str) -> bool:
+        return self.start is None or day(self.start) <= at
+
+    def live(self, at: str) -> bool:
+        return self.present(at) and (self.end is None or at < day(self.end))
+
+
+ALWAYS = Span()
+
+
+def version_spans(lic: c.Licence) -> list[Span]:
+    out = []
+    for j, v in enumerate(lic.versions):
+        nxt = lic.versions[j + 1].date if j + 1 < len(lic.versions) else None
+        ends = [d for d in (v.until, nxt) if d is not None]
+        out.append(Span(v.date, min(ends, key=day) if ends else None))
+    return out
+
+
+def deal_spans(case: c.Case) -> dict[str, Span]:
+    superseded: dict[str, list[str]] = {}
+    for d in case.deals:
+        for sid in d.supersedes or ():
+            superseded.setdefault(sid, []).append(d.date)
+    out = {}
+    for d in case.deals:
+        ends = [x for x in (d.until, *superseded.get(d.id, ())) if x is not None]
+        out[d.id] = Span(d.date, min(ends, key=day) if ends else None)
+    return out
+
+
+def grant_span(deal: c.Deal, grant: c.GovernanceRight | c.GovernanceGrant, deal_span: Span) -> Span:
+    if isinstance(grant, str):
+        return deal_span
+    ends = [x for x in (grant.until, deal_span.end) if x is not None]
+    return Span(grant.since or deal.date, min(ends, key=day) if ends else None)
+
+
+def model_span(m: c.Model) -> Span:
+    return Span(m.release_date) if isinstance(m.release_date, str) and m.release_date != c.UNKNOWN else ALWAYS
+
+
+def change_span(ch: c.DataAccessChange) -> Span:
+    if ch.stage == "announced" and isinstance(ch.announced, str) and ch.announced != c.UNKNOWN:
+        return Span(ch.announced)
+    return Span(ch.date)
+
+
+def boundaries(spans: Iterable[Span]) -> set[str]:
+    """Every day on which something starts or ends."""
+    out: set[str] = set()
+    for s in spans:
+        out |= {day(d) for d in (s.start, s.end) if d is not None}
+    return out
+
+
+def instants(spans: Iterable[Span], as_of: str) -> list[str]:
+    """The days to evaluate for an assessment at ``as_of``: every earlier day on which something
+    started or ended, then ``as_of`` itself (last)."""
+    at = day(as_of)
+    return sorted(d for d in boundaries(spans) if d < at) + [at]
