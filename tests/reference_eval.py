@@ -25,9 +25,11 @@ Time.
   ``release_date`` (unknown or left out: always present), a data-access change's ``date``
   when effective or its ``announced`` date when only announced (unknown or left out: always
   present); parties and the case always. It is *live* (in force) at t when present and t is
-  before its end: a licence version's ``until``, else the next version's date; a deal's
-  ``until``, else the date of the first later deal listing it in ``supersedes``; nothing
-  else ends. Partial dates compare at the start of their period (2023 -> 2023-01-01).
+  before its end: the earlier of a licence version's ``until`` and the next version's date;
+  the earlier of a deal's ``until`` and the date of the first later deal listing it in
+  ``supersedes`` (a version or round runs until its own end or its replacement, whichever
+  comes first); nothing else ends. Partial dates compare at the start of their period
+  (2023 -> 2023-01-01).
 * D gives the current flags and statuses; every start or end date (governance grants'
   included) before D gives a snapshot; a flag (rule and set of bound facts) found in some
   snapshot but not at D is a history flag, with the window of its last run of snapshots
@@ -145,7 +147,8 @@ class Fact:
         """The fact as it stands at ``t``: a deal's governance rights held then."""
         if self.grants is None:
             return self
-        rights = [r for r, since, until in self.grants if (since is None or since <= t) and (until is None or t < until)]
+        held = [r for r, since, until in self.grants if (since is None or since <= t) and (until is None or t < until)]
+        rights = list(dict.fromkeys(held))                      # a right held twice is held
         return replace(self, values={**self.values, "governance": rights, "has_governance_rights": bool(rights),
                                      "has_board_seat": "board_seat" in rights})
 
@@ -286,7 +289,8 @@ def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.Licenc
                     version=v.version, seq=n, date=v.date)
     f.put("models", lic.models)
     nxt = present[n] if n < len(present) else None
-    until = v.until if v.until is not None else nxt.date if nxt is not None else None
+    ends = [x for x in (v.until, None if nxt is None else nxt.date) if x is not None]
+    until = min(ends, key=day) if ends else None
     if until is not None:
         f.values["until"] = until                           # in force to the end: not applicable
     prev = lic.versions[n - 2] if n > 1 else None
@@ -323,10 +327,8 @@ def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
     f = _Fields("deal", d.id)
     for name in _DEAL:
         f.put(name, getattr(d, name))
-    until = d.until
-    if until is None:
-        later = sorted((day(x.date), i) for i, x in enumerate(present) if d.id in (x.supersedes or ()))
-        until = present[later[0][1]].date if later else None
+    ends = [x for x in (d.until, *(e.date for e in present if d.id in (e.supersedes or ()))) if x is not None]
+    until = min(ends, key=day) if ends else None
     if until is not None:
         f.values["until"] = until
     f.group(None, d.amount, c.Money, {"amount": "value", "currency": "currency", "amount_basis": "basis",

@@ -181,6 +181,14 @@ def test_line_endings_and_a_missing_final_newline_are_kept() -> None:
     assert out == "schema_version: 2\r\nid: x\r\nlicences:\r\n  - id: l\r\n    name: L\r\n    kind: model_licence"
 
 
+def test_a_flow_mapping_written_one_pair_a_line_keeps_each_comment_on_its_pair() -> None:
+    text = ("schema_version: 1\nlicences:\n  - {id: a,  # the id\n     name: A,  # the name\n     licensor: x}\n"
+            "  - {id: b,\n     licensor: y,\n     name: B  # last\n    }\n")
+    assert migrate_text(text).text == (
+        "schema_version: 2\nlicences:\n  - {id: a,  # the id\n     name: A,  # the name\n     kind: model_licence,\n"
+        "     licensor: x}\n  - {id: b,\n     licensor: y,\n     name: B,  # last\n     kind: model_licence\n    }\n")
+
+
 def test_an_empty_flow_mapping_gets_the_field() -> None:
     text = "schema_version: 1\ndeals:\n  - {id: d, amount: {}}\n"
     assert migrate_text(text).text == "schema_version: 1\ndeals:\n  - {id: d, amount: {currency: USD}}\n".replace(

@@ -70,7 +70,12 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
                 found[t].setdefault(flag.fingerprint, flag)
     assert snap is not None and snap.at == at
     runs = {lr.rule.id: (lr, comp, snap.rules[lr.rule.id]) for lr, comp in zip(pack.rules, compiled)}
-    current, history = _windows(found, moments)
+    written: dict[str, str] = {at: date}   # a day as the case writes it (2021, not 2021-01-01)
+    for _, _, _, span in dated:
+        for d in (span.start, span.end):
+            if d is not None and len(d) > len(written.get(day(d), "")):
+                written[day(d)] = d
+    current, history = _windows(found, moments, written)
     outcomes = [_statuses.rule_result(lr, comp, run, snap, loaded, any(f.rule == lr.rule.id for f in current))
                 for lr, comp, run in runs.values()]
     conditions = _statuses.conditions(current, outcomes)
@@ -82,9 +87,10 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
                           after_as_of=_after(loaded, dated, at), items=items, rules=outcomes)
 
 
-def _windows(found: dict[str, dict[str, Flag]], moments: list[str]) -> tuple[list[Flag], list[Flag]]:
+def _windows(found: dict[str, dict[str, Flag]], moments: list[str], written: dict[str, str]
+             ) -> tuple[list[Flag], list[Flag]]:
     """Current flags (found on the last instant) and history flags (found before, not on it),
-    each with the window of its last run of instants."""
+    each with the window of its last run of instants (dates as the case writes them)."""
     last = moments[-1]
     current, history = [], []
     seen = {fp for t in moments for fp in found[t]}
@@ -96,10 +102,11 @@ def _windows(found: dict[str, dict[str, Flag]], moments: list[str]) -> tuple[lis
             start -= 1
         flag = found[moments[end]][fp]
         if moments[end] == last:
-            current.append(flag.model_copy(update={"window": Window(since=moments[start])}))
+            current.append(flag.model_copy(update={"window": Window(since=written.get(moments[start]))}))
         else:
-            history.append(flag.model_copy(update={"window": Window(since=moments[start], until=moments[end + 1])}))
-    return _order(current), sorted(_order(history), key=lambda f: f.window.since or "")
+            window = Window(since=written.get(moments[start]), until=written.get(moments[end + 1]))
+            history.append(flag.model_copy(update={"window": window}))
+    return _order(current), sorted(_order(history), key=lambda f: day(f.window.since or "0000"))
 
 
 def _after(loaded: LoadedCase, dated: list[tuple[str, str, Path_, Span]], at: str) -> list[LaterEvent]:
@@ -118,6 +125,8 @@ def _after(loaded: LoadedCase, dated: list[tuple[str, str, Path_, Span]], at: st
             title = titles.get((kind, fid))
             if title is None:   # a governance grant
                 deal = next(d for d in case.deals if d.id == fid.split("#")[0])
+                if day(deal.date) == day(span.start):
+                    continue    # starts with its deal, which is listed
                 grant = deal.governance[int(fid.split("#")[1])]  # type: ignore[index]
                 title = f"{deal.title}: {getattr(grant, 'right', grant)} from {span.start}"
                 kind = "governance"

@@ -269,7 +269,13 @@ def _insert(run: _Run, node: yaml.MappingNode, after: tuple[str, ...], key: str,
         following = pairs[at + 1][0].start_mark if at + 1 < len(pairs) else node.end_mark
         own_line = run.text[_line_start(run.text, key_node.start_mark.index):key_node.start_mark.index].strip() == ""
         if following.line > value_node.end_mark.line and own_line:  # one pair a line (JSON, long flow mappings)
-            run.edit(end, "," + run.newline + " " * key_node.start_mark.column + text)
+            eol = run.text.find("\n", end)  # after the pair's comma and comment, which stay on its line
+            line = " " * key_node.start_mark.column + text
+            if run.text[end:eol].lstrip().startswith(","):
+                run.edit(eol + 1, line + "," + run.newline)
+            else:  # the last pair: it gains a comma
+                run.edit(end, ",")
+                run.edit(eol + 1, line + run.newline)
         else:
             run.edit(end, ", " + text)
         return
