@@ -12,7 +12,8 @@ every rule status (with its missing fields) and every condition status. It impor
 ``policycheck.facts`` nor the compiler, the engine or ``evaluate``, so a silent failure in
 any of them (a field flattened with the wrong status, a fact in force on the wrong dates, a
 coerced comparison, order-dependent negation, a status miscounted) shows up as a difference.
-From the model it reads the case model, the vocabulary's ``SCALES`` and ``PREDECESSOR_LINKS``
+From the model it reads the case model, the vocabulary's ``SCALES``, ``PREDECESSOR_LINKS`` and
+field kinds (``FACT_TYPES``, to tell links from value comparisons)
 and the typed rule language (``FieldTest`` / ``RefTest`` checks in ``Conjunction``s,
 ``PatternSpec``, ``RefinementSpec``, ``MitigationSpec``; the file's metadata from
 ``RuleSpec.rule``), never the raw ``where`` mappings, and it does not import ``load.rules``.
@@ -57,12 +58,15 @@ Matching, in each snapshot.
   ``SCALES``. ``where`` is an AND, ``any_of`` an OR (Kleene logic).
 * The facts bound by one match are distinct; a ``none`` pattern only considers facts not
   bound by the match.
-* A *present* combination: distinct facts in scope for each positive pattern whose joins
-  (``ref`` tests to another pattern's fact, in the pattern's ``where``) are true. It fires
-  when every positive test is true and no ``none`` pattern has a fact whose tests are true or
-  undecided. It is *settled* when it fires, or a positive test is false, or a ``none`` fact
-  definitely matches; else its unknown / unstated fields read by the rule (and those of
-  undecided ``none`` facts) are missing.
+* A *present* combination: distinct facts in scope for each positive pattern whose links
+  hold (true): the ``eq`` references of the pattern's ``where`` from an id field to another
+  pattern's fact, such as ``previous: {ref: prev.id}`` or ``id: {ref: d.partner}``; they say
+  which facts belong together. Every other reference to another fact (an ordering, ``ne``,
+  ``stricter`` / ``looser``, ``eq`` between values) is a test like any other. A present
+  combination fires when every positive test is true and no ``none`` pattern has a fact whose
+  tests are true or undecided. It is *settled* when it fires, or a positive test is false, or
+  a ``none`` fact definitely matches; else its unknown / unstated fields read by the rule
+  (and those of undecided ``none`` facts) are missing.
 * Each ``any`` alternative is a rule of its own; a set of facts flagged by several
   alternatives (or in several orders) is one flag: the first alternative, then the bindings
   that come first in input order, decide its aliases and mitigations.
@@ -92,7 +96,7 @@ from typing import Any
 from policycheck.model import case as c
 from policycheck.model.conditions import Check, Conjunction, PatternSpec, RefinementSpec, RefTest, RuleSpec
 from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
-from policycheck.model.vocabulary import PREDECESSOR_LINKS, SCALES
+from policycheck.model.vocabulary import FACT_TYPES, PREDECESSOR_LINKS, SCALES
 
 Tri = bool | None          # three-valued: True, False, None (undecided)
 _NOT_THERE = ("unknown", "unstated")
@@ -511,10 +515,12 @@ class _Slot:
         return _and([*(_conj(fact, w, self.alias, bound) for w in self.conjunctions),
                      *(_or([_conj(fact, b, self.alias, bound) for b in group]) for group in self.disjunctions if group)])
 
-    def joins(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
-        """The cross-fact references of the pattern's own ``where`` hold (the "present" probe)."""
+    def links(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
+        """The links of the pattern's own ``where`` hold (the "present" probe): ``eq``
+        references from an id field to another pattern's fact."""
         return all(_test(fact, check, self.alias, bound) is True for check in self.conjunctions[0].checks
-                   if isinstance(check, RefTest) and check.alias != self.alias)
+                   if isinstance(check, RefTest) and check.alias != self.alias and check.op == "eq"
+                   and FACT_TYPES[self.fact][check.field].kind == "id")
 
     def reads(self) -> dict[str, set[str]]:
         """Fields the pattern's tests read, by alias (a reference reads both sides)."""
@@ -613,14 +619,14 @@ def _candidates(slot: _Slot, facts: Sequence[Fact], t: str) -> list[int]:
 
 def _present(slots: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequence[Fact]
              ) -> Iterator[tuple[int, ...]]:
-    """Every tuple of distinct facts in scope whose joins hold, in input order."""
+    """Every tuple of distinct facts in scope whose links hold, in input order."""
     def extend(prefix: tuple[int, ...], bound: dict[str, Fact]) -> Iterator[tuple[int, ...]]:
         if len(prefix) == len(slots):
             yield prefix
             return
         slot = slots[len(prefix)]
         for j in cands[len(prefix)]:
-            if j not in prefix and slot.joins(facts[j], bound):
+            if j not in prefix and slot.links(facts[j], bound):
                 yield from extend(prefix + (j,), {**bound, slot.alias: facts[j]})
     yield from extend((), {})
 

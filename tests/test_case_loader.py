@@ -78,7 +78,7 @@ def test_errors_in_json_are_located() -> None:
 
 @pytest.mark.parametrize("path", BUNDLED_CASES, ids=lambda p: p.stem)
 def test_bundled_cases_load(path: Path) -> None:
-    assert load_case(path).case.schema_version == 1
+    assert load_case(path).case.schema_version == 2
 
 
 def test_iter_case_files_sorts_and_skips_hidden(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_unknown_top_level_key_suggests_the_right_one() -> None:
 
 def test_unknown_nested_key_suggests_from_the_right_model() -> None:
     p = one(edit("osi_approved: true", "osi_aproved: true"))
-    assert where(p) == (33, 11, "licences[0].versions[0].terms.osi_aproved")
+    assert where(p) == (34, 11, "licences[0].versions[0].terms.osi_aproved")
     assert p.suggestion == "osi_approved"
 
 
@@ -173,7 +173,7 @@ def test_unknown_key_without_a_near_name_has_no_suggestion() -> None:
 def test_osi_approved_accepts_only_true_false_unknown(value: str) -> None:
     p = one(edit("osi_approved: true", f"osi_approved: {value}"))
     assert where(p)[2] == "licences[0].versions[0].terms.osi_approved"
-    assert where(p)[:2] == (33, 11)
+    assert where(p)[:2] == (34, 11)
     assert "true, false, unknown" in p.message
 
 
@@ -233,7 +233,7 @@ def test_missing_nested_required_field_names_the_full_path() -> None:
 ])
 def test_bad_dates(date: str, fragment: str) -> None:
     p = one(edit("date: 2023-01-01", f"date: {date}"))
-    assert where(p) == (29, 9, "licences[0].versions[0].date")
+    assert where(p) == (30, 9, "licences[0].versions[0].date")
     assert fragment in p.message
 
 
@@ -263,14 +263,21 @@ def test_bad_id_pattern() -> None:
     assert where(p)[2] == "models[0].id"
 
 
-def test_schema_version_2_is_refused() -> None:
-    p = one(edit("schema_version: 1", "schema_version: 2"))
+def test_schema_version_3_is_refused() -> None:
+    p = one(edit("schema_version: 2", "schema_version: 3"))
     assert where(p) == (1, 1, "schema_version")
-    assert "unsupported schema_version 2" in p.message and "version 1" in p.message
+    assert "unsupported schema_version 3" in p.message and "version 2" in p.message
+
+
+def test_schema_version_1_is_refused_with_the_migrate_command() -> None:
+    p = one(edit("schema_version: 2", "schema_version: 1"))
+    assert where(p) == (1, 1, "schema_version")
+    assert p.message.startswith("case format v1; this policycheck reads version 2")
+    assert "run 'policycheck migrate case.yaml'" in p.message
 
 
 def test_schema_version_is_required() -> None:
-    p = one(edit("schema_version: 1\n", ""))
+    p = one(edit("schema_version: 2\n", ""))
     assert p.message == "required field 'schema_version' is missing"
 
 
@@ -308,7 +315,7 @@ def test_unknown_model_reference() -> None:
 
 def test_unknown_source_reference_suggests() -> None:
     p = one(edit("sources: [src-a]", "sources: [src-b]"))
-    assert where(p) == (30, 19, "licences[0].versions[0].sources[0]")
+    assert where(p) == (31, 19, "licences[0].versions[0].sources[0]")
     assert p.message == "unknown source 'src-b'" and p.suggestion == "src-a"
 
 
@@ -325,6 +332,7 @@ def test_unknown_exclusive_licensee_in_data_change() -> None:
     holder: acme
     resource: API
     date: 2023-01-01
+    stage: effective
     before: {price: free}
     after: {exclusive_licensee: acmee}
 """
@@ -341,7 +349,7 @@ def test_duplicate_ids() -> None:
 
 def test_licence_versions_out_of_order() -> None:
     p = one(edit("date: 2023-06-01", "date: 2022-06-01"))
-    assert where(p) == (35, 9, "licences[0].versions[1].date")
+    assert where(p) == (36, 9, "licences[0].versions[1].date")
     assert "oldest first" in p.message
 
 
@@ -410,8 +418,9 @@ def test_structure_is_flattened(facts: dict[str, Fact]) -> None:
     v2 = facts["lic@2"].values
     assert (v2["has_user_threshold"], v2["threshold_metric"], v2["threshold_limit"], v2["threshold_above"]) == (
         True, "annual_revenue_usd", 1e6, "fee")
-    assert (v2["output_training_ban"], v2["output_ban_scope"], v2["output_ban_exempts_licensor_family"]) == (
-        True, "competing_models", False)
+    assert (v2["output_training_ban"], v2["output_ban_scope"]) == (True, "competing_models")
+    # case format v2: a left-out exempts_licensor_family is unstated, not false (issue 9, item 5)
+    assert status(facts["lic@2"], "output_ban_exempts_licensor_family") == "unstated"
 
 
 def test_empty_list_is_known_and_false(facts: dict[str, Fact]) -> None:
@@ -450,8 +459,8 @@ def test_origins_point_at_the_case_file_lines(facts: dict[str, Fact]) -> None:
     loaded = load_case(DATA / "facts.yaml")
     v2 = facts["lic@2"]
     assert v2.origins["threshold_limit"] == ("licences", 0, "versions", 1, "terms", "user_threshold", "limit")
-    assert loaded.document.line_of(v2.origins["threshold_limit"]) == 43
-    assert loaded.document.line_of(facts["lic@1"].origins["osi_approved"]) == 31
+    assert loaded.document.line_of(v2.origins["threshold_limit"]) == 44
+    assert loaded.document.line_of(facts["lic@1"].origins["osi_approved"]) == 32
 
 
 def test_every_flattened_field_is_in_the_vocabulary() -> None:

@@ -20,6 +20,7 @@ from policycheck.compile.ir import CompiledRule
 from policycheck.engine.durable import Engine, EnginePattern
 from policycheck.engine.durable_translate import translate
 from policycheck.load.rules import check_rule
+from policycheck.model.assessment import CaseAssessment
 from policycheck.model.rule import Rule
 from policycheck.io.reader import parse_document
 
@@ -52,6 +53,27 @@ def one_v(where: str, fact: str = "licence_version") -> str:
 
 
 LV = {"t": "licence_version"}
+KIND = {"licence_kind": "model_licence"}   # the rule's applies_to (default: model licences)
+LIVE = {"$ex": {"w__live": 1}}             # the fact is in force at the instant evaluated
+LVS = [LV, KIND, LIVE]                     # a licence_version pattern's type test and scope
+
+
+def lv(*tests: Any) -> dict[str, Any]:
+    """A licence_version pattern in force, of a kind the rule applies to, with ``tests``."""
+    return {"$and": [*LVS, *tests]}
+
+
+def live(fact: str, *tests: Any) -> dict[str, Any]:
+    """A pattern on another fact type: its type, the Live scope, then ``tests``."""
+    return {"$and": [{"t": fact}, LIVE, *tests]} if tests else {"$and": [{"t": fact}, LIVE]}
+
+
+def unknown(field: str) -> dict[str, Any]:
+    return {"$ex": {f"u__{field}": 1}}
+
+
+def known(field: str) -> dict[str, Any]:
+    return {"$nex": {f"u__{field}": 1}}
 
 
 # --- shapes ---------------------------------------------------------------------------------------
@@ -60,7 +82,7 @@ def test_engine_rule_names_and_no_sentinel() -> None:
     compiled = compile_text(one_v("{osi_approved: false}"))
     # main, the two probes, and one refuter for the single refutable test (osi_approved != false)
     assert [r.name for r in compiled.engine_rules()] == ["r|0|main", "r|0|present", "r|0|complete", "r|0|refute:0"]
-    assert engine_rule(compiled, "0|refute:0") == [("v", {"$and": [LV, {"$neq": {"osi_approved": False}}]}, False)]
+    assert engine_rule(compiled, "0|refute:0") == [("v", lv({"$neq": {"osi_approved": False}}), False)]
     aliases = {p.alias for r in translate([compiled]) for p in r.patterns}
     assert aliases == {"v"}  # the sentinel pattern s__ is the adapter's job
     assert json.dumps([p.expression for r in translate([compiled]) for p in r.patterns]).count("__sentinel__") == 0
@@ -68,14 +90,13 @@ def test_engine_rule_names_and_no_sentinel() -> None:
 
 def test_eq() -> None:
     compiled = compile_text(one_v("{osi_approved: false, revocation: at_will}"))
-    assert engine_rule(compiled, "0|main") == [
-        ("v", {"$and": [LV, {"osi_approved": False}, {"revocation": "at_will"}]}, False)]
+    assert engine_rule(compiled, "0|main") == [("v", lv({"osi_approved": False}, {"revocation": "at_will"}), False)]
 
 
 def test_id_field_travels_as_key() -> None:
     compiled = compile_text(one_v("{id: lic@1}"))
-    assert engine_rule(compiled, "0|main") == [("v", {"$and": [LV, {"key": "lic@1"}]}, False)]
-    assert engine_rule(compiled, "0|complete") == [("v", {"$and": [LV, {"$nex": {"u__key": 1}}]}, False)]
+    assert engine_rule(compiled, "0|main") == [("v", lv({"key": "lic@1"}), False)]
+    assert engine_rule(compiled, "0|complete") == [("v", lv(known("key")), False)]
 
 
 @pytest.mark.parametrize(("where", "test"), [
@@ -96,19 +117,20 @@ def test_id_field_travels_as_key() -> None:
     ("{models: {contains_all: [a, b]}}",
      {"$and": [{"$iany": {"models": {"$i": "a"}}}, {"$iany": {"models": {"$i": "b"}}}]}),
     ("{spdx: {exists: true}}", {"$ex": {"spdx": 1}}),
-    ("{spdx: {exists: false}}", {"$nex": {"spdx": 1}}),
+    # "known to have no value": no value and no unknown/unstated marker
+    ("{spdx: {exists: false}}", {"$and": [{"$nex": {"spdx": 1}}, {"$nex": {"u__spdx": 1}}]}),
 ])
 def test_operator_shapes(where: str, test: dict[str, Any]) -> None:
     compiled = compile_text(one_v(where))
-    assert engine_rule(compiled, "0|main") == [("v", {"$and": [LV, test]}, False)]
+    assert engine_rule(compiled, "0|main") == [("v", lv(test), False)]
 
 
 def test_contains_any_on_party_roles() -> None:
     compiled = compile_text(one_v("{roles: {contains_any: [investor, cloud_provider]}}", fact="party"),
                             message="{v.name}")
-    assert engine_rule(compiled, "0|main") == [("v", {"$and": [
-        {"t": "party"}, {"$or": [{"$iany": {"roles": {"$i": "investor"}}},
-                                 {"$iany": {"roles": {"$i": "cloud_provider"}}}]}]}, False)]
+    # no licence kind on a party pattern: applies_to scopes licence versions only
+    assert engine_rule(compiled, "0|main") == [("v", live("party", {"$or": [
+        {"$iany": {"roles": {"$i": "investor"}}}, {"$iany": {"roles": {"$i": "cloud_provider"}}}]}), False)]
 
 
 def test_any_of_inside_a_pattern() -> None:
@@ -122,9 +144,9 @@ def test_any_of_inside_a_pattern() -> None:
         - {licensor_may_change_terms: true, has_aup: true}
 """
     compiled = compile_text(body)
-    assert engine_rule(compiled, "0|main") == [("v", {"$and": [LV, {"osi_approved": False}, {"$or": [
+    assert engine_rule(compiled, "0|main") == [("v", lv({"osi_approved": False}, {"$or": [
         {"revocation": "at_will"},
-        {"$and": [{"licensor_may_change_terms": True}, {"has_aup": True}]}]}]}, False)]
+        {"$and": [{"licensor_may_change_terms": True}, {"has_aup": True}]}]}), False)]
     assert compiled.alternatives[0].fields["v"] == {"osi_approved", "revocation", "licensor_may_change_terms", "has_aup"}
 
 
@@ -145,21 +167,22 @@ JOIN = """when:
 def test_join_main_present_complete() -> None:
     compiled = compile_text(JOIN, message="{new.version}")
     # An ordering join (seq gt old.seq) needs the field on both sides: durable raises error 311
-    # when the referenced fact lacks it, so both patterns carry an existence guard.
+    # when the referenced fact lacks it, so both patterns carry an existence guard (the
+    # referenced pattern's guard comes before its scope). Neither pattern is a predecessor
+    # (no `previous: {ref: old.id}`), so both must be in force.
     guard_old = {"$ex": {"seq": 1}}
     join = [{"licence": {"old": "licence"}}, {"$and": [{"$ex": {"seq": 1}}, {"$gt": {"seq": {"old": "seq"}}}]}]
     assert engine_rule(compiled, "0|main") == [
-        ("old", {"$and": [LV, guard_old, {"has_user_threshold": False}]}, False),
-        ("new", {"$and": [LV, *join, {"has_user_threshold": True}]}, False),
+        ("old", {"$and": [LV, guard_old, KIND, LIVE, {"has_user_threshold": False}]}, False),
+        ("new", lv(*join, {"has_user_threshold": True}), False),
     ]
     # present: the same facts and joins, no value tests
-    assert engine_rule(compiled, "0|present") == [("old", {"$and": [LV, guard_old]}, False),
-                                                  ("new", {"$and": [LV, *join]}, False)]
+    assert engine_rule(compiled, "0|present") == [("old", {"$and": [LV, guard_old, KIND, LIVE]}, False),
+                                                  ("new", lv(*join), False)]
     # complete: present plus "every field this pattern reads is known"
     assert engine_rule(compiled, "0|complete") == [
-        ("old", {"$and": [LV, guard_old, {"$nex": {"u__has_user_threshold": 1}}]}, False),
-        ("new", {"$and": [LV, *join, {"$nex": {"u__has_user_threshold": 1}}, {"$nex": {"u__licence": 1}},
-                          {"$nex": {"u__seq": 1}}]}, False),
+        ("old", {"$and": [LV, guard_old, KIND, LIVE, known("has_user_threshold")]}, False),
+        ("new", lv(*join, known("has_user_threshold"), known("licence"), known("seq")), False),
     ]
     assert compiled.alternatives[0].aliases == ("old", "new")
     assert compiled.alternatives[0].types == {"old": "licence_version", "new": "licence_version"}
@@ -170,11 +193,11 @@ def test_self_reference_is_not_a_join() -> None:
     # both fields must exist: durable matches a same-fact reference to an absent field when
     # another rule of the ruleset tests that field
     assert engine_rule(compiled, "0|main") == [
-        ("v", {"$and": [{"t": "data_access_change"}, {"$and": [{"$ex": {"date": 1}}, {"$ex": {"announced": 1}},
-                                                                {"$gt": {"date": {"$m": "announced"}}}]}]}, False)]
-    assert engine_rule(compiled, "0|present") == [("v", {"t": "data_access_change"}, False)]
-    assert engine_rule(compiled, "0|complete") == [("v", {"$and": [
-        {"t": "data_access_change"}, {"$nex": {"u__announced": 1}}, {"$nex": {"u__date": 1}}]}, False)]
+        ("v", live("data_access_change", {"$and": [{"$ex": {"date": 1}}, {"$ex": {"announced": 1}},
+                                                   {"$gt": {"date": {"$m": "announced"}}}]}), False)]
+    assert engine_rule(compiled, "0|present") == [("v", live("data_access_change"), False)]
+    assert engine_rule(compiled, "0|complete") == [
+        ("v", live("data_access_change", known("announced"), known("date")), False)]
 
 
 def test_negation() -> None:
@@ -184,18 +207,22 @@ def test_negation() -> None:
       where: {previous: {ref: v.id}}
 """
     compiled = compile_text(body)
+    # the negated pattern keeps its scope (a version in force, of a kind the rule applies to);
+    # its only test is a join, which stays strict when the pattern is relaxed
     assert engine_rule(compiled, "0|main") == [
-        ("v", {"$and": [LV, {"commercial_use": "restricted"}]}, False),
-        ("later", {"$and": [LV, {"previous": {"v": "key"}}]}, True),
+        ("v", lv({"commercial_use": "restricted"}), False),
+        ("later", lv({"previous": {"v": "key"}}), True),
     ]
-    # the negated pattern is not part of present/complete: those count what the rule looks at
-    assert engine_rule(compiled, "0|present") == [("v", LV, False)]
+    # the negated pattern is not part of present: that counts what the rule looks at
+    assert engine_rule(compiled, "0|present") == [("v", {"$and": LVS}, False)]
     assert compiled.alternatives[0].aliases == ("v",)
 
 
-def test_exists_does_not_require_the_field_to_be_known() -> None:
+def test_exists_reads_the_field() -> None:
+    # exists: true is undecided on an unknown or unstated field (case format v2: an unknown
+    # field no longer counts as "has a value"), so `complete` needs spdx known as well
     compiled = compile_text(one_v("{spdx: {exists: true}, osi_approved: false}"))
-    assert engine_rule(compiled, "0|complete") == [("v", {"$and": [LV, {"$nex": {"u__osi_approved": 1}}]}, False)]
+    assert engine_rule(compiled, "0|complete") == [("v", lv(known("osi_approved"), known("spdx")), False)]
 
 
 def test_any_alternatives_compile_separately() -> None:
@@ -219,9 +246,8 @@ def test_any_alternatives_compile_separately() -> None:
     assert [a.fields["m"] for a in compiled.alternatives] == [{"developer", "weights"},
                                                               {"licensor", "output_training_ban"}]
     assert engine_rule(compiled, "1|main")[1] == (
-        "m", {"$and": [LV, {"licensor": {"p": "key"}}, {"output_training_ban": True}]}, False)
-    model_join = {"$and": [{"t": "model"}, {"developer": {"p": "key"}}]}
-    assert engine_rule(compiled, "0|present")[1] == ("m", model_join, False)
+        "m", lv({"licensor": {"p": "key"}}, {"output_training_ban": True}), False)
+    assert engine_rule(compiled, "0|present")[1] == ("m", live("model", {"developer": {"p": "key"}}), False)
 
 
 def test_placeholders_are_checked_against_every_alternative() -> None:
@@ -255,10 +281,16 @@ def test_mitigation_refines_the_main_pattern() -> None:
           where: {output_ban_scope: competing_models}
 """
     compiled = compile_text(body)
-    main = {"$and": [LV, {"output_training_ban": True}]}
+    main = lv({"output_training_ban": True})
     assert engine_rule(compiled, "0|mit:narrow") == [
         ("v", {"$and": [main, {"output_ban_scope": "competing_models"}]}, False)]
     assert [(m, r.name) for m, r in compiled.alternatives[0].mitigations] == [("narrow", "r|0|mit:narrow")]
+    # possible: the refinement relaxed to "true, or undecided because the field is unknown"
+    assert engine_rule(compiled, "0|maybe:narrow") == [
+        ("v", {"$and": [main, {"$or": [{"output_ban_scope": "competing_models"}, unknown("output_ban_scope")]}]},
+         False)]
+    assert [(m, r.name) for m, r in compiled.alternatives[0].possible] == [("narrow", "r|0|maybe:narrow")]
+    assert compiled.alternatives[0].mitigation_fields == {"narrow": {"v": {"output_ban_scope"}}}
 
 
 def test_mitigation_with_extra_patterns_puts_negations_last() -> None:
@@ -278,12 +310,302 @@ mitigated_by:
       all:
         - fact: model
           as: rival
-          where: {developer: {ref: v.licensor}}
+          where: {developer: {ref: v.licensor}, weights: open_download}
 """
     compiled = compile_text(body)
     patterns = engine_rule(compiled, "0|mit:rival-exists")
     assert [(a, neg) for a, _, neg in patterns] == [("v", False), ("rival", False), ("closed", True), ("gate", True)]
-    assert patterns[1][1] == {"$and": [{"t": "model"}, {"developer": {"v": "licensor"}}]}
+    # a mitigation's extra pattern needs a fact in force; its `none` blocks it when a fact
+    # matches or might match (relaxed), like the rule's own `none`
+    assert patterns[1][1] == live("model", {"developer": {"v": "licensor"}}, {"weights": "open_download"})
+    leading = {"holds_leading_position": True}
+    assert patterns[3][1] == live("party", {"$or": [leading, unknown("holds_leading_position")]})
+    # possible: the extra pattern's tests relaxed, its `none` strict (only a definite match
+    # rules the mitigation out)
+    maybe = engine_rule(compiled, "0|maybe:rival-exists")
+    assert [(a, neg) for a, _, neg in maybe] == [("v", False), ("rival", False), ("closed", True), ("gate", True)]
+    assert maybe[1][1] == live("model", {"developer": {"v": "licensor"}},
+                               {"$or": [{"weights": "open_download"}, unknown("weights")]})
+    assert maybe[3][1] == live("party", leading)
+    assert maybe[2] == patterns[2]  # the rule's own `none` is the same in both
+
+
+# --- scope: applies_to, Live, predecessors, past ------------------------------------------------
+
+def test_applies_to_sets_the_licence_kinds_a_version_pattern_matches() -> None:
+    one = compile_text("applies_to: [terms_of_service]\n" + one_v("{revocation: at_will}"))
+    assert engine_rule(one, "0|main") == [
+        ("v", {"$and": [LV, {"licence_kind": "terms_of_service"}, LIVE, {"revocation": "at_will"}]}, False)]
+    two = compile_text("applies_to: [terms_of_service, data_licence]\n" + one_v("{revocation: at_will}"))
+    kinds = {"$or": [{"licence_kind": "terms_of_service"}, {"licence_kind": "data_licence"}]}
+    # the scope is in every engine rule of the alternative: present and the refuters too
+    for suffix in ("main", "present", "complete", "refute:0"):
+        assert engine_rule(two, f"0|{suffix}")[0][1]["$and"][:3] == [LV, kinds, LIVE], suffix
+
+
+def test_applies_to_scopes_every_licence_version_pattern_and_nothing_else() -> None:
+    body = """applies_to: [api_terms]
+when:
+  all:
+    - fact: party
+      as: p
+  none:
+    - fact: licence_version
+      as: v
+      where: {licensor: {ref: p.id}}
+mitigated_by:
+  - id: m
+    description: d
+    severity: low
+    when:
+      all:
+        - fact: licence_version
+          as: w
+          where: {licensor: {ref: p.id}}
+"""
+    compiled = compile_text(body, message="{p.id}")
+    api = {"licence_kind": "api_terms"}
+    assert engine_rule(compiled, "0|main") == [
+        ("p", live("party"), False), ("v", {"$and": [LV, api, LIVE, {"licensor": {"p": "key"}}]}, True)]
+    assert engine_rule(compiled, "0|mit:m")[1] == ("w", {"$and": [LV, api, LIVE, {"licensor": {"p": "key"}}]}, False)
+
+
+PREVIOUS = """when:
+  all:
+    - fact: licence_version
+      as: prev
+      where: {commercial_use: allowed}
+    - fact: licence_version
+      as: cur
+      where: {previous: {ref: prev.id}, commercial_use: restricted}
+"""
+
+
+def test_a_predecessor_reached_through_previous_need_not_be_in_force() -> None:
+    compiled = compile_text(PREVIOUS, message="{cur.id}")
+    assert engine_rule(compiled, "0|main") == [
+        ("prev", {"$and": [LV, KIND, {"commercial_use": "allowed"}]}, False),
+        ("cur", lv({"previous": {"prev": "key"}}, {"commercial_use": "restricted"}), False),
+    ]
+    for suffix in ("present", "complete", "refute:0", "refute:1"):
+        prev, cur = engine_rule(compiled, f"0|{suffix}")
+        assert LIVE not in prev[1]["$and"] and LIVE in cur[1]["$and"], suffix
+
+
+def test_a_predecessor_reached_through_previous_model_need_not_be_in_force() -> None:
+    body = """when:
+  all:
+    - fact: model
+      as: old
+      where: {weights: open_download}
+    - fact: model
+      as: new
+      where: {previous_model: {ref: old.id}, weights: closed}
+"""
+    compiled = compile_text(body, message="{new.id}")
+    assert engine_rule(compiled, "0|main") == [
+        ("old", {"$and": [{"t": "model"}, {"weights": "open_download"}]}, False),
+        ("new", live("model", {"previous_model": {"old": "key"}}, {"weights": "closed"}), False),
+    ]
+
+
+def test_only_a_link_to_the_id_makes_a_predecessor() -> None:
+    # a reference to another field of the earlier version (or the reverse link) is an ordinary join
+    body = """when:
+  all:
+    - fact: licence_version
+      as: a
+    - fact: licence_version
+      as: b
+      where: {previous: {ref: a.version}}
+    - fact: licence_version
+      as: c
+      where: {id: {ref: b.previous}}
+"""
+    compiled = compile_text(body, message="{a.id}")
+    assert [LIVE in p[1]["$and"] for p in engine_rule(compiled, "0|main")] == [True, True, True]
+
+
+def test_past_patterns_need_not_be_in_force_and_none_patterns_must_be() -> None:
+    body = """when:
+  all:
+    - fact: licence_version
+      as: v
+      past: true
+      where: {commercial_use: allowed}
+  none:
+    - fact: licence_version
+      as: w
+      where: {licence: {ref: v.licence}, commercial_use: prohibited}
+"""
+    compiled = compile_text(body)
+    main = engine_rule(compiled, "0|main")
+    assert main[0] == ("v", {"$and": [LV, KIND, {"commercial_use": "allowed"}]}, False)
+    # `none` looks at what is in force: its scope has Live
+    assert main[1] == ("w", lv({"licence": {"v": "licence"}},
+                               {"$or": [{"commercial_use": "prohibited"}, unknown("commercial_use")]}), True)
+
+
+def test_past_on_a_none_pattern_is_refused() -> None:
+    body = "when:\n  all:\n    - fact: party\n      as: v\n  none:\n    - fact: licence_version\n" \
+           "      as: w\n      past: true\n"
+    doc = parse_document(HEAD.replace("{message}", "{v.id}") + body, "r.yaml")
+    spec, problems = check_rule(Rule.model_validate(doc.data), doc)
+    assert spec is None
+    assert [(p.location.path, p.message) for p in problems] == [
+        ("when.none[0].past", "'past' is for positive patterns; a 'none' pattern looks at terms in force")]
+
+
+# --- scales: stricter / looser ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("op", "engine_op"), [("stricter", "$gt"), ("looser", "$lt")])
+def test_stricter_and_looser_compare_places_on_the_scale(op: str, engine_op: str) -> None:
+    body = f"""when:
+  all:
+    - fact: licence_version
+      as: prev
+    - fact: licence_version
+      as: cur
+      where:
+        previous: {{ref: prev.id}}
+        commercial_use: {{{op}: {{ref: prev.commercial_use}}}}
+"""
+    compiled = compile_text(body, message="{cur.id}")
+    # the rank travels as r__<field>; an ordering join to a field the other fact lacks raises
+    # durable error 311, so the referenced pattern requires r__commercial_use too (its guard
+    # comes first), and the joining side requires its own
+    rank = {"$and": [{"$ex": {"r__commercial_use": 1}},
+                     {engine_op: {"r__commercial_use": {"prev": "r__commercial_use"}}}]}
+    guard = {"$ex": {"r__commercial_use": 1}}
+    assert engine_rule(compiled, "0|main") == [
+        ("prev", {"$and": [LV, guard, KIND]}, False),
+        ("cur", lv({"previous": {"prev": "key"}}, rank), False),
+    ]
+    # a comparison with another fact is a join: present keeps it
+    assert engine_rule(compiled, "0|present") == engine_rule(compiled, "0|main")
+    assert compiled.alternatives[0].fields == {"prev": {"id", "commercial_use"}, "cur": {"previous", "commercial_use"}}
+
+
+def test_a_same_fact_scale_comparison_is_guarded_like_any_self_reference() -> None:
+    compiled = compile_text(one_v("{compute: {stricter: {ref: v.distribution}}}", fact="deal"))
+    assert engine_rule(compiled, "0|main") == [("v", live("deal", {"$and": [
+        {"$ex": {"r__compute": 1}}, {"$ex": {"r__distribution": 1}},
+        {"$gt": {"r__compute": {"$m": "r__distribution"}}}]}), False)]
+    # a same-fact comparison is not a join: present does not keep it, and it has a complement
+    assert engine_rule(compiled, "0|present") == [("v", live("deal"), False)]
+    assert engine_rule(compiled, "0|refute:0") == [("v", live("deal", {"$and": [
+        {"$ex": {"r__compute": 1}}, {"$ex": {"r__distribution": 1}},
+        {"$lte": {"r__compute": {"$m": "r__distribution"}}}]}), False)]
+
+
+# --- refuters: complements settle "does not match" --------------------------------------------------
+
+@pytest.mark.parametrize(("where", "complement"), [
+    # contains is refuted by Lacks: the list is known (no marker) and empty, or every item differs
+    ("{field_of_use_restrictions: {contains: medical}}",
+     {"$or": [{"n__field_of_use_restrictions": 0},
+              {"$iall": {"field_of_use_restrictions": {"$neq": {"$i": "medical"}}}}]}),
+    # contains_all is refuted when one item is lacking, contains_any when every item is
+    ("{models: {contains_all: [a, b]}}",
+     {"$or": [{"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "a"}}}}]},
+              {"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "b"}}}}]}]}),
+    ("{models: {contains_any: [a, b]}}",
+     {"$and": [{"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "a"}}}}]},
+               {"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "b"}}}}]}]}),
+    # exists: true and exists: false are each other's complement (both fail on an unknown field)
+    ("{spdx: {exists: true}}", {"$and": [{"$nex": {"spdx": 1}}, {"$nex": {"u__spdx": 1}}]}),
+    ("{spdx: {exists: false}}", {"$ex": {"spdx": 1}}),
+    ("{revocation: {in: [at_will, on_breach]}}",
+     {"$and": [{"$neq": {"revocation": "at_will"}}, {"$neq": {"revocation": "on_breach"}}]}),
+])
+def test_each_test_is_refuted_by_its_complement(where: str, complement: dict[str, Any]) -> None:
+    compiled = compile_text(one_v(where))
+    assert engine_rule(compiled, "0|refute:0") == [("v", lv(complement), False)]
+
+
+def test_a_join_has_no_refuter_of_its_own() -> None:
+    compiled = compile_text(JOIN, message="{new.version}")
+    # one refuter per value test (has_user_threshold on old, on new); the joins stay in both
+    assert [r.name for r in compiled.alternatives[0].refuters] == ["r|0|refute:0", "r|0|refute:1"]
+
+
+# --- three-valued none -----------------------------------------------------------------------------
+
+NONE_RULE = one_v("{commercial_use: restricted}") + """  none:
+    - fact: party
+      as: p
+      where: {id: {ref: v.licensor}, holds_leading_position: true}
+"""
+
+
+def test_none_blocks_on_a_fact_that_matches_or_might() -> None:
+    compiled = compile_text(NONE_RULE)
+    leading = {"$or": [{"holds_leading_position": True}, unknown("holds_leading_position")]}
+    # main: the none pattern is relaxed (true, or undecided on an unknown field); joins stay strict
+    assert engine_rule(compiled, "0|main") == [
+        ("v", lv({"commercial_use": "restricted"}), False),
+        ("p", live("party", {"key": {"v": "licensor"}}, leading), True),
+    ]
+    # complete: the combination is settled only if no candidate is left undecided, i.e. no
+    # fact that might match has one of the tested fields unknown
+    assert engine_rule(compiled, "0|complete") == [
+        ("v", lv(known("commercial_use")), False),
+        ("p", live("party", {"key": {"v": "licensor"}}, leading,
+                   {"$or": [unknown("holds_leading_position"), unknown("key")]}), True),
+    ]
+    # a fact that definitely matches the none pattern settles the rule (refute:none)
+    assert engine_rule(compiled, "0|refute:none:0") == [
+        ("v", {"$and": LVS}, False),
+        ("p", live("party", {"key": {"v": "licensor"}}, {"holds_leading_position": True}), False),
+    ]
+
+
+def test_none_reads_its_fields_and_keeps_its_alias_out_of_the_flag() -> None:
+    alt = compile_text(NONE_RULE).alternatives[0]
+    assert alt.aliases == ("v",)
+    assert alt.types == {"v": "licence_version", "p": "party"}
+    assert alt.fields["p"] == {"id", "holds_leading_position"}
+
+
+# --- operative term -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "operative"), [
+    (one_v("{commercial_use: restricted, revocation: at_will}"), ("v", "revocation")),
+    ("operative: v.commercial_use\n" + one_v("{commercial_use: restricted, revocation: at_will}"),
+     ("v", "commercial_use")),
+    # links between facts are not terms: the last field tested that is not a link
+    (PREVIOUS.replace("{previous: {ref: prev.id}, commercial_use: restricted}",
+                      "{commercial_use: restricted, previous: {ref: prev.id}}"), ("cur", "commercial_use")),
+    # a last pattern with only links: the pattern before it
+    (PREVIOUS + """    - fact: party
+      as: p
+      where: {id: {ref: cur.licensor}}
+""", ("cur", "commercial_use")),
+    # a comparison with the earlier version is a term (the value that made it fire)
+    (JOIN.replace("        has_user_threshold: true\n", ""), ("new", "seq")),
+    (one_v("{}"), None),
+])
+def test_the_operative_term(body: str, operative: tuple[str, str] | None) -> None:
+    compiled = compile_text(body, message="{v.id}" if "as: v\n" in body else "x")
+    assert compiled.alternatives[0].operative == operative
+
+
+def test_an_operative_term_outside_an_alternative_falls_back_to_the_default() -> None:
+    body = """operative: m.weights
+when:
+  all:
+    - fact: party
+      as: p
+  any:
+    - fact: model
+      as: m
+      where: {developer: {ref: p.id}, weights: closed, frontier: true}
+    - fact: licence_version
+      as: x
+      where: {licensor: {ref: p.id}, revocation: at_will}
+"""
+    compiled = compile_text(body, message="{p.id}")
+    assert [a.operative for a in compiled.alternatives] == [("m", "weights"), ("x", "revocation")]
 
 
 def test_compiled_rules_are_accepted_by_durable_rules() -> None:
@@ -295,6 +617,8 @@ def test_compiled_rules_are_accepted_by_durable_rules() -> None:
 
 # --- behaviour of the compiled patterns -----------------------------------------------------------
 
+# lic@1 is superseded by lic@2 on 2023-06-01: at as_of only lic@2, other-lic@1, tos@1 and data@1
+# are in force. tos and data are not model licences: a rule looks at them only if it says so.
 CASE = """schema_version: 2
 id: c
 title: Compiler behaviour
@@ -304,7 +628,7 @@ summary: Facts for the compiler's behaviour tests.
 sources: [{id: s, title: S, date: 2024-01-01, kind: primary}]
 parties:
   - {id: lab, name: Lab, roles: [fm_developer, distributor], leading_markets: [search]}
-  - {id: other, name: Other, roles: [investor]}
+  - {id: other, name: Other, roles: [investor], leading_markets: unknown}
 licences:
   - id: lic
     name: Licence
@@ -313,10 +637,12 @@ licences:
     versions:
       - version: v1
         date: 2023-01-01
-        terms: {commercial_use: allowed, revocation: on_breach, field_of_use_restrictions: [medical, legal]}
+        terms: {commercial_use: allowed, revocation: on_breach, field_of_use_restrictions: [medical, legal],
+                weights_access: open_download}
       - version: v2
         date: 2023-06-01
-        terms: {commercial_use: restricted, revocation: at_will, osi_approved: unknown}
+        terms: {commercial_use: restricted, revocation: at_will, osi_approved: unknown,
+                field_of_use_restrictions: [military], weights_access: unknown}
   - id: other-lic
     name: Other licence
     kind: model_licence
@@ -324,7 +650,23 @@ licences:
     versions:
       - version: o1
         date: 2023-03-01
-        terms: {commercial_use: restricted, revocation: irrevocable}
+        terms: {commercial_use: restricted, revocation: irrevocable, field_of_use_restrictions: [legal]}
+  - id: tos
+    name: Terms of service
+    kind: terms_of_service
+    licensor: lab
+    versions:
+      - version: t1
+        date: 2023-03-01
+        terms: {revocation: at_will}
+  - id: data
+    name: Data licence
+    kind: data_licence
+    licensor: other
+    versions:
+      - version: d1
+        date: 2023-03-01
+        terms: {revocation: at_will}
 data_access_changes:
   - id: ch
     holder: lab
@@ -337,15 +679,32 @@ data_access_changes:
 """
 
 
-def fired(tmp_path: Path, body: str, message: str = "{v.id}") -> list[str]:
-    """The (sorted) messages of the flags the rule raises on CASE; tests make the message the bound ids."""
+def run(tmp_path: Path, body: str, message: str = "{v.id}") -> CaseAssessment:
+    """CASE assessed with the one rule ``body`` (the message makes each flag's text its bound ids)."""
     folder = tmp_path / "rules" / "fam"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "r.yaml").write_text(HEAD.replace("{message}", message) + body)
-    result = assess(load_case_text(CASE, "c.yaml"), load_rules([tmp_path / "rules"], bundled=False))
-    return sorted(f.message for f in result.cases[0].flags)
+    return assess(load_case_text(CASE, "c.yaml"), load_rules([tmp_path / "rules"], bundled=False)).cases[0]
 
 
+def fired(tmp_path: Path, body: str, message: str = "{v.id}") -> list[str]:
+    """The (sorted) messages of the current flags: the terms in force on the as-of date."""
+    return sorted(f.message for f in run(tmp_path, body, message).flags)
+
+
+def ever_fired(tmp_path: Path, body: str, message: str = "{v.id}") -> list[str]:
+    """Current and history flags: what the rule matched at some instant."""
+    result = run(tmp_path, body, message)
+    return sorted(f.message for f in [*result.flags, *result.history])
+
+
+def rule_status(result: CaseAssessment) -> str:
+    (outcome,) = result.rules
+    return outcome.status
+
+
+# Each operator is a test on one fact; whether it matched is read over every instant, so
+# lic@1 (superseded on as_of, a history flag) still shows what the operator matches.
 @pytest.mark.parametrize(("where", "fact", "expected"), [
     ("{revocation: {ne: at_will}}", "licence_version", ["lic@1", "other-lic@1"]),
     ("{revocation: {not_in: [at_will, irrevocable]}}", "licence_version", ["lic@1"]),
@@ -362,9 +721,84 @@ def fired(tmp_path: Path, body: str, message: str = "{v.id}") -> list[str]:
     ("{price_after: {gt: 0.5}, free_before: true}", "data_access_change", ["ch"]),
     # unknown is not "not true": ne/not_in do not match an unknown field
     ("{osi_approved: {ne: true}}", "licence_version", []),
+    ("{weights_access: {ne: closed}}", "licence_version", ["lic@1"]),
 ])
 def test_operators_behave(tmp_path: Path, where: str, fact: str, expected: list[str]) -> None:
-    assert fired(tmp_path, one_v(where, fact)) == expected
+    assert ever_fired(tmp_path, one_v(where, fact)) == expected
+
+
+# --- scope ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("applies_to", "expected"), [
+    ("", ["lic@2"]),                                      # default: model licences only
+    ("applies_to: [terms_of_service]\n", ["tos@1"]),
+    ("applies_to: [data_licence, terms_of_service]\n", ["data@1", "tos@1"]),
+    ("applies_to: [model_licence, data_licence]\n", ["data@1", "lic@2"]),
+])
+def test_applies_to_decides_which_licence_kinds_are_looked_at(tmp_path: Path, applies_to: str,
+                                                              expected: list[str]) -> None:
+    assert fired(tmp_path, applies_to + one_v("{revocation: at_will}")) == expected
+
+
+def test_a_rule_for_a_kind_the_case_lacks_is_not_applicable(tmp_path: Path) -> None:
+    result = run(tmp_path, "applies_to: [api_terms]\n" + one_v("{revocation: at_will}"))
+    assert result.flags == [] and result.history == []
+    assert rule_status(result) == "not applicable"
+    (c3,) = [c for c in result.conditions if c.condition == "C3"]
+    assert (c3.status, c3.rules_applicable) == ("not applicable", 0)
+
+
+def test_a_data_licence_with_unknown_terms_does_not_leave_a_model_licence_rule_not_assessed(tmp_path: Path) -> None:
+    # the data licence leaves osi_approved unstated; a default rule never looks at it, and the
+    # model licences in force settle it (lic@2: revocation at_will is not irrevocable)
+    body = one_v("{revocation: irrevocable, osi_approved: false}")
+    result = run(tmp_path, body)
+    assert result.flags == []
+    # other-lic@1 is irrevocable with osi_approved unstated: undecided
+    assert rule_status(result) == "not assessed"
+    assert {(m.id, m.field) for m in result.rules[0].missing} == {("other-lic@1", "osi_approved")}
+    # the same test on data licences: data@1 is at_will, so refuted, and the rule is clear
+    assert rule_status(run(tmp_path, "applies_to: [data_licence]\n" + body)) == "clear"
+
+
+def test_a_superseded_version_is_history_not_current(tmp_path: Path) -> None:
+    result = run(tmp_path, one_v("{commercial_use: allowed}"))
+    assert result.flags == []
+    (flag,) = result.history
+    assert flag.message == "lic@1"
+    assert (flag.window.since, flag.window.until) == ("2023-01-01", "2023-06-01")
+    # history never counts: the rule is judged on the terms in force (lic@2 and other-lic@1 are
+    # restricted: refuted)
+    assert rule_status(result) == "clear"
+
+
+def test_past_matches_a_version_no_longer_in_force(tmp_path: Path) -> None:
+    body = "when:\n  all:\n    - fact: licence_version\n      as: v\n      past: true\n" \
+           "      where: {commercial_use: allowed}\n"
+    assert fired(tmp_path, body) == ["lic@1"]
+
+
+TRAJECTORY = """when:
+  all:
+    - fact: licence_version
+      as: old
+      where: {commercial_use: allowed}
+    - fact: licence_version
+      as: new
+      where: {LINK, commercial_use: restricted}
+"""
+
+
+@pytest.mark.parametrize(("link", "expected"), [
+    # a predecessor reached through `previous` need not be in force
+    ("previous: {ref: old.id}", ["lic@1->lic@2"]),
+    # a join on licence and seq does not make a predecessor: lic@1 and lic@2 are never in
+    # force together, so this never matches, not even in history
+    ("licence: {ref: old.licence}, seq: {gt: {ref: old.seq}}", []),
+])
+def test_only_a_predecessor_link_reaches_a_superseded_version(tmp_path: Path, link: str,
+                                                              expected: list[str]) -> None:
+    assert ever_fired(tmp_path, TRAJECTORY.replace("LINK", link), "{old.id}->{new.id}") == expected
 
 
 def test_join_binds_versions_of_the_same_licence_only(tmp_path: Path) -> None:
@@ -372,13 +806,187 @@ def test_join_binds_versions_of_the_same_licence_only(tmp_path: Path) -> None:
   all:
     - fact: licence_version
       as: old
+      past: true
       where: {commercial_use: allowed}
     - fact: licence_version
       as: new
       where: {licence: {ref: old.licence}, seq: {gt: {ref: old.seq}}, commercial_use: restricted}
 """
-    # other-lic@1 is restricted too, but belongs to another licence
+    # other-lic@1 is restricted too, but belongs to another licence (old is `past`: lic@1 is
+    # superseded on the as-of date)
     assert fired(tmp_path, body, "{old.id}->{new.id}") == ["lic@1->lic@2"]
+
+
+# --- scales ---------------------------------------------------------------------------------------
+
+def scale_rule(field: str, op: str) -> str:
+    return f"""when:
+  all:
+    - fact: licence_version
+      as: old
+    - fact: licence_version
+      as: new
+      where: {{previous: {{ref: old.id}}, {field}: {{{op}: {{ref: old.{field}}}}}}}
+"""
+
+
+@pytest.mark.parametrize(("field", "op", "expected"), [
+    ("commercial_use", "stricter", ["lic@1->lic@2"]),   # allowed -> restricted
+    ("commercial_use", "looser", []),
+    ("revocation", "stricter", ["lic@1->lic@2"]),       # on_breach -> at_will
+    ("revocation", "looser", []),
+])
+def test_stricter_and_looser_follow_the_scale(tmp_path: Path, field: str, op: str, expected: list[str]) -> None:
+    assert fired(tmp_path, scale_rule(field, op), "{old.id}->{new.id}") == expected
+
+
+def test_a_scale_comparison_with_an_unknown_side_does_not_fire_or_fail(tmp_path: Path) -> None:
+    # lic@2's weights_access is unknown: it has no r__weights_access, and the guards keep
+    # durable from raising error 311 on the ordering join
+    for op in ("stricter", "looser"):
+        result = run(tmp_path, scale_rule("weights_access", op), "{old.id}->{new.id}")
+        assert result.flags == [] and result.history == [], op
+
+
+# --- refutation: a settled rule is clear, not "not assessed" ------------------------------------------
+
+@pytest.mark.parametrize(("where", "status"), [
+    # lic@2: [military] lacks medical; other-lic@1: [legal] lacks it. The lists are known, so
+    # Lacks refutes both although osi_approved is unknown (lic@2) or unstated (other-lic@1)
+    ("{field_of_use_restrictions: {contains: medical}, osi_approved: true}", "clear"),
+    # lic@2 has military: only osi_approved could decide, and it is unknown
+    ("{field_of_use_restrictions: {contains: military}, osi_approved: true}", "not assessed"),
+    ("{field_of_use_restrictions: {contains_any: [medical, sport]}, osi_approved: true}", "clear"),
+    ("{field_of_use_restrictions: {contains_all: [legal, military]}, osi_approved: true}", "clear"),
+])
+def test_a_list_test_can_refute(tmp_path: Path, where: str, status: str) -> None:
+    result = run(tmp_path, one_v(where))
+    assert result.flags == []
+    assert rule_status(result) == status
+
+
+@pytest.mark.parametrize(("where", "status"), [
+    # lic@2 has a previous version: exists: false is refuted by its complement exists: true
+    ("{licence: lic, previous: {exists: false}, osi_approved: true}", "clear"),
+    # other-lic@1 has none (not applicable): exists: true is refuted by exists: false
+    ("{licence: other-lic, previous: {exists: true}, osi_approved: true}", "clear"),
+    # spdx is unstated everywhere: neither exists: true nor exists: false can be decided
+    ("{spdx: {exists: true}}", "not assessed"),
+    ("{spdx: {exists: false}}", "not assessed"),
+])
+def test_exists_true_and_false_refute_each_other(tmp_path: Path, where: str, status: str) -> None:
+    result = run(tmp_path, one_v(where))
+    assert result.flags == []
+    assert rule_status(result) == status
+
+
+# --- three-valued none -------------------------------------------------------------------------------
+
+def test_an_undecided_none_candidate_blocks_and_leaves_the_rule_not_assessed(tmp_path: Path) -> None:
+    # other-lic@1's licensor (other) has an unknown leading position: it might match the none
+    # pattern, so the rule does not fire on it and is not assessed; lab holds a leading
+    # position (search), which definitely blocks lic@2
+    result = run(tmp_path, NONE_RULE)
+    assert result.flags == []
+    assert rule_status(result) == "not assessed"
+    assert {(m.fact, m.id, m.field, m.status) for m in result.rules[0].missing} == {
+        ("party", "other", "holds_leading_position", "unknown")}
+
+
+def test_a_definite_none_blocker_makes_the_rule_clear(tmp_path: Path) -> None:
+    body = NONE_RULE.replace("{commercial_use: restricted}", "{commercial_use: restricted, licensor: lab}")
+    result = run(tmp_path, body)
+    assert result.flags == []
+    assert rule_status(result) == "clear"
+
+
+def test_a_none_pattern_with_no_candidate_lets_the_rule_fire(tmp_path: Path) -> None:
+    # neither licensor is a cloud provider, and both role lists are known (Lacks refutes)
+    body = NONE_RULE.replace("holds_leading_position: true", "roles: {contains: cloud_provider}")
+    assert fired(tmp_path, body) == ["lic@2", "other-lic@1"]
+
+
+def test_negation_with_join_finds_latest_versions(tmp_path: Path) -> None:
+    body = one_v("{commercial_use: {exists: true}}") + """  none:
+    - fact: licence_version
+      as: later
+      where: {previous: {ref: v.id}}
+"""
+    assert fired(tmp_path, body) == ["lic@2", "other-lic@1"]
+
+
+# --- mitigations applied and pending ----------------------------------------------------------------
+
+def mitigated(where: str) -> str:
+    return one_v("{commercial_use: restricted}") + f"""mitigated_by:
+  - id: m
+    description: Would lower it.
+    severity: low
+    when:
+      on:
+        - on: v
+          where: {where}
+"""
+
+
+def test_a_mitigation_with_an_unknown_field_is_pending(tmp_path: Path) -> None:
+    result = run(tmp_path, mitigated("{osi_approved: true}"))
+    by_id = {f.message: f for f in result.flags}
+    assert sorted(by_id) == ["lic@2", "other-lic@1"]
+    for fid, status in (("lic@2", "unknown"), ("other-lic@1", "unstated")):
+        flag = by_id[fid]
+        assert (flag.severity, flag.mitigated, flag.mitigations) == ("high", False, [])
+        (pending,) = flag.pending
+        assert (pending.id, pending.severity) == ("m", "low")
+        assert [(x.id, x.field, x.status) for x in pending.missing] == [(fid, "osi_approved", status)]
+
+
+def test_a_mitigation_that_applies_or_fails_is_not_pending(tmp_path: Path) -> None:
+    result = run(tmp_path, mitigated("{revocation: irrevocable}"))
+    by_id = {f.message: f for f in result.flags}
+    # other-lic@1 is irrevocable: applied; lic@2 is at_will: definitely not
+    assert (by_id["other-lic@1"].severity, [m.id for m in by_id["other-lic@1"].mitigations]) == ("low", ["m"])
+    assert (by_id["lic@2"].severity, by_id["lic@2"].mitigations) == ("high", [])
+    assert by_id["other-lic@1"].pending == by_id["lic@2"].pending == []
+
+
+def test_a_mitigation_pattern_with_an_unknown_field_is_pending(tmp_path: Path) -> None:
+    body = one_v("{commercial_use: restricted}") + """mitigated_by:
+  - id: m
+    description: The licensor has no leading position.
+    severity: low
+    when:
+      all:
+        - fact: party
+          as: p
+          where: {id: {ref: v.licensor}, holds_leading_position: false}
+"""
+    by_id = {f.message: f for f in run(tmp_path, body).flags}
+    # lab leads in search: the mitigation fails; other's position is unknown: pending
+    assert by_id["lic@2"].pending == []
+    (pending,) = by_id["other-lic@1"].pending
+    assert [(x.id, x.field) for x in pending.missing] == [("other", "holds_leading_position")]
+
+
+# --- operative term --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("operative", "field"), [
+    ("", "revocation"),                          # default: the last field tested on the last pattern
+    ("operative: v.commercial_use\n", "commercial_use"),
+])
+def test_a_flag_points_at_its_operative_term(tmp_path: Path, operative: str, field: str) -> None:
+    result = run(tmp_path, operative + one_v("{commercial_use: restricted, revocation: at_will}"))
+    (flag,) = result.flags
+    assert flag.operative is not None
+    assert (flag.operative.alias, flag.operative.id, flag.operative.field) == ("v", "lic@2", field)
+    assert flag.operative.path == f"licences[0].versions[1].terms.{field}"
+    assert flag.operative.line == CASE.splitlines().index("        date: 2023-06-01") + 2
+
+
+def test_a_trajectory_flag_points_at_the_later_version(tmp_path: Path) -> None:
+    (flag,) = run(tmp_path, scale_rule("commercial_use", "stricter"), "{old.id}->{new.id}").flags
+    assert flag.operative is not None
+    assert (flag.operative.alias, flag.operative.id, flag.operative.field) == ("new", "lic@2", "commercial_use")
 
 
 # A rule whose two `any` alternatives bind alias x to different fact types.
@@ -409,6 +1017,7 @@ def test_join_written_after_a_group_test_still_joins(tmp_path: Path) -> None:
   all:
     - fact: licence_version
       as: old
+      past: true
       where: {commercial_use: allowed}
     - fact: licence_version
       as: new
@@ -422,15 +1031,6 @@ def test_join_written_after_a_group_test_still_joins(tmp_path: Path) -> None:
 def test_contains_any_alongside_other_tests(tmp_path: Path) -> None:
     body = one_v("{roles: {contains_any: [investor, distributor]}, holds_leading_position: true}", "party")
     assert fired(tmp_path, body) == ["lab"]
-
-
-def test_negation_with_join_finds_latest_versions(tmp_path: Path) -> None:
-    body = one_v("{commercial_use: {exists: true}}") + """  none:
-    - fact: licence_version
-      as: later
-      where: {previous: {ref: v.id}}
-"""
-    assert fired(tmp_path, body) == ["lic@2", "other-lic@1"]
 
 
 def test_evidence_lists_only_the_fields_of_the_alternative_that_fired(tmp_path: Path) -> None:
@@ -457,7 +1057,7 @@ def test_the_neutral_form_speaks_no_engine_dialect() -> None:
 """
     compiled = compile_text(body, message="{new.version}")
     text = repr(compiled)
-    for dialect in ("$", "u__", "'key'", "__sentinel__"):
+    for dialect in ("$", "u__", "w__", "r__", "n__", "'key'", "__sentinel__"):
         assert dialect not in text, dialect
     # the translation adds durable's dialect: id travels as key, guards for error 311
     assert '"key"' in json.dumps([p.expression for r in translate([compiled]) for p in r.patterns])

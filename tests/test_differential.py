@@ -34,7 +34,7 @@ from policycheck.load.rules import LoadedRule, RulePack, check_rule, load_rules
 from policycheck.io.reader import Document
 from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
 from reference_eval import assess as reference_assess
-from reference_eval import as_of_day, case_facts, facts_at, instants
+from reference_eval import as_of_day, case_facts, day, facts_at, instants
 
 _ORDERED = ("number", "int", "date")
 NUMBERS = (0, 1, 2.5, 10, 10.0, 10.5, 700, 700000000, 1.0e16, 3.0e-05)
@@ -216,7 +216,8 @@ def rule_dicts(draw: st.DrawFn, rid: str) -> dict[str, Any]:
                             "severity": draw(st.sampled_from(lower)), "when": mw})
     if mitigations:
         rule["mitigated_by"] = mitigations
-    if draw(st.integers(0, 2)) == 0:
+    if any(p["fact"] == "licence_version" for g in ("all", "any", "none") for p in when.get(g, [])) \
+            and draw(st.integers(0, 2)) == 0:  # the loader refuses applies_to on a rule without such a pattern
         rule["applies_to"] = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True))
     return rule
 
@@ -244,8 +245,9 @@ def engine_view(pack: RulePack, case: Any, as_of: str | None = None) -> dict[str
     result = assess([case], pack, as_of=as_of).cases[0]
     flags = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
                     tuple(m.id for m in f.mitigations), tuple(sorted(p.id for p in f.pending))) for f in result.flags)
-    history = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
-                      tuple(m.id for m in f.mitigations), f.window.since, f.window.until) for f in result.history)
+    history = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity, tuple(m.id for m in f.mitigations),
+                      *(None if d is None else day(d) for d in (f.window.since, f.window.until)))  # 2023 -> 2023-01-01
+                     for f in result.history)
     return {"flags": flags, "history": history, "status": {r.rule: r.status for r in result.rules},
             "conditions": {c.condition: c.status for c in result.conditions},
             "after_as_of": sorted((e.item, e.id) for e in result.after_as_of if e.item in _FACT_ITEMS)}

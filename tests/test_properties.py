@@ -2,7 +2,8 @@
 
 * generated schema-valid cases never raise, and what comes out is self-consistent;
 * the output does not depend on the order of facts, of cases or of rules;
-* adding a restrictive licence term to the latest version never removes a flag;
+* adding a restrictive licence term to the latest version never removes a flag (but one
+  reporting a widening);
 * adding a mitigating factor (what a rule's own ``mitigated_by`` asks for) never raises a
   severity;
 * a widening between two versions never yields a flag from a rule tagged ``narrowing``;
@@ -246,8 +247,14 @@ RESTRICTIONS = (*_BOOL_RESTRICTIONS, "output_training_ban", "commercial_use", "r
                 "field_of_use_restrictions", "geographic_restrictions", "user_threshold", "acceptable_use_policy")
 
 
-def _flags(result: CaseAssessment) -> dict[str, str]:
-    return {f.fingerprint: f"{f.rule} ({f.severity})" for f in result.flags}
+def _flags(result: CaseAssessment, leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
+    return {f.fingerprint: f"{f.rule} ({f.severity})" for f in result.flags if f.rule not in leave_out}
+
+
+# Rules that report a version loosening the one before (tag ``widening``, issue 9): making the
+# latest version more restrictive may take back the loosening they report, so their flags
+# may go. Every other flag must stay.
+WIDENING_RULES = frozenset(r.id for r in PACK.rules if "widening" in r.rule.tags)
 
 
 def _licence_cases() -> st.SearchStrategy[dict[str, Any]]:
@@ -263,7 +270,7 @@ def test_adding_a_restrictive_term_to_the_latest_version_never_removes_a_flag(
     versions = licences[pick % len(licences)]["versions"]
     restricted = _restrict(versions[-1]["terms"], term, random.Random(seed))
     assume(restricted is not None)
-    before = _flags(_assess(case))
+    before = _flags(_assess(case), WIDENING_RULES)
     versions[-1]["terms"] = restricted
     after = _flags(_assess(case))
     lost = {fp: rule for fp, rule in before.items() if fp not in after}
@@ -442,8 +449,12 @@ def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any]]:
     out = []
     for t in load_suite([bundled_rules_dir()]).tests:
         rule = PACK.by_id().get(t.rule)
-        if rule and t.expect.fires and t.expect.mitigated is not True and _mitigation_edits(rule.rule):
-            out.append((t.rule, t.name, t.case))
+        if rule is None or not t.expect.fires or not _mitigation_edits(rule.rule):
+            continue
+        # a fixture that expects a severity below the rule's expects a mitigated flag
+        if t.expect.mitigated is True or t.expect.severity not in (None, rule.rule.severity):
+            continue
+        out.append((t.rule, t.name, t.case))
     return out
 
 

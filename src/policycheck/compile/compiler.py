@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from policycheck.compile.ir import _OPPOSITE
 from policycheck.compile.ir import (
     All, Alternative, Compare, CompiledRule, Contains, EngineRule, Either, Exists, Known, Live, Missing, Pattern,
     Ref, Test, complement, is_join, relax,
@@ -56,6 +57,22 @@ def predecessors(positives: Iterable[PatternSpec]) -> set[str]:
     return out
 
 
+def _is_link(test: Test, fact: str) -> bool:
+    """A join that says which facts belong together (an id equal to another fact's id field):
+    it decides what the rule looks at. Any other reference to another pattern compares values
+    and can fail on known values (it is refutable)."""
+    return isinstance(test, Ref) and not test.same and test.op == "eq" and not test.rank \
+        and FACT_TYPES[fact][test.field].kind == "id"
+
+
+def _complement_join(test: Test) -> Test | None:
+    """The opposite comparison of a value join; like every comparison it holds only on known
+    values, so it refutes only what is known not to match."""
+    if isinstance(test, Ref):
+        return Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, False, test.rank)
+    return None
+
+
 def _scope(spec: RuleSpec, p: PatternSpec, live: bool) -> tuple[Test, ...]:
     tests: list[Test] = []
     if p.fact == "licence_version":
@@ -74,19 +91,24 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
     present: list[Pattern] = []
     complete: list[Pattern] = []
     refutable: list[tuple[int, Test]] = []   # (pattern position, the complement of one of its tests)
-    for n, p in enumerate(positives):
-        scope = _scope(spec, p, live=not (p.past or p.alias in before))
-        tests = _tests(p.alias, p.where, p.any_of)
-        joins = tuple(t for t in tests if is_join(t))
-        read = _reads(p.alias, p.conjunctions())
-        for alias, f in read:
+    types = {p.alias: p.fact for p in (*positives, *spec.when.none)}
+    scopes = [_scope(spec, p, live=not (p.past or p.alias in before)) for p in positives]
+    tests_of = [_tests(p.alias, p.where, p.any_of) for p in positives]
+    for p in positives:
+        for alias, f in _reads(p.alias, p.conjunctions()):
             fields.setdefault(alias, set()).add(f)
-        known = tuple(Known(f) for a, f in sorted(read) if a == p.alias)
+    for n, p in enumerate(positives):
+        scope, tests = scopes[n], tests_of[n]
+        links = tuple(t for t in tests if _is_link(t, p.fact))
+        # every field read on this alias, by this pattern or by a later one's reference to it
+        known = tuple(Known(f) for f in sorted(fields.get(p.alias, ())))
         main.append(Pattern(p.alias, p.fact, tests, scope=scope))
-        present.append(Pattern(p.alias, p.fact, joins, scope=scope))
-        complete.append(Pattern(p.alias, p.fact, joins + known, scope=scope))
+        present.append(Pattern(p.alias, p.fact, links, scope=scope))
+        complete.append(Pattern(p.alias, p.fact, links + known, scope=scope))
         for test in tests:
-            opposite = None if is_join(test) else complement(test)
+            if _is_link(test, p.fact):
+                continue
+            opposite = _complement_join(test) if is_join(test) else complement(test)
             if opposite is not None:
                 refutable.append((n, opposite))
     negated: list[Pattern] = []      # blocks when a fact matches or might match
@@ -117,7 +139,6 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
     possible = tuple((m.id, _mitigation(spec, f"{name}|maybe:{m.id}", m, main, negated, relaxed=True))
                      for m in spec.mitigations)
     mfields = {m.id: _mitigation_fields(m) for m in spec.mitigations}
-    types = {p.alias: p.fact for p in (*positives, *spec.when.none)}
     return Alternative(k, aliases, types, {a: frozenset(f) for a, f in fields.items()},
                        main_rule, EngineRule(f"{name}|present", tuple(present)),
                        EngineRule(f"{name}|complete", (*complete, *undecided)), tuple(refuters), mitigations,

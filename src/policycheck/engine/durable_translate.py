@@ -7,9 +7,9 @@ translation, each a durable bug or limit described in docs/engine.md:
 * unknown and unstated fields are left out of the fact and marked ``u__<field>: 1``, so that
   every comparison on them is false and ``Known(f)`` is ``$nex u__f``;
 * an ordering or ``ne`` join raises error 311 when the referenced fact lacks the field:
-  the referenced pattern requires the field to exist (joins of the rule guard every rule
-  pattern; joins of a mitigation guard only that mitigation's engine rule), and the joining
-  pattern requires its own field;
+  in each engine rule that holds such a join, the referenced pattern requires the field to
+  exist, and the joining pattern requires its own field (an engine rule without the join,
+  such as ``present``, is not guarded, so a missing field never hides a fact from it);
 * a same-fact reference matches an absent field when another rule of the ruleset tests
   that field: both fields must exist;
 * ``$or`` inside ``$iany`` is mis-registered: ``contains_any`` is written as ``$or`` of ``$iany``;
@@ -74,12 +74,12 @@ def translate(rules: Iterable[ir.CompiledRule]) -> list[EngineRule]:
     """Every engine rule of ``rules``, in order, in durable's dialect (no sentinel: engine.durable adds it)."""
     out: list[EngineRule] = []
     for compiled in rules:
-        guards = _join_guards(p.tests for alt in compiled.alternatives for p in alt.main.patterns
-                              if p.role == "rule" and not p.negated)
         for rule in compiled.engine_rules():
-            mguards = _join_guards([*(ref for p in rule.patterns if p.role == "rule" for ref in p.refinements),
-                                    *(p.tests for p in rule.patterns if p.role == "mitigation" and not p.negated)])
-            out.append(EngineRule(rule.name, tuple(_pattern(p, guards, mguards) for p in rule.patterns)))
+            # error 311 guards: the ordering, ``ne`` and scale joins of this engine rule (its
+            # patterns' tests and refinements) make the referenced patterns require the field
+            guards = _join_guards([*(p.tests for p in rule.patterns if not p.negated),
+                                   *(ref for p in rule.patterns if not p.negated for ref in p.refinements)])
+            out.append(EngineRule(rule.name, tuple(_pattern(p, guards) for p in rule.patterns)))
     return out
 
 
@@ -105,12 +105,10 @@ def _exists(fields: Iterable[str]) -> list[dict[str, Any]]:
     return [{"$ex": {f: 1}} for f in sorted(fields)]
 
 
-def _pattern(p: ir.Pattern, guards: dict[str, set[str]], mguards: dict[str, set[str]]) -> EnginePattern:
-    guarded = p.role == "rule" and not p.negated
+def _pattern(p: ir.Pattern, guards: dict[str, set[str]]) -> EnginePattern:
+    guarded = not p.negated
     expression = _and([{"t": p.fact}, *(_exists(guards.get(p.alias, ())) if guarded else ()),
                        *(_test(t) for t in p.scope), *(_test(t) for t in p.tests)])
-    if guarded and p.alias in mguards:
-        expression = _and([expression, *_exists(mguards[p.alias])])
     for refinement in p.refinements:
         expression = _and([expression, *(_test(t) for t in refinement)])
     return EnginePattern(p.alias, expression, p.negated)

@@ -20,7 +20,8 @@ A fixture file is ``<rule id>.test.yaml`` next to the rule (or any ``*.test.yaml
           not_fires: [other-rule]        # optional
       - name: ...
         case_file: ../../cases/licences/llama-2.yaml   # or a real case (path relative to this file)
-        expect: {fires: true}
+        as_of: 2023-09-18                # optional: assess on this date (default: the case's as_of)
+        expect: {fires: true, history: [non-commercial-terms]}   # history: rules among the history flags
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policycheck.evaluate import assess
+from policycheck.model.case import check_date
 from policycheck.facts.timeline import day, is_date
 from policycheck.model.assessment import CaseAssessment
 from policycheck.load.cases import LoadedCase, case_from_document, load_case
@@ -55,7 +57,9 @@ class Expect(_Strict):
     severity: Severity | None = None
     mitigated: bool | None = None
     rule_status: Literal["fired", "clear", "not assessed", "not applicable"] | None = None
-    conditions: dict[Condition, Literal["concern", "watch", "no concern found", "not assessed"]] = Field(default_factory=dict)
+    conditions: dict[Condition, Literal["concern", "watch", "no concern found", "not assessed", "not applicable"]] = \
+        Field(default_factory=dict)
+    history: list[str] = Field(default_factory=list, description="Rules expected among the history flags")
     also_fires: list[str] = Field(default_factory=list)
     not_fires: list[str] = Field(default_factory=list)
 
@@ -64,7 +68,13 @@ class FixtureTest(_Strict):
     name: str = Field(min_length=10, description="A full sentence saying what is tested")
     case: dict[str, Any] | None = None
     case_file: str | None = None
+    as_of: str | None = Field(default=None, description="Assess on this date instead of the case's as_of")
     expect: Expect
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: str | None) -> str | None:
+        return None if value is None else check_date(value)
 
     @model_validator(mode="after")
     def _one_case(self) -> FixtureTest:
@@ -86,6 +96,7 @@ class LoadedTest:
     line: int
     expect: Expect
     case: LoadedCase
+    as_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,7 @@ def load_fixture_file(path: Path) -> list[LoadedTest]:
         except PolicycheckError as exc:
             problems.extend(exc.problems)
             continue
-        tests.append(LoadedTest(rule, t.name, str(path), line, t.expect, case))
+        tests.append(LoadedTest(rule, t.name, str(path), line, t.expect, case, t.as_of))
     if problems:
         raise InputError(problems)
     return tests
@@ -232,6 +243,10 @@ def check(test: LoadedTest, result: CaseAssessment) -> tuple[str, ...]:
     for other in e.not_fires:
         if other in fired:
             failures.append(f"expected {other} not to fire, it fired")
+    past = {f.rule for f in result.history}
+    for other in e.history:
+        if other not in past:
+            failures.append(f"expected {other} among the history flags, it is not")
     return tuple(failures)
 
 
@@ -243,7 +258,7 @@ def run_suite(suite: Suite, pack: RulePack) -> list[TestResult]:
         if unknown:
             results.append(TestResult(t, (f"unknown rule id(s): {', '.join(unknown)}",)))
             continue
-        assessment = assess([t.case], pack).cases[0]
+        assessment = assess([t.case], pack, as_of=t.as_of).cases[0]
         results.append(TestResult(t, check(t, assessment)))
     return results
 
