@@ -7,7 +7,10 @@ and the rules expects (written by hand, not copied from output):
   when given, the applied mitigations; ``exhaustive: true`` means no other flag may appear;
 * ``absent``: rules that must not fire;
 * ``rules``: rule statuses (fired / clear / not assessed / not applicable);
-* ``conditions``: condition statuses.
+* ``conditions``: condition statuses (not applicable: no rule of the condition applies);
+* ``history``: flags on terms no longer in force on the case's as_of, with their window
+  (``exhaustive`` covers them too);
+* ``after_as_of``: ids of what the case records after its as_of.
 
 Only clear-cut facts go here (the pack will be recalibrated): a golden can be regenerated
 by accident, these cannot.
@@ -30,7 +33,7 @@ from policycheck.model.assessment import CaseAssessment
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTATIONS = ROOT / "tests" / "expectations"
 Status = Literal["fired", "clear", "not assessed", "not applicable"]
-CondStatus = Literal["concern", "watch", "no concern found", "not assessed"]
+CondStatus = Literal["concern", "watch", "no concern found", "not assessed", "not applicable"]
 
 
 class ExpectedFlag(BaseModel):
@@ -41,12 +44,22 @@ class ExpectedFlag(BaseModel):
     mitigations: list[str] | None = None
 
 
+class ExpectedHistory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    facts: list[str]
+    since: str
+    until: str
+
+
 class Expectation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case: str
     file: str
     exhaustive: bool = False
     flags: list[ExpectedFlag] = []
+    history: list[ExpectedHistory] = []
+    after_as_of: list[str] = []
     absent: list[str] = []
     rules: dict[str, Status] = {}
     conditions: dict[Literal["C1", "C2", "C3", "C4", "OTC"], CondStatus] = {}
@@ -87,7 +100,7 @@ def test_expectations_name_only_rules_the_pack_has(pack: RulePack) -> None:
     ids = set(pack.by_id())
     for path in FILES:
         exp = _load(path)
-        named = {f.rule for f in exp.flags} | set(exp.absent) | set(exp.rules)
+        named = {f.rule for f in exp.flags} | {h.rule for h in exp.history} | set(exp.absent) | set(exp.rules)
         assert named <= ids, f"{path.name}: unknown rules {sorted(named - ids)}"
         assert not {f.rule for f in exp.flags} & set(exp.absent), f"{path.name}: a rule both expected and absent"
 
@@ -108,6 +121,20 @@ def test_expected_flags_appear(path: Path, pack: RulePack) -> None:
     if exp.exhaustive:
         expected = sorted((f.rule, tuple(f.facts)) for f in exp.flags)
         assert sorted((s[0], s[2]) for s in seen) == expected, f"{exp.case}: unexpected flags"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_expected_history_and_later_events(path: Path, pack: RulePack) -> None:
+    exp = _load(path)
+    body = _assessed(exp, pack)
+    past = [(f.rule, [e.id for e in f.evidence], f.window.since, f.window.until) for f in body.history]
+    for want in exp.history:
+        assert (want.rule, want.facts, want.since, want.until) in past, f"{exp.case}: expected history {want}; {past}"
+    if exp.exhaustive:
+        assert sorted((r, tuple(f)) for r, f, _, _ in past) == sorted((h.rule, tuple(h.facts)) for h in exp.history)
+    current = {(f.rule, f.fingerprint) for f in body.flags}
+    assert not current & {(f.rule, f.fingerprint) for f in body.history}, "a flag both current and history"
+    assert sorted(e.id for e in body.after_as_of) == sorted(exp.after_as_of), f"{exp.case}: after as_of"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

@@ -10,16 +10,21 @@ against the broken one. The mutants:
   negated, an enum swapped for another value of the field's vocabulary, an ordering negated
   and its bound made strict / non-strict, ``in`` <-> ``not_in``, one value taken out of a
   list of values, ``exists`` negated); every ``any_of`` branch dropped;
+* every comparison with another fact's value (``{stricter: {ref: prev.commercial_use}}``,
+  ``{lt: {ref: prev.threshold_limit}}``, a ``ne`` or an ``eq`` between non-id fields):
+  dropped, and flipped (``stricter`` <-> ``looser``, an ordering negated, ``ne`` <-> ``eq``);
+  links (``eq`` references from an id field, e.g. ``previous: {ref: prev.id}``) are kept;
+* ``past: true`` dropped from a pattern, and ``applies_to`` dropped (back to the default,
+  model licences only) where the rule names other kinds;
 * every mitigation dropped, and its severity moved one step (staying below the rule's);
 * the rule's severity moved one step up and down;
 * the three whole-rule breaks: never fires (a ``none`` that every case satisfies), always
-  fires (only the joins between its facts remain) and unmitigated (``mitigated_by`` dropped).
+  fires (only the links between its facts remain) and unmitigated (``mitigated_by`` dropped).
 
 Mutants are built from the rule file's raw YAML (a mutated copy is written to a temporary
 rules folder and loaded with the ordinary loader), so nothing here depends on how rules
 compile. A mutant the loader refuses is killed by the loader (the refusal is a real load
-error, e.g. a rule severity lowered to its mitigation's). Joins (``{ref: ...}``) are not
-literal tests and are not mutated one by one.
+error, e.g. a rule severity lowered to its mitigation's).
 
 Each mutant's fixtures run against a mini-pack: the mutant plus the rules the fixtures name,
 with a digest of its own (the engine is cached by digest). Survivors a fixture cannot kill are
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,6 +119,16 @@ def _other_value(fact: str, name: str, value: Any) -> Any:
 
 
 _NEGATE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt", "in": "not_in", "not_in": "in", "ne": "eq"}
+_REF_FLIP = {"stricter": "looser", "looser": "stricter", "gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt",
+             "ne": "eq", "eq": "ne"}
+
+
+def _is_link(fact: str, name: str, op: str, operand: Any, alias: str) -> bool:
+    """An ``eq`` reference from an id field to another pattern's fact: it says which facts belong
+    together (``previous: {ref: prev.id}``), it is not a test of a value."""
+    spec = FACT_TYPES[fact].get(name)
+    return (op == "eq" and _is_ref(operand) and str(operand["ref"]).split(".")[0] != alias
+            and spec is not None and spec.kind == "id")
 _STRICTNESS = {"gt": "gte", "gte": "gt", "lt": "lte", "lte": "lt"}
 
 
@@ -139,14 +155,17 @@ def _flips(fact: str, name: str, op: str, operand: Any) -> Iterator[tuple[str, s
         yield f"exists {operand!r} -> {not operand!r}", op, not operand
 
 
-def _test_mutants(rule: str, data: Any, path: Path_, fact: str) -> Iterator[Mutant]:
-    """Mutants of every literal test in the field map at ``path`` (a ``where`` or an ``any_of`` branch)."""
+def _test_mutants(rule: str, data: Any, path: Path_, fact: str, alias: str) -> Iterator[Mutant]:
+    """Mutants of every test in the field map at ``path`` (a ``where`` or an ``any_of`` branch) of
+    the pattern bound to ``alias``: literal tests and comparisons with a value of another fact."""
     for name, spec in list(_get(data, path).items()):
         explicit = isinstance(spec, dict) and not _is_ref(spec)
         ops: dict[str, Any] = spec if explicit else {"eq": spec}
         field = _fmt(path + (name,))
         for op, operand in ops.items():
             if _is_ref(operand):
+                if not _is_link(fact, name, op, operand, alias):
+                    yield from _ref_mutants(rule, data, path, name, op, operand, explicit, ops)
                 continue
 
             def drop(node: dict[str, Any], name: str = name, op: str = op) -> None:
@@ -168,12 +187,35 @@ def _test_mutants(rule: str, data: Any, path: Path_, fact: str) -> Iterator[Muta
                 yield Mutant(rule, field, what, _with(data, path, flip))
 
 
-def _pattern_mutants(rule: str, data: Any, path: Path_, fact: str) -> Iterator[Mutant]:
+def _ref_mutants(rule: str, data: Any, path: Path_, name: str, op: str, operand: Any, explicit: bool,
+                 ops: dict[str, Any]) -> Iterator[Mutant]:
+    """A comparison with another fact's value: dropped, and its operator flipped."""
+    field = _fmt(path + (name,))
+
+    def drop(node: dict[str, Any]) -> None:
+        if explicit and len(node[name]) > 1:
+            del node[name][op]
+        else:
+            del node[name]
+
+    yield Mutant(rule, field, f"drop {op} {operand['ref']}", _with(data, path, drop))
+    new_op = _REF_FLIP[op]
+
+    def flip(node: dict[str, Any]) -> None:
+        node[name] = {(new_op if k == op else k): v for k, v in ops.items()}
+
+    yield Mutant(rule, field, f"{op} -> {new_op} {operand['ref']}", _with(data, path, flip))
+
+
+def _pattern_mutants(rule: str, data: Any, path: Path_, fact: str, alias: str | None = None) -> Iterator[Mutant]:
     pattern = _get(data, path)
+    alias = alias or pattern.get("as", pattern.get("fact"))
     if "where" in pattern:
-        yield from _test_mutants(rule, data, path + ("where",), fact)
+        yield from _test_mutants(rule, data, path + ("where",), fact, alias)
+    if pattern.get("past"):
+        yield Mutant(rule, _fmt(path + ("past",)), "drop past", _with(data, path, lambda node: node.pop("past")))
     for b in range(len(pattern.get("any_of", []))):
-        yield from _test_mutants(rule, data, path + ("any_of", b), fact)
+        yield from _test_mutants(rule, data, path + ("any_of", b), fact, alias)
         yield Mutant(rule, _fmt(path + ("any_of", b)), "drop branch",
                      _with(data, path + ("any_of",), _pop(b)))
 
@@ -202,10 +244,6 @@ def _lowered_with_mitigations(rule: str, data: Any) -> Iterator[Mutant]:
     yield Mutant(rule, "severity", f"{data['severity']} -> {SEVERITIES[to]} (mitigations lowered below it)", out)
 
 
-def _is_join(operand: Any, alias: str) -> bool:
-    return _is_ref(operand) and str(operand["ref"]).split(".")[0] != alias
-
-
 def _never_fires(data: Any) -> Any:
     out = copy.deepcopy(data)
     out["when"]["none"] = [*out["when"].get("none", []), {"fact": "case", "as": "mutant_never"}]
@@ -220,12 +258,10 @@ def _always_fires(data: Any) -> Any:
             alias = p.get("as", p["fact"])
             kept: dict[str, Any] = {}
             for name, spec in (p.get("where") or {}).items():
-                if _is_join(spec, alias):
-                    kept[name] = spec
-                elif isinstance(spec, dict) and not _is_ref(spec):
-                    joins = {op: v for op, v in spec.items() if _is_join(v, alias)}
-                    if joins:
-                        kept[name] = joins
+                ops = spec if isinstance(spec, dict) and not _is_ref(spec) else {"eq": spec}
+                links = {op: v for op, v in ops.items() if _is_link(p["fact"], name, op, v, alias)}
+                if links:
+                    kept[name] = links["eq"] if ops is not spec else links
             p["where"] = kept
             p.pop("any_of", None)
     when.pop("none", None)
@@ -250,11 +286,14 @@ def mutants_of(lr: LoadedRule) -> list[Mutant]:
                 for s in _severity_mutants(rule, data, base + ("severity",), severity)]
         conditions: list[Mutant] = []
         for k, r in enumerate(m["when"].get("on", [])):
-            conditions += _pattern_mutants(rule, data, base + ("when", "on", k), facts[r["on"]])
+            conditions += _pattern_mutants(rule, data, base + ("when", "on", k), facts[r["on"]], r["on"])
         for group in ("all", "none"):
             for k, p in enumerate(m["when"].get(group, [])):
                 conditions += _pattern_mutants(rule, data, base + ("when", group, k), p["fact"])
         out += [Mutant(rule, label + c.field.removeprefix(_fmt(base)), c.mutation, c.data) for c in conditions]
+    if data.get("applies_to") and data["applies_to"] != ["model_licence"]:
+        out.append(Mutant(rule, "applies_to", f"{data['applies_to']} -> default [model_licence]",
+                          {k: v for k, v in data.items() if k != "applies_to"}))
     out += _severity_mutants(rule, data, ("severity",), len(SEVERITIES))
     out += _lowered_with_mitigations(rule, data)
     out.append(Mutant(rule, "when", "never fires", _never_fires(data)))
@@ -291,7 +330,7 @@ def _mini_pack(replacement: LoadedRule, tests: list[LoadedTest], digest: str) ->
 def _load(data: Any, lr: LoadedRule, folder: Path) -> LoadedRule:
     path = folder / lr.family / f"{lr.id}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")   # JSON is YAML, and dumps fast
     return load_rule_file(path, folder)
 
 
@@ -310,6 +349,7 @@ def _run_rule(lr: LoadedRule, folder: Path) -> RuleRun:
     baseline = _mini_pack(reloaded, tests, f"{PACK.digest}-mutation-{lr.id}-baseline")
     healthy = tuple(r.test for r in run_suite(Suite(tests), baseline) if r.passed)
     outcomes: list[Outcome] = []
+    order = list(healthy)
     for n, mutant in enumerate(mutants_of(lr)):
         try:
             loaded = _load(mutant.data, lr, folder)
@@ -319,7 +359,10 @@ def _run_rule(lr: LoadedRule, folder: Path) -> RuleRun:
         if loaded.rule == lr.rule:
             raise AssertionError(f"mutant {mutant.describe()} does not change the rule")
         pack = _mini_pack(loaded, tests, f"{PACK.digest}-mutation-{lr.id}-{n}")
-        killer = next((t for t in healthy if not run_suite(Suite([t]), pack)[0].passed), None)
+        killer = next((t for t in order if not run_suite(Suite([t]), pack)[0].passed), None)
+        if killer is not None:  # the fixture that killed one mutant often kills the next: try it first
+            order.remove(killer)
+            order.insert(0, killer)
         outcomes.append(Outcome(mutant, None if killer is None else f"{killer.file}:{killer.line}"))
     return RuleRun(lr.id, healthy, reloaded.rule == lr.rule, tuple(outcomes))
 

@@ -85,8 +85,8 @@ def edit(draw: st.DrawFn, kind: str, looser: bool) -> Edit:
     if kind == "threshold_limit":
         low, high = draw(st.lists(st.sampled_from(LIMITS), min_size=2, max_size=2, unique=True).map(sorted))
         metric, above = draw(st.sampled_from(METRICS)), draw(st.sampled_from(SCALES["threshold_above"]))
-        a, b = (low, high) if looser else (high, low)
-        return kind, {"user_threshold": _threshold(metric, a, above)}, {"user_threshold": _threshold(metric, b, above)}
+        one, two = (low, high) if looser else (high, low)
+        return kind, {"user_threshold": _threshold(metric, one, above)}, {"user_threshold": _threshold(metric, two, above)}
     # a restriction removed (looser) or added (stricter)
     if kind == "user_threshold":
         present: Any = _threshold(draw(st.sampled_from(METRICS)), draw(st.sampled_from(LIMITS)),

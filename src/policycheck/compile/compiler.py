@@ -23,12 +23,13 @@ stage only rewrites it. How an engine spells these tests is the engine's busines
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable
 
 from policycheck.compile.ir import _OPPOSITE
 from policycheck.compile.ir import (
     All, Alternative, Compare, CompiledRule, Contains, EngineRule, Either, Exists, Known, Live, Missing, Pattern,
-    Ref, Test, complement, is_join, relax,
+    Ref, Test, complement, is_join, relax, split_joins,
 )
 from policycheck.model.conditions import Check, Conjunction, FieldTest, MitigationSpec, PatternSpec, RefTest, RuleSpec
 from policycheck.model.vocabulary import FACT_TYPES, PREDECESSOR_LINKS
@@ -57,20 +58,21 @@ def predecessors(positives: Iterable[PatternSpec]) -> set[str]:
     return out
 
 
+def _linker(fact: str) -> Callable[[Ref], bool]:
+    return lambda r: _is_link(r, fact)
+
+
+def _copy(alias: str, k: int) -> str:
+    """The alias of the k-th negated pattern a `none` pattern was split into (k > 0)."""
+    return alias if k == 0 else f"{alias}_or{k}"
+
+
 def _is_link(test: Test, fact: str) -> bool:
     """A join that says which facts belong together (an id equal to another fact's id field):
     it decides what the rule looks at. Any other reference to another pattern compares values
     and can fail on known values (it is refutable)."""
     return isinstance(test, Ref) and not test.same and test.op == "eq" and not test.rank \
         and FACT_TYPES[fact][test.field].kind == "id"
-
-
-def _complement_join(test: Test) -> Test | None:
-    """The opposite comparison of a value join; like every comparison it holds only on known
-    values, so it refutes only what is known not to match."""
-    if isinstance(test, Ref):
-        return Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, False, test.rank)
-    return None
 
 
 def _scope(spec: RuleSpec, p: PatternSpec, live: bool) -> tuple[Test, ...]:
@@ -88,45 +90,68 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
     before = predecessors(positives)
     fields: dict[str, set[str]] = {p.alias: set() for p in (*positives, *spec.when.none)}
     main: list[Pattern] = []
+    plain: list[Pattern] = []     # main without "the fields `none` patterns compare with are known"
     present: list[Pattern] = []
     complete: list[Pattern] = []
     refutable: list[tuple[int, Test]] = []   # (pattern position, the complement of one of its tests)
     types = {p.alias: p.fact for p in (*positives, *spec.when.none)}
     scopes = [_scope(spec, p, live=not (p.past or p.alias in before)) for p in positives]
     tests_of = [_tests(p.alias, p.where, p.any_of) for p in positives]
-    for p in positives:
+    for p in (*positives, *spec.when.none):
         for alias, f in _reads(p.alias, p.conjunctions()):
             fields.setdefault(alias, set()).add(f)
+    # fields of matched facts a `none` pattern compares with: while one is unknown the blocker
+    # cannot be decided, so the rule must not fire
+    blocked_by = {(c.alias, c.other) for p in spec.when.none for c in p.joins()}
     for n, p in enumerate(positives):
         scope, tests = scopes[n], tests_of[n]
         links = tuple(t for t in tests if _is_link(t, p.fact))
-        # every field read on this alias, by this pattern or by a later one's reference to it
+        # every field read on this alias, by this pattern, a later one or a `none` pattern
         known = tuple(Known(f) for f in sorted(fields.get(p.alias, ())))
-        main.append(Pattern(p.alias, p.fact, tests, scope=scope))
+        decidable = tuple(Known(f) for a, f in sorted(blocked_by) if a == p.alias)
+        main.append(Pattern(p.alias, p.fact, tests + decidable, scope=scope))
+        plain.append(Pattern(p.alias, p.fact, tests, scope=scope))
         present.append(Pattern(p.alias, p.fact, links, scope=scope))
         complete.append(Pattern(p.alias, p.fact, links + known, scope=scope))
         for test in tests:
             if _is_link(test, p.fact):
                 continue
-            opposite = _complement_join(test) if is_join(test) else complement(test)
+            if is_join(test) and isinstance(test, Ref):
+                # a value join fails for certain on known values that fail it, or when either
+                # side says it has no such field (one refuter each: no join inside an "or")
+                refutable.append((n, Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, False, test.rank)))
+                refutable.append((n, Exists(test.field, False)))
+                refutable.append((aliases.index(test.alias), Exists(test.other, False)))
+                continue
+            opposite = complement(test)
             if opposite is not None:
                 refutable.append((n, opposite))
     negated: list[Pattern] = []      # blocks when a fact matches or might match
     strict_none: list[Pattern] = []  # a fact that definitely matches
     undecided: list[Pattern] = []    # a fact that might match: a field it tests is unknown
+    unlinked: list[Pattern] = []     # any fact that might match whatever the matched facts' fields
     for p in spec.when.none:
         scope = _scope(spec, p, live=True)
         tests = _tests(p.alias, p.where, p.any_of)
-        relaxed = tuple(relax(t) for t in tests)
-        for alias, f in _reads(p.alias, p.conjunctions()):
-            fields.setdefault(alias, set()).add(f)
+        relaxed = tuple(relax(t, _linker(p.fact)) for t in tests)
         own = sorted(f for a, f in _reads(p.alias, p.conjunctions()) if a == p.alias)
-        negated.append(Pattern(p.alias, p.fact, relaxed, negated=True, role="none", scope=scope))
+        parts = list(enumerate(split_joins(relaxed)))
+        negated += [Pattern(_copy(p.alias, k), p.fact, part, negated=True, role="none", scope=scope) for k, part in parts]
         strict_none.append(Pattern(p.alias, p.fact, tests, role="none", scope=scope))
+        # a join to a matched fact's unknown field might hold for any candidate that has the
+        # field at all (its own side known or unknown; not applicable cannot match)
+        loose = tuple(relax(Exists(t.field, True) if isinstance(t, Ref) and (t.alias, t.other) in blocked_by else t,
+                            _linker(p.fact)) for t in tests)
+        unlinked += [Pattern(_copy(p.alias, k), p.fact, part, negated=True, role="none", scope=scope)
+                     for k, part in enumerate(split_joins(loose))]
         if own:
             unsure = Either(tuple(Missing(f) for f in own)) if len(own) > 1 else Missing(own[0])
-            undecided.append(Pattern(p.alias, p.fact, (*relaxed, unsure), negated=True, role="none", scope=scope))
+            undecided += [Pattern(_copy(p.alias, k), p.fact, (*part, unsure), negated=True, role="none", scope=scope)
+                          for k, part in parts]
     main_rule = EngineRule(f"{name}|main", (*main, *negated))
+    # When a matched fact's field a `none` pattern compares with is unknown, the rule still
+    # fires if no fact could block it at all (no candidate, whatever that field's value).
+    also = (EngineRule(f"{name}|main:unlinked", (*plain, *unlinked)),) if blocked_by else ()
     refuters: list[EngineRule] = []
     for r_i, (n, opposite) in enumerate(refutable):
         patterns = list(present)
@@ -134,33 +159,54 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
         refuters.append(EngineRule(f"{name}|refute:{r_i}", tuple(patterns)))
     for r_i, pos in enumerate(strict_none):
         refuters.append(EngineRule(f"{name}|refute:none:{r_i}", (*present, pos)))
-    mitigations = tuple((m.id, _mitigation(spec, f"{name}|mit:{m.id}", m, main, negated, relaxed=False))
-                        for m in spec.mitigations)
-    possible = tuple((m.id, _mitigation(spec, f"{name}|maybe:{m.id}", m, main, negated, relaxed=True))
-                     for m in spec.mitigations)
+    bases = [(main, negated, "")] + ([(plain, unlinked, ":unlinked")] if blocked_by else [])
+    mitigations = tuple((m.id, r) for m in spec.mitigations for pos, neg, tag in bases
+                        for r in _mitigation(spec, f"{name}|mit{tag}:{m.id}", m, pos, neg, relaxed=False))
+    possible = tuple((m.id, r) for m in spec.mitigations for pos, neg, tag in bases
+                     for r in _mitigation(spec, f"{name}|maybe{tag}:{m.id}", m, pos, neg, relaxed=True))
     mfields = {m.id: _mitigation_fields(m) for m in spec.mitigations}
     return Alternative(k, aliases, types, {a: frozenset(f) for a, f in fields.items()},
                        main_rule, EngineRule(f"{name}|present", tuple(present)),
                        EngineRule(f"{name}|complete", (*complete, *undecided)), tuple(refuters), mitigations,
-                       possible, mfields, _operative(spec, positives))
+                       possible, mfields, _operative(spec, positives), also)
 
 
 def _mitigation(spec: RuleSpec, name: str, mit: MitigationSpec, main: list[Pattern], negated: list[Pattern],
-                relaxed: bool) -> EngineRule:
-    """The rule plus the mitigation's patterns; ``relaxed``: its tests also pass when undecided."""
-    loosen = (lambda t: relax(t)) if relaxed else (lambda t: t)
+                relaxed: bool) -> list[EngineRule]:
+    """The rule plus the mitigation's patterns; ``relaxed``: its tests also pass when undecided.
+
+    A relaxed join ("holds, or this field is unknown") cannot sit inside an "or" in the
+    engine, so a relaxed rule may become several engine rules, one per way of choosing.
+    """
+    def loosen(t: Test, fact: str) -> Test:
+        return relax(t, _linker(fact)) if relaxed else t
+
     patterns = list(main)
     for ref in mit.on:
-        tests = tuple(loosen(t) for t in _tests(ref.on, ref.where, ref.any_of))
+        fact = next(p.fact for p in main if p.alias == ref.on)
+        tests = tuple(loosen(t, fact) for t in _tests(ref.on, ref.where, ref.any_of))
         patterns = [Pattern(p.alias, p.fact, p.tests, p.scope, p.negated, p.role, (*p.refinements, tests))
                     if p.alias == ref.on and not p.negated else p for p in patterns]
-    extra = [Pattern(p.alias, p.fact, tuple(loosen(t) for t in _tests(p.alias, p.where, p.any_of)),
+    extra = [Pattern(p.alias, p.fact, tuple(loosen(t, p.fact) for t in _tests(p.alias, p.where, p.any_of)),
                      role="mitigation", scope=_scope(spec, p, live=not p.past)) for p in mit.all]
     # A mitigation's `none` applies only when no fact might match (relaxed negation); it is
     # possible unless some fact definitely matches (strict negation).
-    extra_negated = [Pattern(p.alias, p.fact, tuple((t if relaxed else relax(t)) for t in _tests(p.alias, p.where, p.any_of)),
-                             negated=True, role="mitigation", scope=_scope(spec, p, live=True)) for p in mit.none]
-    return EngineRule(name, (*patterns, *extra, *negated, *extra_negated))
+    extra_negated: list[Pattern] = []
+    for p in mit.none:
+        tests = _tests(p.alias, p.where, p.any_of)
+        parts = [tests] if relaxed else split_joins(tuple(relax(t, _linker(p.fact)) for t in tests))
+        extra_negated += [Pattern(_copy(p.alias, k), p.fact, part, negated=True, role="mitigation",
+                                  scope=_scope(spec, p, live=True)) for k, part in enumerate(parts)]
+    choices: list[list[Pattern]] = []
+    for pat in (*patterns, *extra):
+        if pat.negated:
+            choices.append([pat])
+            continue
+        variants = itertools.product(split_joins(pat.tests), *(split_joins(r) for r in pat.refinements))
+        choices.append([Pattern(pat.alias, pat.fact, v[0], pat.scope, pat.negated, pat.role, tuple(v[1:]))
+                        for v in variants])
+    return [EngineRule(name if k == 0 else f"{name}#{k}", (*combo, *negated, *extra_negated))
+            for k, combo in enumerate(itertools.product(*choices))]
 
 
 def _mitigation_fields(mit: MitigationSpec) -> dict[str, frozenset[str]]:

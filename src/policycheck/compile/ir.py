@@ -22,6 +22,7 @@ Tests on the pattern's own fact:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,10 +147,11 @@ class Alternative:
     possible: tuple[tuple[str, EngineRule], ...] = ()      # (mitigation id, relaxed engine rule)
     mitigation_fields: dict[str, dict[str, frozenset[str]]] | None = None  # mitigation id -> alias -> fields
     operative: tuple[str, str] | None = None               # (alias, field) a flag points at
+    also: tuple[EngineRule, ...] = ()                      # more rules whose matches are flags too
 
     def engine_rules(self) -> tuple[EngineRule, ...]:
-        return (self.main, self.present, self.complete, *self.refuters, *(r for _, r in self.mitigations),
-                *(r for _, r in self.possible))
+        return (self.main, *self.also, self.present, self.complete, *self.refuters,
+                *(r for _, r in self.mitigations), *(r for _, r in self.possible))
 
 
 @dataclass(frozen=True)
@@ -170,29 +172,28 @@ def complement(test: Test) -> Test | None:
     """The test that holds exactly when ``test`` fails on a fact whose fields are known.
 
     Unknown and unstated fields are absent from facts, and every comparison on an absent
-    field is false, so a complement can only match on known values: ``exists: true`` and
-    ``exists: false`` are each other's complement (both fail on an unknown field), as are
-    ``Contains`` and ``Lacks``. In a conjunction, ``exists: true`` tests stay as they are and
-    only the other tests are negated. Joins have no complement here (a refuter keeps them).
+    field is false: a complement matches a known value that fails the test, or a field the fact
+    says it does not have (not applicable: no value and no unknown marker), on which the test
+    is false for certain. ``exists: true`` and ``exists: false`` are each other's complement
+    (both fail on an unknown field), as are ``Contains`` and ``Lacks``. Joins have no
+    complement here (the compiler gives each value join its own refuters).
     """
     if isinstance(test, Compare):
-        return Compare(test.field, _OPPOSITE[test.op], test.value)
+        return Either((Compare(test.field, _OPPOSITE[test.op], test.value), Exists(test.field, False)))
     if isinstance(test, Exists):
         return Exists(test.field, not test.present)
     if isinstance(test, Contains):
-        return Lacks(test.field, test.value)
+        return Either((Lacks(test.field, test.value), Exists(test.field, False)))
     if isinstance(test, Lacks):
-        return Contains(test.field, test.value)
+        return Either((Contains(test.field, test.value), Exists(test.field, False)))
     if isinstance(test, Ref):
-        return Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, test.same, test.rank) if test.same else None
+        if not test.same:
+            return None
+        return Either((Ref(test.field, _OPPOSITE[test.op], test.alias, test.other, test.same, test.rank),
+                       Exists(test.field, False), Exists(test.other, False)))
     if isinstance(test, All):
         if not test.items:
             return None
-        guards = tuple(t for t in test.items if isinstance(t, Exists) and t.present)
-        rest = tuple(t for t in test.items if t not in guards)
-        if guards and rest:
-            negated = complement(rest[0] if len(rest) == 1 else All(rest))
-            return None if negated is None else All((*guards, negated))
         parts = [complement(t) for t in test.items]
         return None if any(p is None for p in parts) else Either(tuple(p for p in parts if p is not None))
     if isinstance(test, Either):
@@ -210,20 +211,34 @@ def fields_of(test: Test) -> set[str]:
     return set()
 
 
-def relax(test: Test) -> Test:
+def split_joins(tests: tuple[Test, ...]) -> list[tuple[Test, ...]]:
+    """Conjunctions without a join inside an "or": each top-level ``Either`` holding a join is
+    expanded into one conjunction per branch (for a negated pattern, "no fact matches A or B"
+    is "no fact matches A" and "no fact matches B")."""
+    out: list[tuple[Test, ...]] = [()]
+    for t in tests:
+        if isinstance(t, Either) and any(is_join(x) for x in t.items):
+            out = [(*o, x) for o in out for x in t.items]
+        else:
+            out = [(*o, t) for o in out]
+    return out
+
+
+def relax(test: Test, link: Callable[[Ref], bool] = lambda r: False) -> Test:
     """The test that holds when ``test`` holds or cannot be decided because a field it reads is
-    unknown or unstated (three-valued "true or undecided"). Joins stay strict: the engine
-    cannot hold a join inside an "or" (docs/engine.md), and the id fields equality joins
-    compare are always known; an ordering join to an unknown field counts as not holding."""
+    unknown or unstated (three-valued "true or undecided"). A join becomes "the join holds, or
+    this fact's field is unknown" (``split_joins`` turns that into separate patterns: the
+    engine cannot hold a join inside an "or"); a ``link`` (an id equal to another fact's id
+    field, always known) stays as it is."""
     if isinstance(test, (Compare, Contains, Exists, Lacks)):
         return Either((test, Missing(test.field)))
     if isinstance(test, Ref):
         if is_join(test):
-            return test
+            return test if link(test) else Either((test, Missing(test.field)))
         missing = tuple(Missing(f) for f in sorted(fields_of(test)))
         return Either((test, *missing))
     if isinstance(test, All):
-        return All(tuple(relax(t) for t in test.items))
+        return All(tuple(relax(t, link) for t in test.items))
     if isinstance(test, Either):
-        return Either(tuple(relax(t) for t in test.items))
+        return Either(tuple(relax(t, link) for t in test.items))
     return test

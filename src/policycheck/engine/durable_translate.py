@@ -115,9 +115,21 @@ def _pattern(p: ir.Pattern, guards: dict[str, set[str]]) -> EnginePattern:
 
 
 def _and(tests: list[dict[str, Any]]) -> dict[str, Any]:
-    if not tests:
+    """An "and", nested "and"s merged into it (durable refuses deep nesting: error 113)."""
+    flat: list[dict[str, Any]] = []
+    for t in tests:
+        flat += t["$and"] if set(t) == {"$and"} else [t]
+    if not flat:
         return _TRUE
-    return tests[0] if len(tests) == 1 else {"$and": tests}
+    return flat[0] if len(flat) == 1 else {"$and": flat}
+
+
+def _or(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """An "or", nested "or"s merged into it (error 113, as for ``_and``)."""
+    flat: list[dict[str, Any]] = []
+    for t in tests:
+        flat += t["$or"] if set(t) == {"$or"} else [t]
+    return flat[0] if len(flat) == 1 else {"$or": flat}
 
 
 def _test(test: ir.Test) -> dict[str, Any]:
@@ -143,7 +155,7 @@ def _test(test: ir.Test) -> dict[str, Any]:
         return _ref(test)
     if isinstance(test, ir.All):
         return _and([_test(t) for t in test.items])
-    return {"$or": [_test(t) for t in test.items]}
+    return _or([_test(t) for t in test.items])
 
 
 def _ref(ref: ir.Ref) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def _rule(compiled: CompiledRule, by_name: dict[str, list[Match]]) -> RuleRun:
     for alt in compiled.alternatives:
         applied = _mitigation_hits(alt, alt.mitigations, by_name)
         possible = _mitigation_hits(alt, alt.possible, by_name)
-        for combo in sorted(_combos(by_name.get(alt.main.name, []))):
+        hits = [m for r in (alt.main, *alt.also) for m in by_name.get(r.name, [])]
+        for combo in sorted(_combos(hits)):
             if frozenset(combo) in seen:   # the same facts matched by two alternatives: one flag
                 continue
             seen.add(frozenset(combo))

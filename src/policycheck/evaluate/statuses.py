@@ -10,9 +10,10 @@ rule compares with) leave that rule not assessed but do not make the condition s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from policycheck.compile.ir import CompiledRule
+from policycheck.compile.ir import CompiledRule, Ref, Test
 from policycheck.evaluate.flags import missing_fact
 from policycheck.evaluate.snapshot import RuleRun, Snapshot
 from policycheck.facts import Fact
@@ -50,15 +51,28 @@ def _missing(compiled: CompiledRule, run: RuleRun, facts: list[Fact], loaded: Lo
             for name in sorted(alt.fields.get(alias, ())):
                 if fact.status(name) in ("unknown", "unstated"):
                     out[(fact.key, name)] = missing_fact(fact, name, loaded)
-        for alias, ftype in alt.types.items():
-            if alias in alt.aliases:
+        bound = {a: facts[i] for a, i in zip(alt.aliases, combo)}
+        for pattern in alt.main.patterns:
+            if not pattern.negated:
                 continue
+            alias = re.sub(r"_or[0-9]+$", "", pattern.alias)
             for fact in facts:
-                if fact.type == ftype and fact.live:
+                if fact.type == pattern.fact and fact.live and _linked(pattern.tests, fact, bound):
                     for name in sorted(alt.fields.get(alias, ())):
                         if fact.status(name) in ("unknown", "unstated"):
                             out[(fact.key, name)] = missing_fact(fact, name, loaded)
     return [out[key] for key in sorted(out)]
+
+
+def _linked(tests: tuple[Test, ...], fact: Fact, bound: dict[str, Fact]) -> bool:
+    """Whether a `none` pattern's id links to the matched facts hold for ``fact`` (so it is a
+    candidate whose unknown fields are worth listing); a link to a missing value might hold."""
+    for t in tests:
+        if isinstance(t, Ref) and not t.same and t.op == "eq" and not t.rank and t.alias in bound:
+            mine, theirs = fact.values.get(t.field), bound[t.alias].values.get(t.other)
+            if mine is not None and theirs is not None and mine != theirs:
+                return False
+    return True
 
 
 def counts_as_assessed(result: RuleResult) -> bool:

@@ -205,8 +205,11 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     b.put("version", v.version, path + ("version",))
     b.put("seq", j + 1, path)
     b.put("date", v.date, path + ("date",))
-    if span.end is not None:
-        b.put("until", span.end, path + ("until",) if v.until == span.end else ("licences", i, "versions", j + 1, "date"))
+    nxt = lic.versions[j + 1] if j + 1 < len(lic.versions) else None
+    known_end = [d for d in (v.until, nxt.date if nxt is not None and tl.day(nxt.date) <= now else None) if d]
+    if known_end:   # an end the case states, or a successor already in force by `now`
+        end = min(known_end, key=tl.day)
+        b.put("until", end, path + ("until",) if end == v.until else ("licences", i, "versions", j + 1, "date"))
     if j > 0:
         b.put("previous", f"{lic.id}@{j}", ("licences", i, "versions", j - 1))
     b.put("spdx", v.spdx, path + ("spdx",))  # absent: unstated, like every other field
@@ -265,8 +268,10 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str) -> F
     _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "compute", "distribution",
                  "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
                  "priority_accelerator_access", "developer_multihoming", "supersedes"), path)
-    if span.end is not None:
-        b.put("until", span.end, path + ("until",))
+    ends = [x for x in (d.until, *(o.date for o in loaded.case.deals if d.id in (o.supersedes or ())
+                                    and tl.day(o.date) <= now)) if x is not None]
+    if ends:        # an end the deal states, or a superseding round already made by `now`
+        b.put("until", min(ends, key=tl.day), path + ("until",))
     amount = d.amount
     if isinstance(amount, c.Money):
         b.put("amount", amount.value, path + ("amount", "value"))
