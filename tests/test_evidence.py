@@ -114,3 +114,40 @@ def test_a_clause_supports_only_the_terms_it_names(pack) -> None:  # type: ignor
     assert all("output_training_ban" in q.supports for q in ban.quotes)
     aup = by_rule["aup-unilateral-update"]
     assert not any("improve any other large language model" in q.text for q in aup.quotes)
+
+
+BRANCH_CASE = """schema_version: 2
+id: branch
+title: Branch test
+kind: [data_access]
+as_of: 2024-06-01
+summary: A data holder that is also an FM developer changes its API terms.
+sources: [{{id: s, title: Invented, date: unknown, kind: primary}}]
+parties: [{{id: acme, name: Acme Data, roles: [data_holder, fm_developer]}}]
+data_access_changes:
+  - id: c1
+    holder: acme
+    resource: Acme API
+    date: 2024-01-01
+    stage: effective
+    before: {before}
+    after: {after}
+"""
+
+
+@pytest.mark.parametrize(("before", "after", "field"), [
+    ("{price: {amount: 1, currency: USD, unit: per call}, ai_training_ban: false}",
+     "{price: {amount: 2, currency: USD, unit: per call}, ai_training_ban: false}", "price_after"),
+    ("{price: {amount: 1, currency: USD, unit: per call}, ai_training_ban: false}",
+     "{price: {amount: 1, currency: USD, unit: per call}, ai_training_ban: true}", "ai_training_ban_after"),
+])
+def test_a_flag_points_at_the_term_of_the_any_of_branch_that_matched(pack, before: str, after: str,  # type: ignore[no-untyped-def]
+                                                                      field: str) -> None:
+    from policycheck import load_case_text
+
+    text = BRANCH_CASE.format(before=before, after=after)
+    result = assess(load_case_text(text, "branch.yaml"), pack).cases[0]
+    (flag,) = [f for f in result.flags if f.rule == "fm-rival-raises-data-costs"]
+    assert flag.operative is not None and flag.operative.field == field
+    line = text.splitlines()[flag.operative.line - 1]
+    assert ("price" if field == "price_after" else "ai_training_ban") in line and "after" in line

@@ -165,10 +165,11 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
     possible = tuple((m.id, r) for m in spec.mitigations for pos, neg, tag in bases
                      for r in _mitigation(spec, f"{name}|maybe{tag}:{m.id}", m, pos, neg, relaxed=True))
     mfields = {m.id: _mitigation_fields(m) for m in spec.mitigations}
+    operative = _operative(spec, positives)
     return Alternative(k, aliases, types, {a: frozenset(f) for a, f in fields.items()},
                        main_rule, EngineRule(f"{name}|present", tuple(present)),
                        EngineRule(f"{name}|complete", (*complete, *undecided)), tuple(refuters), mitigations,
-                       possible, mfields, _operative(spec, positives), also)
+                       possible, mfields, operative, also, _branches(spec, name, positives, plain, negated, operative))
 
 
 def _mitigation(spec: RuleSpec, name: str, mit: MitigationSpec, main: list[Pattern], negated: list[Pattern],
@@ -220,22 +221,52 @@ def _mitigation_fields(mit: MitigationSpec) -> dict[str, frozenset[str]]:
     return {a: frozenset(f) for a, f in out.items()}
 
 
+def _terms(p: PatternSpec, checks: Iterable[Check]) -> list[str]:
+    """The fields ``checks`` test on ``p``'s fact that are terms (links between facts,
+    ``previous: {ref: prev.id}`` and the like, are not)."""
+    vocab = FACT_TYPES[p.fact]
+    return [c.field for c in checks if not (isinstance(c, RefTest) and c.alias != p.alias and vocab[c.field].kind == "id")]
+
+
 def _operative(spec: RuleSpec, positives: tuple[PatternSpec, ...]) -> tuple[str, str] | None:
-    """The term a flag points at: the rule's ``operative`` when its alias is in this
-    alternative, else the last field tested on the last pattern that tests a term (links
-    between facts, ``previous: {ref: prev.id}`` and the like, are not terms)."""
-    aliases = {p.alias for p in positives}
-    if spec.rule.operative:
-        alias, fname = spec.rule.operative.split(".")
-        if alias in aliases:
-            return alias, fname
+    """The term a flag points at: the rule's ``operative`` (``alias.field``, or ``alias`` for
+    that pattern's last term) when its alias is in this alternative, else the last field
+    tested on the last pattern that tests a term."""
+    named = spec.rule.operative.split(".") if spec.rule.operative else []
+    for p in positives:
+        if named and p.alias == named[0]:
+            if len(named) == 2:
+                return p.alias, named[1]
+            terms = _terms(p, p.checks())
+            return (p.alias, terms[-1]) if terms else None
     for p in reversed(positives):
-        vocab = FACT_TYPES[p.fact]
-        terms = [c.field for c in p.checks()
-                 if not (isinstance(c, RefTest) and c.alias != p.alias and vocab[c.field].kind == "id")]
+        terms = _terms(p, p.checks())
         if terms:
             return p.alias, terms[-1]
     return None
+
+
+def _branches(spec: RuleSpec, name: str, positives: tuple[PatternSpec, ...], main: list[Pattern],
+              negated: list[Pattern], operative: tuple[str, str] | None) -> tuple[tuple[str, EngineRule], ...]:
+    """When the operative term's pattern has ``any_of`` branches: per branch, the main rule
+    with only that branch, and the term it points at (the named field when the branch or the
+    pattern's ``where`` tests it, else the branch's last term), so a flag points at the term
+    of the branch that matched."""
+    if operative is None:
+        return ()
+    n, p = next((n, p) for n, p in enumerate(positives) if p.alias == operative[0])
+    if not p.any_of:
+        return ()
+    named = operative[1] if spec.rule.operative and "." in spec.rule.operative else None
+    where = _tests(p.alias, p.where, ())
+    out = []
+    for b, branch in enumerate(p.any_of):
+        terms = _terms(p, branch.checks)
+        field = named if named in (*_terms(p, p.where.checks), *terms) else (terms[-1] if terms else operative[1])
+        patterns = list(main)
+        patterns[n] = Pattern(p.alias, p.fact, (*where, _conjunction(p.alias, branch)), scope=main[n].scope)
+        out.append((field, EngineRule(f"{name}|branch:{b}", (*patterns, *negated))))
+    return tuple(out)
 
 
 def _tests(alias: str, where: Conjunction, any_of: tuple[Conjunction, ...]) -> tuple[Test, ...]:

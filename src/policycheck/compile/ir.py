@@ -148,10 +148,11 @@ class Alternative:
     mitigation_fields: dict[str, dict[str, frozenset[str]]] | None = None  # mitigation id -> alias -> fields
     operative: tuple[str, str] | None = None               # (alias, field) a flag points at
     also: tuple[EngineRule, ...] = ()                      # more rules whose matches are flags too
+    branches: tuple[tuple[str, EngineRule], ...] = ()      # (operative field, main with one any_of branch)
 
     def engine_rules(self) -> tuple[EngineRule, ...]:
         return (self.main, *self.also, self.present, self.complete, *self.refuters,
-                *(r for _, r in self.mitigations), *(r for _, r in self.possible))
+                *(r for _, r in self.mitigations), *(r for _, r in self.possible), *(r for _, r in self.branches))
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def build(lr: LoadedRule, fired: Fired, facts: list[Fact], loaded: LoadedCase) -
                 rationale=" ".join(rule.rationale.split()), mitigation=" ".join(rule.mitigation.split()),
                 mitigated=bool(applied), mitigations=[applied[k] for k in sorted(applied)],
                 pending=[pending[k] for k in sorted(pending)], evidence=evidence,
-                operative=_operative(alt, bound, loaded), quotes=_quotes(alt, bound, loaded),
+                operative=_operative(alt, bound, loaded, fired.operative), quotes=_quotes(alt, bound, loaded),
                 fingerprint=fingerprint(loaded.case.id, rule.id, (f.key for f in bound.values())))
 
 
@@ -83,10 +83,10 @@ def missing_fact(fact: Fact, name: str, loaded: LoadedCase) -> MissingFact:
                        in_force=fact.live)
 
 
-def _operative(alt: Alternative, bound: dict[str, Fact], loaded: LoadedCase) -> Where | None:
+def _operative(alt: Alternative, bound: dict[str, Fact], loaded: LoadedCase, branch: str | None) -> Where | None:
     if alt.operative is None or alt.operative[0] not in bound:
         return None
-    alias, name = alt.operative
+    alias, name = alt.operative[0], branch or alt.operative[1]
     fact = bound[alias]
     path = fact.origins.get(name, fact.path)
     return Where(alias=alias, fact=fact.type, id=fact.id, field=name, file=loaded.file,

@@ -27,6 +27,7 @@ class Fired:
     combo: Combo
     applied: tuple[tuple[str, Combo], ...]        # (mitigation id, all facts of its match)
     pending: tuple[tuple[str, Combo], ...]        # (mitigation id, facts of its relaxed match)
+    operative: str | None = None                  # the field of the any_of branch that matched
 
 
 @dataclass
@@ -79,7 +80,8 @@ def _rule(compiled: CompiledRule, by_name: dict[str, list[Match]]) -> RuleRun:
             seen.add(frozenset(combo))
             done = {mid for mid, _ in applied.get(combo, [])}
             pend = tuple(sorted((mid, idx) for mid, idx in possible.get(combo, []) if mid not in done))
-            out.fired.append(Fired(alt, combo, tuple(sorted(applied.get(combo, []))), pend))
+            branch = next((f for f, r in alt.branches if combo in _combos(by_name.get(r.name, []))), None)
+            out.fired.append(Fired(alt, combo, tuple(sorted(applied.get(combo, []))), pend, branch))
         present = _combos(by_name.get(alt.present.name, []))
         settled = _combos(by_name.get(alt.complete.name, []))
         for refuter in alt.refuters:

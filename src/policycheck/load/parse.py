@@ -318,12 +318,12 @@ def _literal_ok(ctx: _Ctx, spec: FieldSpec, name: str, value: Any, path: Path_) 
 def _check_operative(ctx: _Ctx, rule: Rule, positives: list[tuple[str, Pattern, Path_]]) -> None:
     if rule.operative is None:
         return
-    alias, fname = rule.operative.split(".")
+    alias, _, fname = rule.operative.partition(".")
     facts = {a: p.fact for a, p, _ in positives}
     if alias not in facts:
         ctx.fail(("operative",), f"operative names unknown alias '{alias}' (a positive pattern's alias)",
                  suggest(alias, facts))
-    elif fname not in FACT_TYPES[facts[alias]]:
+    elif fname and fname not in FACT_TYPES[facts[alias]]:
         ctx.fail(("operative",), f"operative: unknown field '{fname}' of fact '{facts[alias]}'",
                  suggest(fname, FACT_TYPES[facts[alias]]))
 

@@ -112,8 +112,9 @@ class Rule(_Strict):
     applies_to: list[LicenceKind] = Field(
         default_factory=lambda: list[LicenceKind](["model_licence"]),
         description="Kinds of licence the rule's licence_version patterns match (default: model licences only)")
-    operative: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = Field(
-        default=None, description="alias.field of the term that makes the rule fire; flags point at its line "
-        "(default: the last field tested on the last pattern)")
+    operative: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")] | None = Field(
+        default=None, description="alias.field of the term that makes the rule fire, or alias for that pattern's "
+        "last term (of the any_of branch that matched); flags point at its line (default: the last field tested "
+        "on the last pattern)")
     when: When
     mitigated_by: list[Mitigation] = Field(default_factory=list)
