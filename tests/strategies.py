@@ -175,7 +175,7 @@ def deal(draw: st.DrawFn, did: str, parties: list[str], earlier: list[dict[str, 
         d[name] = draw(_bool())
     d["until"] = draw(_until(date))
     before = [e["id"] for e in earlier or () if _day(e["date"]) <= _day(date)]
-    if before and draw(st.booleans()):
+    if before and bool(draw(st.booleans())):
         d["supersedes"] = draw(st.lists(_pick(before), min_size=1, max_size=2, unique=True))
     return _drop_none(d)
 
@@ -221,7 +221,7 @@ def cases(draw: st.DrawFn, *, max_licences: int = 2, max_deals: int = 2, max_cha
     }) for m in model_ids]
     licences = [draw(licence(f"lic-{i}", parties, model_ids)) for i in range(draw(st.integers(min_licences, max_licences)))]
     for m in models:  # released under one of the case's licence versions, now and then
-        if licences and draw(st.booleans()):
+        if licences and bool(draw(st.booleans())):
             lic = draw(_pick(licences))
             m["released_under"] = {"licence": lic["id"], "version": draw(_pick([v["version"] for v in lic["versions"]]))}
     deals: list[dict[str, Any]] = []

@@ -76,13 +76,25 @@ def known(field: str) -> dict[str, Any]:
     return {"$nex": {f"u__{field}": 1}}
 
 
+def absent(field: str) -> list[dict[str, Any]]:
+    """Not applicable: no value and no unknown/unstated marker (``exists: false``), as the
+    tests of an "and" (nested "and"s are merged into the pattern's)."""
+    return [{"$nex": {field: 1}}, {"$nex": {f"u__{field}": 1}}]
+
+
+def refuted(test: dict[str, Any], field: str) -> dict[str, Any]:
+    """The complement of a comparison: a known value that fails it, or no such field at all."""
+    return {"$or": [test, {"$and": absent(field)}]}
+
+
 # --- shapes ---------------------------------------------------------------------------------------
 
 def test_engine_rule_names_and_no_sentinel() -> None:
     compiled = compile_text(one_v("{osi_approved: false}"))
     # main, the two probes, and one refuter for the single refutable test (osi_approved != false)
     assert [r.name for r in compiled.engine_rules()] == ["r|0|main", "r|0|present", "r|0|complete", "r|0|refute:0"]
-    assert engine_rule(compiled, "0|refute:0") == [("v", lv({"$neq": {"osi_approved": False}}), False)]
+    assert engine_rule(compiled, "0|refute:0") == [("v", lv(refuted({"$neq": {"osi_approved": False}}, "osi_approved")),
+                                                     False)]
     aliases = {p.alias for r in translate([compiled]) for p in r.patterns}
     assert aliases == {"v"}  # the sentinel pattern s__ is the adapter's job
     assert json.dumps([p.expression for r in translate([compiled]) for p in r.patterns]).count("__sentinel__") == 0
@@ -108,21 +120,20 @@ def test_id_field_travels_as_key() -> None:
     ("{revocation: {in: [at_will, on_breach]}}",
      {"$or": [{"revocation": "at_will"}, {"revocation": "on_breach"}]}),
     ("{revocation: {in: [at_will]}}", {"revocation": "at_will"}),
-    ("{revocation: {not_in: [at_will, on_breach]}}",
-     {"$and": [{"$neq": {"revocation": "at_will"}}, {"$neq": {"revocation": "on_breach"}}]}),
+    # an "and" inside the pattern's "and" is merged into it (durable refuses deep nesting)
+    ("{revocation: {not_in: [at_will, on_breach]}}", [{"$neq": {"revocation": "at_will"}}, {"$neq": {"revocation": "on_breach"}}]),
     ("{field_of_use_restrictions: {contains: medical}}",
      {"$iany": {"field_of_use_restrictions": {"$i": "medical"}}}),
     # $or inside $iany is mis-registered by durable (docs/engine.md): $or of $iany instead
     ("{models: {contains_any: [a, b]}}", {"$or": [{"$iany": {"models": {"$i": "a"}}}, {"$iany": {"models": {"$i": "b"}}}]}),
-    ("{models: {contains_all: [a, b]}}",
-     {"$and": [{"$iany": {"models": {"$i": "a"}}}, {"$iany": {"models": {"$i": "b"}}}]}),
+    ("{models: {contains_all: [a, b]}}", [{"$iany": {"models": {"$i": "a"}}}, {"$iany": {"models": {"$i": "b"}}}]),
     ("{spdx: {exists: true}}", {"$ex": {"spdx": 1}}),
     # "known to have no value": no value and no unknown/unstated marker
-    ("{spdx: {exists: false}}", {"$and": [{"$nex": {"spdx": 1}}, {"$nex": {"u__spdx": 1}}]}),
+    ("{spdx: {exists: false}}", absent("spdx")),
 ])
-def test_operator_shapes(where: str, test: dict[str, Any]) -> None:
+def test_operator_shapes(where: str, test: dict[str, Any] | list[dict[str, Any]]) -> None:
     compiled = compile_text(one_v(where))
-    assert engine_rule(compiled, "0|main") == [("v", lv(test), False)]
+    assert engine_rule(compiled, "0|main") == [("v", lv(*(test if isinstance(test, list) else [test])), False)]
 
 
 def test_contains_any_on_party_roles() -> None:
@@ -167,37 +178,61 @@ JOIN = """when:
 def test_join_main_present_complete() -> None:
     compiled = compile_text(JOIN, message="{new.version}")
     # An ordering join (seq gt old.seq) needs the field on both sides: durable raises error 311
-    # when the referenced fact lacks it, so both patterns carry an existence guard (the
-    # referenced pattern's guard comes before its scope). Neither pattern is a predecessor
-    # (no `previous: {ref: old.id}`), so both must be in force.
+    # when the referenced fact lacks it, so in every engine rule holding the join both patterns
+    # carry an existence guard (the referenced pattern's comes before its scope). Neither
+    # pattern is a predecessor (no `previous: {ref: old.id}`), so both must be in force.
     guard_old = {"$ex": {"seq": 1}}
-    join = [{"licence": {"old": "licence"}}, {"$and": [{"$ex": {"seq": 1}}, {"$gt": {"seq": {"old": "seq"}}}]}]
+    link = {"licence": {"old": "licence"}}
+    seq = [{"$ex": {"seq": 1}}, {"$gt": {"seq": {"old": "seq"}}}]
     assert engine_rule(compiled, "0|main") == [
         ("old", {"$and": [LV, guard_old, KIND, LIVE, {"has_user_threshold": False}]}, False),
-        ("new", lv(*join, {"has_user_threshold": True}), False),
+        ("new", lv(link, *seq, {"has_user_threshold": True}), False),
     ]
-    # present: the same facts and joins, no value tests
-    assert engine_rule(compiled, "0|present") == [("old", {"$and": [LV, guard_old, KIND, LIVE]}, False),
-                                                  ("new", lv(*join), False)]
-    # complete: present plus "every field this pattern reads is known"
-    assert engine_rule(compiled, "0|complete") == [
-        ("old", {"$and": [LV, guard_old, KIND, LIVE, known("has_user_threshold")]}, False),
-        ("new", lv(*join, known("has_user_threshold"), known("licence"), known("seq")), False),
-    ]
+    # present: the same facts and the links that say which facts belong together (an id field
+    # equal to another fact's); a value join (seq gt) is a test, refuted below
+    assert engine_rule(compiled, "0|present") == [("old", {"$and": LVS}, False), ("new", lv(link), False)]
+    # complete: present plus "every field read on the alias is known" (by its own pattern or
+    # through a later pattern's join)
+    reads = [known("has_user_threshold"), known("licence"), known("seq")]
+    assert engine_rule(compiled, "0|complete") == [("old", lv(*reads), False), ("new", lv(link, *reads), False)]
     assert compiled.alternatives[0].aliases == ("old", "new")
     assert compiled.alternatives[0].types == {"old": "licence_version", "new": "licence_version"}
+
+
+def test_a_value_join_is_refuted_on_known_values_or_a_missing_field() -> None:
+    compiled = compile_text(JOIN, message="{new.version}")
+    link = {"licence": {"old": "licence"}}
+    assert [r.name for r in compiled.alternatives[0].refuters] == [f"r|0|refute:{n}" for n in range(5)]
+    # old's own test
+    assert engine_rule(compiled, "0|refute:0") == [
+        ("old", lv(refuted({"$neq": {"has_user_threshold": False}}, "has_user_threshold")), False),
+        ("new", lv(link), False)]
+    # seq gt old.seq fails for certain: known values the other way (guarded against 311), ...
+    assert engine_rule(compiled, "0|refute:1") == [
+        ("old", {"$and": [LV, {"$ex": {"seq": 1}}, KIND, LIVE]}, False),
+        ("new", lv(link, {"$ex": {"seq": 1}}, {"$lte": {"seq": {"old": "seq"}}}), False)]
+    # ... or either side has no such field (one refuter each: a join cannot sit inside an "or")
+    assert engine_rule(compiled, "0|refute:2") == [("old", {"$and": LVS}, False), ("new", lv(link, *absent("seq")), False)]
+    assert engine_rule(compiled, "0|refute:3") == [("old", lv(*absent("seq")), False), ("new", lv(link), False)]
+    assert engine_rule(compiled, "0|refute:4") == [
+        ("old", {"$and": LVS}, False),
+        ("new", lv(link, refuted({"$neq": {"has_user_threshold": True}}, "has_user_threshold")), False)]
 
 
 def test_self_reference_is_not_a_join() -> None:
     compiled = compile_text(one_v("{date: {gt: {ref: v.announced}}}", fact="data_access_change"))
     # both fields must exist: durable matches a same-fact reference to an absent field when
     # another rule of the ruleset tests that field
+    both = [{"$ex": {"date": 1}}, {"$ex": {"announced": 1}}]
     assert engine_rule(compiled, "0|main") == [
-        ("v", live("data_access_change", {"$and": [{"$ex": {"date": 1}}, {"$ex": {"announced": 1}},
-                                                   {"$gt": {"date": {"$m": "announced"}}}]}), False)]
+        ("v", live("data_access_change", *both, {"$gt": {"date": {"$m": "announced"}}}), False)]
     assert engine_rule(compiled, "0|present") == [("v", live("data_access_change"), False)]
     assert engine_rule(compiled, "0|complete") == [
         ("v", live("data_access_change", known("announced"), known("date")), False)]
+    # refuted by the opposite comparison, or by either field being not applicable
+    assert engine_rule(compiled, "0|refute:0") == [("v", live("data_access_change", {"$or": [
+        {"$and": [*both, {"$lte": {"date": {"$m": "announced"}}}]},
+        {"$and": absent("date")}, {"$and": absent("announced")}]}), False)]
 
 
 def test_negation() -> None:
@@ -209,12 +244,21 @@ def test_negation() -> None:
     compiled = compile_text(body)
     # the negated pattern keeps its scope (a version in force, of a kind the rule applies to);
     # its only test is a join, which stays strict when the pattern is relaxed
+    # the matched field the negated pattern compares with (v.id) must be known, or the blocker
+    # could not be decided
     assert engine_rule(compiled, "0|main") == [
-        ("v", lv({"commercial_use": "restricted"}), False),
+        ("v", lv({"commercial_use": "restricted"}, known("key")), False),
         ("later", lv({"previous": {"v": "key"}}), True),
     ]
     # the negated pattern is not part of present: that counts what the rule looks at
     assert engine_rule(compiled, "0|present") == [("v", {"$and": LVS}, False)]
+    # main:unlinked also fires when no version in force could block any matched fact at all
+    # (whatever v.id is): none has a previous version, known or unknown
+    (unlinked,) = compiled.alternatives[0].also
+    assert engine_rule(compiled, "0|main:unlinked") == [
+        ("v", lv({"commercial_use": "restricted"}), False),
+        ("later", lv({"$or": [{"$ex": {"previous": 1}}, unknown("previous")]}), True),
+    ]
     assert compiled.alternatives[0].aliases == ("v",)
 
 
@@ -281,14 +325,13 @@ def test_mitigation_refines_the_main_pattern() -> None:
           where: {output_ban_scope: competing_models}
 """
     compiled = compile_text(body)
-    main = lv({"output_training_ban": True})
     assert engine_rule(compiled, "0|mit:narrow") == [
-        ("v", {"$and": [main, {"output_ban_scope": "competing_models"}]}, False)]
+        ("v", lv({"output_training_ban": True}, {"output_ban_scope": "competing_models"}), False)]
     assert [(m, r.name) for m, r in compiled.alternatives[0].mitigations] == [("narrow", "r|0|mit:narrow")]
     # possible: the refinement relaxed to "true, or undecided because the field is unknown"
     assert engine_rule(compiled, "0|maybe:narrow") == [
-        ("v", {"$and": [main, {"$or": [{"output_ban_scope": "competing_models"}, unknown("output_ban_scope")]}]},
-         False)]
+        ("v", lv({"output_training_ban": True},
+                 {"$or": [{"output_ban_scope": "competing_models"}, unknown("output_ban_scope")]}), False)]
     assert [(m, r.name) for m, r in compiled.alternatives[0].possible] == [("narrow", "r|0|maybe:narrow")]
     assert compiled.alternatives[0].mitigation_fields == {"narrow": {"v": {"output_ban_scope"}}}
 
@@ -366,7 +409,7 @@ mitigated_by:
     compiled = compile_text(body, message="{p.id}")
     api = {"licence_kind": "api_terms"}
     assert engine_rule(compiled, "0|main") == [
-        ("p", live("party"), False), ("v", {"$and": [LV, api, LIVE, {"licensor": {"p": "key"}}]}, True)]
+        ("p", live("party", known("key")), False), ("v", {"$and": [LV, api, LIVE, {"licensor": {"p": "key"}}]}, True)]
     assert engine_rule(compiled, "0|mit:m")[1] == ("w", {"$and": [LV, api, LIVE, {"licensor": {"p": "key"}}]}, False)
 
 
@@ -440,7 +483,7 @@ def test_past_patterns_need_not_be_in_force_and_none_patterns_must_be() -> None:
 """
     compiled = compile_text(body)
     main = engine_rule(compiled, "0|main")
-    assert main[0] == ("v", {"$and": [LV, KIND, {"commercial_use": "allowed"}]}, False)
+    assert main[0] == ("v", {"$and": [LV, KIND, {"commercial_use": "allowed"}, known("licence")]}, False)
     # `none` looks at what is in force: its scope has Live
     assert main[1] == ("w", lv({"licence": {"v": "licence"}},
                                {"$or": [{"commercial_use": "prohibited"}, unknown("commercial_use")]}), True)
@@ -458,8 +501,8 @@ def test_past_on_a_none_pattern_is_refused() -> None:
 
 # --- scales: stricter / looser ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("op", "engine_op"), [("stricter", "$gt"), ("looser", "$lt")])
-def test_stricter_and_looser_compare_places_on_the_scale(op: str, engine_op: str) -> None:
+@pytest.mark.parametrize(("op", "engine_op", "opposite"), [("stricter", "$gt", "$lte"), ("looser", "$lt", "$gte")])
+def test_stricter_and_looser_compare_places_on_the_scale(op: str, engine_op: str, opposite: str) -> None:
     body = f"""when:
   all:
     - fact: licence_version
@@ -473,60 +516,78 @@ def test_stricter_and_looser_compare_places_on_the_scale(op: str, engine_op: str
     compiled = compile_text(body, message="{cur.id}")
     # the rank travels as r__<field>; an ordering join to a field the other fact lacks raises
     # durable error 311, so the referenced pattern requires r__commercial_use too (its guard
-    # comes first), and the joining side requires its own
-    rank = {"$and": [{"$ex": {"r__commercial_use": 1}},
-                     {engine_op: {"r__commercial_use": {"prev": "r__commercial_use"}}}]}
+    # comes first), and the joining side requires its own. prev is a predecessor: no Live.
     guard = {"$ex": {"r__commercial_use": 1}}
+    link = {"previous": {"prev": "key"}}
     assert engine_rule(compiled, "0|main") == [
         ("prev", {"$and": [LV, guard, KIND]}, False),
-        ("cur", lv({"previous": {"prev": "key"}}, rank), False),
+        ("cur", lv(link, guard, {engine_op: {"r__commercial_use": {"prev": "r__commercial_use"}}}), False),
     ]
-    # a comparison with another fact is a join: present keeps it
-    assert engine_rule(compiled, "0|present") == engine_rule(compiled, "0|main")
+    # a scale comparison is a value join: present keeps only the link ...
+    assert engine_rule(compiled, "0|present") == [("prev", {"$and": [LV, KIND]}, False), ("cur", lv(link), False)]
+    # ... and it is refuted by the opposite order on known values, or a side with no value
+    assert engine_rule(compiled, "0|refute:0") == [
+        ("prev", {"$and": [LV, guard, KIND]}, False),
+        ("cur", lv(link, guard, {opposite: {"r__commercial_use": {"prev": "r__commercial_use"}}}), False),
+    ]
+    assert engine_rule(compiled, "0|refute:1") == [("prev", {"$and": [LV, KIND]}, False),
+                                                   ("cur", lv(link, *absent("commercial_use")), False)]
+    assert engine_rule(compiled, "0|refute:2") == [("prev", {"$and": [LV, KIND, *absent("commercial_use")]}, False),
+                                                   ("cur", lv(link), False)]
+    # complete: both sides of the comparison known
+    assert engine_rule(compiled, "0|complete") == [
+        ("prev", {"$and": [LV, KIND, known("commercial_use"), known("key")]}, False),
+        ("cur", lv(link, known("commercial_use"), known("previous")), False)]
     assert compiled.alternatives[0].fields == {"prev": {"id", "commercial_use"}, "cur": {"previous", "commercial_use"}}
 
 
 def test_a_same_fact_scale_comparison_is_guarded_like_any_self_reference() -> None:
     compiled = compile_text(one_v("{compute: {stricter: {ref: v.distribution}}}", fact="deal"))
-    assert engine_rule(compiled, "0|main") == [("v", live("deal", {"$and": [
-        {"$ex": {"r__compute": 1}}, {"$ex": {"r__distribution": 1}},
-        {"$gt": {"r__compute": {"$m": "r__distribution"}}}]}), False)]
+    both = [{"$ex": {"r__compute": 1}}, {"$ex": {"r__distribution": 1}}]
+    assert engine_rule(compiled, "0|main") == [
+        ("v", live("deal", *both, {"$gt": {"r__compute": {"$m": "r__distribution"}}}), False)]
     # a same-fact comparison is not a join: present does not keep it, and it has a complement
     assert engine_rule(compiled, "0|present") == [("v", live("deal"), False)]
-    assert engine_rule(compiled, "0|refute:0") == [("v", live("deal", {"$and": [
-        {"$ex": {"r__compute": 1}}, {"$ex": {"r__distribution": 1}},
-        {"$lte": {"r__compute": {"$m": "r__distribution"}}}]}), False)]
+    assert engine_rule(compiled, "0|refute:0") == [("v", live("deal", {"$or": [
+        {"$and": [*both, {"$lte": {"r__compute": {"$m": "r__distribution"}}}]},
+        {"$and": absent("compute")}, {"$and": absent("distribution")}]}), False)]
 
 
 # --- refuters: complements settle "does not match" --------------------------------------------------
 
+def lacks(field: str, value: str) -> list[dict[str, Any]]:
+    """``contains`` refuted: the known list is empty or every item differs (durable's $iall is
+    false on an empty list, so the length travels as n__<field>), or there is no list at all."""
+    return [{f"n__{field}": 0}, {"$iall": {field: {"$neq": {"$i": value}}}}, {"$and": absent(field)}]
+
+
 @pytest.mark.parametrize(("where", "complement"), [
-    # contains is refuted by Lacks: the list is known (no marker) and empty, or every item differs
-    ("{field_of_use_restrictions: {contains: medical}}",
-     {"$or": [{"n__field_of_use_restrictions": 0},
-              {"$iall": {"field_of_use_restrictions": {"$neq": {"$i": "medical"}}}}]}),
-    # contains_all is refuted when one item is lacking, contains_any when every item is
-    ("{models: {contains_all: [a, b]}}",
-     {"$or": [{"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "a"}}}}]},
-              {"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "b"}}}}]}]}),
-    ("{models: {contains_any: [a, b]}}",
-     {"$and": [{"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "a"}}}}]},
-               {"$or": [{"n__models": 0}, {"$iall": {"models": {"$neq": {"$i": "b"}}}}]}]}),
+    # contains is refuted by Lacks, or by the field being not applicable
+    ("{field_of_use_restrictions: {contains: medical}}", [{"$or": lacks("field_of_use_restrictions", "medical")}]),
+    # contains_all is refuted when one item is lacking (an "or" of "or"s, merged) ...
+    ("{models: {contains_all: [a, b]}}", [{"$or": [*lacks("models", "a"), *lacks("models", "b")]}]),
+    # ... contains_any when every item is (an "and", merged into the pattern's)
+    ("{models: {contains_any: [a, b]}}", [{"$or": lacks("models", "a")}, {"$or": lacks("models", "b")}]),
     # exists: true and exists: false are each other's complement (both fail on an unknown field)
-    ("{spdx: {exists: true}}", {"$and": [{"$nex": {"spdx": 1}}, {"$nex": {"u__spdx": 1}}]}),
-    ("{spdx: {exists: false}}", {"$ex": {"spdx": 1}}),
+    ("{spdx: {exists: true}}", absent("spdx")),
+    ("{spdx: {exists: false}}", [{"$ex": {"spdx": 1}}]),
     ("{revocation: {in: [at_will, on_breach]}}",
-     {"$and": [{"$neq": {"revocation": "at_will"}}, {"$neq": {"revocation": "on_breach"}}]}),
+     [refuted({"$neq": {"revocation": "at_will"}}, "revocation"),
+      refuted({"$neq": {"revocation": "on_breach"}}, "revocation")]),
 ])
-def test_each_test_is_refuted_by_its_complement(where: str, complement: dict[str, Any]) -> None:
+def test_each_test_is_refuted_by_its_complement(where: str, complement: list[dict[str, Any]]) -> None:
     compiled = compile_text(one_v(where))
-    assert engine_rule(compiled, "0|refute:0") == [("v", lv(complement), False)]
+    assert engine_rule(compiled, "0|refute:0") == [("v", lv(*complement), False)]
 
 
-def test_a_join_has_no_refuter_of_its_own() -> None:
+def test_a_link_has_no_refuter() -> None:
+    # licence: {ref: old.licence} says which versions belong together: every refuter keeps it,
+    # and none refutes it (the five refuters are for the value tests, see above)
     compiled = compile_text(JOIN, message="{new.version}")
-    # one refuter per value test (has_user_threshold on old, on new); the joins stay in both
-    assert [r.name for r in compiled.alternatives[0].refuters] == ["r|0|refute:0", "r|0|refute:1"]
+    assert len(compiled.alternatives[0].refuters) == 5
+    for r in compiled.alternatives[0].refuters:
+        (_, new, _) = engine_rule(compiled, r.name.removeprefix("r|"))[1]
+        assert {"licence": {"old": "licence"}} in new["$and"], r.name
 
 
 # --- three-valued none -----------------------------------------------------------------------------
@@ -541,22 +602,29 @@ NONE_RULE = one_v("{commercial_use: restricted}") + """  none:
 def test_none_blocks_on_a_fact_that_matches_or_might() -> None:
     compiled = compile_text(NONE_RULE)
     leading = {"$or": [{"holds_leading_position": True}, unknown("holds_leading_position")]}
-    # main: the none pattern is relaxed (true, or undecided on an unknown field); joins stay strict
+    link = {"key": {"v": "licensor"}}
+    # main: the none pattern is relaxed (true, or undecided on an unknown field); its link to
+    # the matched fact stays strict, and the field it links to (v.licensor) must be known
     assert engine_rule(compiled, "0|main") == [
+        ("v", lv({"commercial_use": "restricted"}, known("licensor")), False),
+        ("p", live("party", link, leading), True),
+    ]
+    # main:unlinked: with v.licensor unknown the rule still fires if no party in force could
+    # block anything (none has a leading position, known or unknown)
+    assert engine_rule(compiled, "0|main:unlinked") == [
         ("v", lv({"commercial_use": "restricted"}), False),
-        ("p", live("party", {"key": {"v": "licensor"}}, leading), True),
+        ("p", live("party", {"$or": [{"$ex": {"key": 1}}, unknown("key")]}, leading), True),
     ]
     # complete: the combination is settled only if no candidate is left undecided, i.e. no
     # fact that might match has one of the tested fields unknown
     assert engine_rule(compiled, "0|complete") == [
-        ("v", lv(known("commercial_use")), False),
-        ("p", live("party", {"key": {"v": "licensor"}}, leading,
-                   {"$or": [unknown("holds_leading_position"), unknown("key")]}), True),
+        ("v", lv(known("commercial_use"), known("licensor")), False),
+        ("p", live("party", link, leading, {"$or": [unknown("holds_leading_position"), unknown("key")]}), True),
     ]
     # a fact that definitely matches the none pattern settles the rule (refute:none)
     assert engine_rule(compiled, "0|refute:none:0") == [
         ("v", {"$and": LVS}, False),
-        ("p", live("party", {"key": {"v": "licensor"}}, {"holds_leading_position": True}), False),
+        ("p", live("party", link, {"holds_leading_position": True}), False),
     ]
 
 
@@ -830,22 +898,27 @@ def scale_rule(field: str, op: str) -> str:
 """
 
 
-@pytest.mark.parametrize(("field", "op", "expected"), [
-    ("commercial_use", "stricter", ["lic@1->lic@2"]),   # allowed -> restricted
-    ("commercial_use", "looser", []),
-    ("revocation", "stricter", ["lic@1->lic@2"]),       # on_breach -> at_will
-    ("revocation", "looser", []),
+@pytest.mark.parametrize(("field", "op", "expected", "status"), [
+    ("commercial_use", "stricter", ["lic@1->lic@2"], "fired"),   # allowed -> restricted
+    ("commercial_use", "looser", [], "clear"),                   # refuted on known values
+    ("revocation", "stricter", ["lic@1->lic@2"], "fired"),       # on_breach -> at_will
+    ("revocation", "looser", [], "clear"),
 ])
-def test_stricter_and_looser_follow_the_scale(tmp_path: Path, field: str, op: str, expected: list[str]) -> None:
-    assert fired(tmp_path, scale_rule(field, op), "{old.id}->{new.id}") == expected
+def test_stricter_and_looser_follow_the_scale(tmp_path: Path, field: str, op: str, expected: list[str],
+                                              status: str) -> None:
+    result = run(tmp_path, scale_rule(field, op), "{old.id}->{new.id}")
+    assert sorted(f.message for f in result.flags) == expected
+    assert rule_status(result) == status
 
 
-def test_a_scale_comparison_with_an_unknown_side_does_not_fire_or_fail(tmp_path: Path) -> None:
-    # lic@2's weights_access is unknown: it has no r__weights_access, and the guards keep
-    # durable from raising error 311 on the ordering join
+def test_a_scale_comparison_with_an_unknown_side_is_not_assessed(tmp_path: Path) -> None:
+    # lic@2's weights_access is unknown: it has no r__weights_access, the guards keep durable
+    # from raising error 311 on the ordering join, and the pair is looked at but undecided
     for op in ("stricter", "looser"):
         result = run(tmp_path, scale_rule("weights_access", op), "{old.id}->{new.id}")
         assert result.flags == [] and result.history == [], op
+        assert rule_status(result) == "not assessed", op
+        assert [(m.id, m.field, m.status) for m in result.rules[0].missing] == [("lic@2", "weights_access", "unknown")]
 
 
 # --- refutation: a settled rule is clear, not "not assessed" ------------------------------------------
@@ -981,6 +1054,28 @@ def test_a_flag_points_at_its_operative_term(tmp_path: Path, operative: str, fie
     assert (flag.operative.alias, flag.operative.id, flag.operative.field) == ("v", "lic@2", field)
     assert flag.operative.path == f"licences[0].versions[1].terms.{field}"
     assert flag.operative.line == CASE.splitlines().index("        date: 2023-06-01") + 2
+
+
+@pytest.mark.parametrize(("operative", "fields"), [
+    # the default and `operative: v` point at the term of the any_of branch that matched ...
+    ("", {"lic@2": "revocation", "other-lic@1": "field_of_use_restrictions"}),
+    ("operative: v\n", {"lic@2": "revocation", "other-lic@1": "field_of_use_restrictions"}),
+    # ... a named field wins
+    ("operative: v.commercial_use\n", {"lic@2": "commercial_use", "other-lic@1": "commercial_use"}),
+])
+def test_the_operative_term_of_an_any_of_branch(tmp_path: Path, operative: str, fields: dict[str, str]) -> None:
+    body = operative + """when:
+  all:
+    - fact: licence_version
+      as: v
+      where: {commercial_use: restricted}
+      any_of:
+        - {revocation: at_will}
+        - {field_of_use_restrictions: {contains: legal}}
+"""
+    flags = run(tmp_path, body).flags
+    assert {f.message: f.operative.field for f in flags if f.operative is not None} == fields
+    assert len(flags) == 2
 
 
 def test_a_trajectory_flag_points_at_the_later_version(tmp_path: Path) -> None:

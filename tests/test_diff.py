@@ -112,9 +112,14 @@ def test_new_version_appended_to_the_timeline(env):
     new = write_case(env["dir"], "new.yaml", versions=[v1, v2])
     code, d, _ = _diff(env, old, new)
     assert code == 1
-    assert _changes(d) == {("ban-outputs", "added", "widened"), ("gated", "added", "widened")}
-    added_ids = {c.new.facts[0] for c in d.flags}
+    # 2.0 supersedes 1.0: 1.0's flags are history in NEW, not current, so they are removed and
+    # 2.0's are added (gated fires on both versions: a flag on each, one of each side)
+    assert _changes(d) == {("ban-outputs", "added", "widened"), ("gated", "added", "widened"),
+                           ("gated", "removed", "narrowed"), ("research-only", "removed", "narrowed")}
+    assert d.unchanged_flags == 0
+    added_ids = {c.new.facts[0] for c in d.flags if c.new is not None}
     assert added_ids == {"licence_version acme-licence@2"}
+    assert {c.old.facts[0] for c in d.flags if c.old is not None} == {"licence_version acme-licence@1"}
     (t,) = d.terms_in_force
     assert (t.old_version, t.new_version) == ("1.0", "2.0")
     assert t.narrowed == ["research-only"] and t.widened == ["ban-outputs"] and t.unchanged == ["gated"]

@@ -59,7 +59,9 @@ def test_the_test_pack_fires_on_llama_2(cases: dict[str, LoadedCase], test_pack:
     assert status == {
         "t-closed-weights": "clear", "t-exclusive-compute": "not applicable", "t-gatekeeper-developer": "fired",
         "t-later-adds-output-ban": "not assessed", "t-latest-restricts-commercial": "fired",
-        "t-output-ban": "fired", "t-revocable-at-will": "not assessed", "t-threshold-added": "fired",
+        # only the version in force on the as-of date is looked at: Llama 2 is revocable on
+        # breach (LLaMA's unstated revocation no longer counts)
+        "t-output-ban": "fired", "t-revocable-at-will": "clear", "t-threshold-added": "fired",
         "t-user-threshold": "fired",
     }
 
@@ -119,15 +121,19 @@ def shuffled(path: Path, seed: int) -> LoadedCase:
     return load_case_text(json.dumps(data), f"shuffled-{seed}.json")
 
 
-def meaning(result: CaseAssessment) -> dict[str, Any]:
-    """Everything but file positions: flags with their bound facts, rule and condition outcomes."""
-    flags = sorted(
+def _flag_meaning(flags: list[Any]) -> list[Any]:
+    return sorted(
         (f.rule, f.severity, f.message, f.mitigated, tuple((e.alias, e.fact, e.id) for e in f.evidence),
-         tuple(m.id for m in f.mitigations), f.fingerprint)
-        for f in result.flags)
+         tuple(m.id for m in f.mitigations), f.fingerprint, f.window.since, f.window.until)
+        for f in flags)
+
+
+def meaning(result: CaseAssessment) -> dict[str, Any]:
+    """Everything but file positions: current and history flags with their bound facts and
+    windows, rule and condition outcomes."""
     rules = {r.rule: (r.status, sorted((m.id, m.field, m.status) for m in r.missing)) for r in result.rules}
-    return {"flags": flags, "rules": rules, "conditions": [c.model_dump() for c in result.conditions],
-            "summary": result.summary}
+    return {"flags": _flag_meaning(result.flags), "history": _flag_meaning(result.history), "rules": rules,
+            "conditions": [c.model_dump() for c in result.conditions], "summary": result.summary}
 
 
 @pytest.mark.parametrize("path", [LLAMA2, MSFT, DATA / "cases" / "facts.yaml"], ids=lambda p: p.stem)
@@ -163,8 +169,11 @@ licences:{licences}"""
     expected = meaning(assess(base, test_pack).cases[0])
     latest = sorted(f[4] for f in expected["flags"] if f[0] == "t-latest-restricts-commercial")
     assert latest == [(("v", "licence_version", f"lic-{n}@3"),) for n in (2, 4)]
-    added = sorted(f[4][1][2] for f in expected["flags"] if f[0] == "t-threshold-added")
-    assert added == [f"lic-{n}@2" for n in range(1, 6)]
+    # version b adds the threshold; c (in force on the as-of date) leaves it unstated, so the
+    # flag on a -> b is history, held from b's date until c's
+    added = sorted((f[4][1][2], f[7], f[8]) for f in expected["history"] if f[0] == "t-threshold-added")
+    assert added == [(f"lic-{n}@2", f"2023-02-0{n}", f"2023-03-0{n}") for n in range(1, 6)]
+    assert not [f for f in expected["flags"] if f[0] == "t-threshold-added"]
     data = json.loads(json.dumps(base.document.data))
     for seed in range(5):
         random.Random(seed).shuffle(data["licences"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import random
 import re
 import tempfile
@@ -81,8 +82,16 @@ def _view(result: CaseAssessment) -> dict[str, Any]:
     }
 
 
-def _assess(data: dict[str, Any], pack: RulePack = PACK) -> CaseAssessment:
-    return assess([S.load(data)], pack).cases[0]
+_ASSESSED: dict[tuple[str, str, str | None], CaseAssessment] = {}
+
+
+def _assess(data: dict[str, Any], pack: RulePack = PACK, as_of: str | None = None) -> CaseAssessment:
+    """The case assessed with ``pack``; assessing is deterministic, so a case seen before (a
+    seed drawn again, by this test or another) is assessed once. Callers only read the result."""
+    key = (json.dumps(data, sort_keys=True, default=str), pack.digest, as_of)
+    if key not in _ASSESSED:
+        _ASSESSED[key] = assess([S.load(data)], pack, as_of).cases[0]
+    return _ASSESSED[key]
 
 
 # --------------------------------------------------------------------------- never raise
@@ -143,8 +152,8 @@ _ORDERS: dict[tuple[int, int], DurableEngine] = {}
 
 def _engine_in_order(seed: int, chunk: int) -> DurableEngine:
     """The pack's engine rules registered in another order and other chunk sizes (so other
-    rules share each C ruleset); at most a few per process, durable cannot free them."""
-    key = (seed % 4, chunk)
+    rules share each C ruleset); at most four per process, durable cannot free them."""
+    key = (seed, chunk)
     if key not in _ORDERS:
         rules = translate(compile_pack(PACK))
         random.Random(key[0]).shuffle(rules)
@@ -168,12 +177,17 @@ def _without_gap_rules(result: CaseAssessment) -> dict[str, Any]:
     return view
 
 
+# Four orders of the engine rules, two registered in chunks of 7 rules, two of 40 (each engine
+# costs a registration of the whole pack, and durable cannot free one).
+_ORDER_CHUNKS = ((0, 7), (1, 40), (2, 40), (3, 7))
+
+
 @settings(max_examples=S.examples(0.5))
-@given(case=_seeded_cases(), seed=st.integers(0, 3), chunk=st.sampled_from((7, 40)))
-def test_output_does_not_depend_on_the_order_of_rules(case: dict[str, Any], seed: int, chunk: int) -> None:
+@given(case=_seeded_cases(), order=st.sampled_from(_ORDER_CHUNKS))
+def test_output_does_not_depend_on_the_order_of_rules(case: dict[str, Any], order: tuple[int, int]) -> None:
     loaded = S.load(case)
-    reference = assess([loaded], PACK).cases[0]
-    other = assess_case(loaded, PACK, _engine_in_order(seed, chunk))
+    reference = _assess(case)
+    other = assess_case(loaded, PACK, _engine_in_order(*order))
     assert _without_gap_rules(other) == _without_gap_rules(reference)
 
 
@@ -473,21 +487,22 @@ def test_adding_a_mitigating_factor_never_raises_a_severity(case: dict[str, Any]
         assert mid in {m.id for m in target.mitigations}, what
 
 
-def _lowering_edits(rule_id: str, loaded: LoadedCase) -> tuple[int, int]:
+def _lowering_edits(rule_id: str, loaded: LoadedCase, as_of: str | None) -> tuple[int, int]:
     """(edits applied, edits that kept the rule's unmitigated flag and lowered it) for the
-    rule's own mitigation edits on ``loaded``; asserts that every kept flag is mitigated and lower."""
-    before = assess([loaded], PACK).cases[0]
+    rule's own mitigation edits on ``loaded`` assessed on ``as_of`` (the fixture's date, else
+    the case's); asserts that every kept flag is mitigated and lower."""
+    before = assess([loaded], PACK, as_of).cases[0]
     mine = [f for f in before.flags if f.rule == rule_id and not f.mitigated]
     assert mine, "the fixture's flag is expected to fire unmitigated"
     applied = lowered = 0
-    facts = {(f.type, f.id): f for f in flatten(loaded)}
+    facts = {(f.type, f.id): f for f in flatten(loaded, as_of)}
     for mid, alias, values in _mitigation_edits(PACK.by_id()[rule_id].rule):
         ev = next(e for e in mine[0].evidence if e.alias == alias)
         new = _apply_mitigation(loaded.document.data, facts[(ev.fact, ev.id)], values)
         if new is None:
             continue
         applied += 1
-        flag = {f.fingerprint: f for f in _assess(new).flags}.get(mine[0].fingerprint)
+        flag = {f.fingerprint: f for f in _assess(new, as_of=as_of).flags}.get(mine[0].fingerprint)
         if flag is not None:  # the edit may also remove the flag; if it stays, it is mitigated and lower
             assert mid in {m.id for m in flag.mitigations}
             assert SEVERITY_ORDER[flag.severity] < SEVERITY_ORDER[mine[0].severity]
@@ -496,7 +511,7 @@ def _lowering_edits(rule_id: str, loaded: LoadedCase) -> tuple[int, int]:
 
 
 @functools.cache
-def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any]]:
+def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any, str | None]]:
     out = []
     for t in SUITE.tests:
         rule = PACK.by_id().get(t.rule)
@@ -505,15 +520,15 @@ def _firing_unmitigated_fixtures() -> list[tuple[str, str, Any]]:
         # a fixture that expects a severity below the rule's expects a mitigated flag
         if t.expect.mitigated is True or t.expect.severity not in (None, rule.rule.severity):
             continue
-        out.append((t.rule, t.name, t.case))
+        out.append((t.rule, t.name, t.case, t.as_of))
     return out
 
 
-@pytest.mark.parametrize("rule_id, name, loaded", _firing_unmitigated_fixtures(),
-                         ids=[f"{r}: {n[:50]}" for r, n, _ in _firing_unmitigated_fixtures()])
-def test_a_rules_own_mitigation_lowers_its_flag(rule_id: str, name: str, loaded: LoadedCase) -> None:
+@pytest.mark.parametrize("rule_id, name, loaded, as_of", _firing_unmitigated_fixtures(),
+                         ids=[f"{r}: {n[:50]}" for r, n, _, _ in _firing_unmitigated_fixtures()])
+def test_a_rules_own_mitigation_lowers_its_flag(rule_id: str, name: str, loaded: LoadedCase, as_of: str | None) -> None:
     """The mitigation edit the property uses really mitigates (so the property is not vacuous)."""
-    applied, _ = _lowering_edits(rule_id, loaded)
+    applied, _ = _lowering_edits(rule_id, loaded, as_of)
     assert applied, "no mitigation of the rule could be applied to its own firing fixture"
 
 
@@ -522,8 +537,8 @@ def test_every_mitigable_rule_has_a_fixture_whose_flag_the_edit_lowers() -> None
     (and the check above) with nothing to compare for that rule: for every rule with such
     fixtures, one edit on one of them must keep the flag and lower it."""
     lowered: dict[str, int] = {}
-    for rule_id, _, loaded in _firing_unmitigated_fixtures():
-        lowered[rule_id] = lowered.get(rule_id, 0) + _lowering_edits(rule_id, loaded)[1]
+    for rule_id, _, loaded, as_of in _firing_unmitigated_fixtures():
+        lowered[rule_id] = lowered.get(rule_id, 0) + _lowering_edits(rule_id, loaded, as_of)[1]
     assert len(lowered) >= 5
     assert not [r for r, n in lowered.items() if n == 0], lowered
 
@@ -596,10 +611,16 @@ def narrowing_flags_on_widening(pack: RulePack, terms: dict[str, Any], edits: li
     return flags, later != terms
 
 
+# The property reads only the flags of narrowing rules, and a rule's flags do not depend on the
+# other rules of the pack (test_output_does_not_depend_on_the_order_of_rules): assessing with
+# the narrowing rules alone gives the same flags in a third of the time.
+NARROWING_PACK = _pack_of(narrowing_rules(PACK), Path(tempfile.mkdtemp(prefix="policycheck-narrowing-")))
+
+
 @settings(max_examples=S.examples(2))
 @given(terms=S.terms(), edits=st.lists(st.sampled_from(WIDENINGS), min_size=1, max_size=4))
 def test_a_widening_between_versions_never_yields_a_narrowing_flag(terms: dict[str, Any], edits: list[str]) -> None:
-    flags, changed = narrowing_flags_on_widening(PACK, terms, edits)
+    flags, changed = narrowing_flags_on_widening(NARROWING_PACK, terms, edits)
     assume(changed)
     assert not flags, flags
 
@@ -608,6 +629,7 @@ def test_the_pack_tags_its_narrowing_rules() -> None:
     """The widening property runs over rules tagged ``narrowing``; without any it proves nothing."""
     assert narrowing_rules(PACK), "no bundled rule is tagged 'narrowing' (tag the licence-timeline rules that " \
                                   "flag a version narrowing the one before)"
+    assert narrowing_rules(NARROWING_PACK) == narrowing_rules(PACK) == {r.id for r in NARROWING_PACK.rules}
 
 
 def test_the_widening_check_catches_a_rule_that_fires_on_widening(tmp_path: Path) -> None:

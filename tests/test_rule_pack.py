@@ -26,7 +26,12 @@ if TYPE_CHECKING:  # imported by name, pytest would try to collect the TestResul
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_URL = "https://www.gov.uk/government/publications/ai-foundation-models-initial-report"
-FAMILIES = {"licence-terms", "licence-timeline", "deals", "data-access"}
+# The rule families and the fewest rules each must hold. Issue 9 added licence-widening
+# (a version loosening the one before, reported as such) and model-family (a developer's
+# models compared release by release: a view with few rules of its own).
+FAMILY_SIZES = {"licence-terms": 5, "licence-timeline": 5, "licence-widening": 5, "deals": 5, "data-access": 5,
+                "model-family": 2}
+FAMILIES = set(FAMILY_SIZES)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,7 @@ def results(pack: RulePack) -> list[TestResult]:
     return run_suite(load_suite([bundled_rules_dir()]), pack)
 
 
-def test_the_pack_has_at_least_thirty_rules_in_the_four_families(pack: RulePack) -> None:
+def test_the_pack_has_at_least_thirty_rules_in_its_families(pack: RulePack) -> None:
     assert len(pack.rules) >= 30
     assert {r.family for r in pack.rules} == FAMILIES
     # The loader drops no rule file: the pack is exactly the files on disk, by name.
@@ -59,7 +64,7 @@ def test_the_suite_runs_every_fixture_on_disk(results: list[TestResult]) -> None
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_has_rules(pack: RulePack, family: str) -> None:
-    assert sum(r.family == family for r in pack.rules) >= 5
+    assert sum(r.family == family for r in pack.rules) >= FAMILY_SIZES[family]
 
 
 def test_every_rule_cites_the_report_with_a_paragraph_rationale_and_mitigation(pack: RulePack) -> None:

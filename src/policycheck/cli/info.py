@@ -47,11 +47,11 @@ def schema() -> None:
     """
     import json
 
-    from policycheck.model.case import Case
+    from policycheck.model.case import SCHEMA_VERSION, Case
 
     body = Case.model_json_schema()
     body["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    body["title"] = "policycheck case file v1"
+    body["title"] = f"policycheck case file v{SCHEMA_VERSION}"
     click.echo(json.dumps(body, indent=2, sort_keys=True))
 
 

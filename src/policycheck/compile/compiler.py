@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from policycheck.compile.ir import _OPPOSITE
 from policycheck.compile.ir import (
     All, Alternative, Compare, CompiledRule, Contains, EngineRule, Either, Exists, Known, Live, Missing, Pattern,
-    Ref, Test, complement, is_join, relax, split_joins,
+    Ref, Test, complement, is_join, relax, split_joins, split_joins_needing,
 )
 from policycheck.model.conditions import Check, Conjunction, FieldTest, MitigationSpec, PatternSpec, RefTest, RuleSpec
 from policycheck.model.vocabulary import FACT_TYPES, PREDECESSOR_LINKS
@@ -198,16 +198,23 @@ def _mitigation(spec: RuleSpec, name: str, mit: MitigationSpec, main: list[Patte
         parts = [tests] if relaxed else split_joins(tuple(relax(t, _linker(p.fact)) for t in tests))
         extra_negated += [Pattern(_copy(p.alias, k), p.fact, part, negated=True, role="mitigation",
                                   scope=_scope(spec, p, live=True)) for k, part in enumerate(parts)]
-    choices: list[list[Pattern]] = []
+    choices: list[list[tuple[Pattern, tuple[tuple[str, str], ...]]]] = []
     for pat in (*patterns, *extra):
         if pat.negated:
-            choices.append([pat])
+            choices.append([(pat, ())])
             continue
-        variants = itertools.product(split_joins(pat.tests), *(split_joins(r) for r in pat.refinements))
-        choices.append([Pattern(pat.alias, pat.fact, v[0], pat.scope, pat.negated, pat.role, tuple(v[1:]))
-                        for v in variants])
-    return [EngineRule(name if k == 0 else f"{name}#{k}", (*combo, *negated, *extra_negated))
-            for k, combo in enumerate(itertools.product(*choices))]
+        variants = itertools.product(split_joins_needing(pat.tests),
+                                     *(split_joins_needing(r) for r in pat.refinements))
+        choices.append([(Pattern(pat.alias, pat.fact, v[0][0], pat.scope, pat.negated, pat.role,
+                                 tuple(r for r, _ in v[1:])), tuple(x for _, n in v for x in n)) for v in variants])
+    out = []
+    for k, combo in enumerate(itertools.product(*choices)):
+        needs = {x for _, n in combo for x in n}
+        patterns_k = [Pattern(p.alias, p.fact, p.tests + tuple(Either((Exists(f, True), Missing(f)))
+                                                              for a, f in sorted(needs) if a == p.alias),
+                              p.scope, p.negated, p.role, p.refinements) for p, _ in combo]
+        out.append(EngineRule(name if k == 0 else f"{name}#{k}", (*patterns_k, *negated, *extra_negated)))
+    return out
 
 
 def _mitigation_fields(mit: MitigationSpec) -> dict[str, frozenset[str]]:

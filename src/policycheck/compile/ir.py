@@ -216,12 +216,21 @@ def split_joins(tests: tuple[Test, ...]) -> list[tuple[Test, ...]]:
     """Conjunctions without a join inside an "or": each top-level ``Either`` holding a join is
     expanded into one conjunction per branch (for a negated pattern, "no fact matches A or B"
     is "no fact matches A" and "no fact matches B")."""
-    out: list[tuple[Test, ...]] = [()]
+    return [tests for tests, _ in split_joins_needing(tests)]
+
+
+def split_joins_needing(tests: tuple[Test, ...]) -> list[tuple[tuple[Test, ...], tuple[tuple[str, str], ...]]]:
+    """``split_joins``, with what each conjunction needs of the other patterns: a branch that
+    takes "this side of the join is unknown" needs the other side to exist or be unknown (a
+    comparison with a field the other fact does not have can never hold)."""
+    out: list[tuple[tuple[Test, ...], tuple[tuple[str, str], ...]]] = [((), ())]
     for t in tests:
         if isinstance(t, Either) and any(is_join(x) for x in t.items):
-            out = [(*o, x) for o in out for x in t.items]
+            join = next(x for x in t.items if isinstance(x, Ref) and is_join(x))
+            out = [((*o, x), (*n, *(((join.alias, join.other),) if isinstance(x, Missing) else ())))
+                   for o, n in out for x in t.items]
         else:
-            out = [(*o, t) for o in out]
+            out = [((*o, t), n) for o, n in out]
     return out
 
 

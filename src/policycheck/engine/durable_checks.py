@@ -8,7 +8,11 @@ Each refusal is a durable bug described in docs/engine.md:
 * a reference from or to a list field: error 312;
 * an ordering or ``ne`` join from a ``none`` pattern to a field not every fact of the other
   type has: error 311, and guarding the field on the positive side would change when the
-  rule fires (fields in ``ALWAYS_PRESENT`` are safe).
+  rule fires (fields in ``ALWAYS_PRESENT`` are safe);
+* a ``none`` or mitigation pattern that compares two of its own fields inside ``any_of``, or
+  whose three-valued ("true or undecided") form has more alternatives than durable
+  registers: each test becomes "holds, or its field is unknown", and durable expands the
+  "or"s (error 113 at registration; at most ``RELAXED_BUDGET`` alternatives).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from policycheck.errors import Problem
-from policycheck.model.conditions import Conjunction, PatternSpec, RefTest, RuleSpec
+from policycheck.model.conditions import Conjunction, FieldTest, PatternSpec, RefTest, RuleSpec
 from policycheck.model.vocabulary import ALWAYS_PRESENT, FACT_TYPES
 
 
@@ -34,6 +38,8 @@ def load_problems(spec: RuleSpec) -> list[Problem]:
             for p in (*mit.all, *mit.none):
                 mtypes[p.alias] = p.fact
                 problems += _conjunctions(p.alias, p.fact, p.where, p.any_of, mtypes)
+    for p in (*spec.when.none, *(q for mit in spec.mitigations for q in mit.all), *(q for mit in spec.mitigations for q in mit.none)):
+        problems += _deep_relaxed(p)
     for positives in spec.when.alternatives():
         types = {p.alias: p.fact for p in positives}
         problems += _negated_order_joins(spec.when.none, types)
@@ -67,6 +73,35 @@ def _list_refs(fact: str, checks: Iterable[object], types: dict[str, str]) -> li
             out.append(Problem(f"cannot compare list fields by reference ('{kinds[0]}' with '{kinds[1]}')",
                                c.loc.location()))
     return out
+
+
+RELAXED_BUDGET = 48
+
+
+def _alternatives(checks: Iterable[object]) -> int:
+    """How many "or" alternatives the relaxed form of a conjunction of checks expands to."""
+    n = 1
+    for c in checks:
+        if isinstance(c, RefTest):
+            n *= 1 if c.op == "eq" and c.other == "id" else 2
+        elif isinstance(c, FieldTest):
+            size = len(c.value) if c.op in ("in", "not_in", "contains_any", "contains_all") else 1
+            n *= {"in": size + 1, "contains_any": size + 1}.get(c.op, 2 ** size)
+    return n
+
+
+def _deep_relaxed(p: PatternSpec) -> list[Problem]:
+    """A pattern the compiler relaxes that durable cannot register (error 113)."""
+    width = _alternatives(p.where.checks) * (sum(_alternatives(b.checks) for b in p.any_of) or 1) \
+        * max(1, len({c.field for c in p.checks()}))
+    if width > RELAXED_BUDGET:
+        return [Problem(f"this 'none' or mitigation pattern has too many tests for the engine to decide it when "
+                        f"fields are unknown ({width} alternatives, at most {RELAXED_BUDGET}; durable_rules error "
+                        "113); split it into several patterns or rules", p.loc.location())]
+    return [Problem("a 'none' or mitigation pattern cannot compare two of its own fields inside any_of "
+                    "(durable_rules error 113); move the comparison to 'where' or split the rule",
+                    branch.loc.location())
+            for branch in p.any_of if any(isinstance(c, RefTest) and c.alias == p.alias for c in branch.checks)][:1]
 
 
 def _negated_order_joins(patterns: Iterable[PatternSpec], types: dict[str, str]) -> list[Problem]:

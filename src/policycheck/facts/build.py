@@ -149,7 +149,7 @@ def spans(loaded: LoadedCase) -> list[tuple[str, str, Path_, Span]]:
     for i, d in enumerate(case.deals):
         out.append(("deal", d.id, ("deals", i), dspans[d.id]))
         for k, g in enumerate(d.governance if isinstance(d.governance, list) else ()):
-            out.append(("governance", f"{d.id}#{k}", ("deals", i, "governance", k), tl.grant_span(d, g, dspans[d.id])))
+            out.append(("governance", f"{d.id}#{k}", ("deals", i, "governance", k), tl.grant_span(d, g)))
     for i, ch in enumerate(case.data_access_changes):
         out.append(("data_access_change", ch.id, ("data_access_changes", i), tl.change_span(ch)))
     return out
@@ -282,8 +282,7 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str) -> F
         b.put_all(("amount", "currency", "amount_basis", "amount_up_to"), amount, path + ("amount",))
     gov: Any = d.governance
     if isinstance(d.governance, list):   # the rights held at the instant
-        held = [g if isinstance(g, str) else g.right for g in d.governance
-                if tl.grant_span(d, g, span).live(now) or not span.live(now)]
+        held = [g if isinstance(g, str) else g.right for g in d.governance if tl.grant_span(d, g).live(now)]
         gov = list(dict.fromkeys(held))
     b.put("governance", gov, path + ("governance",))
     b.put("has_governance_rights", gov if gov in (None, c.UNKNOWN) else bool(gov), path + ("governance",))

@@ -8,10 +8,11 @@ started, and *live* while the span has not ended:
 * a licence version: from its ``date`` until its ``until``, else the next version's date;
 * a deal: from its ``date`` until its ``until``, else the date of the first later deal that
   ``supersedes`` it;
-* a governance grant: from its ``since`` (else the deal's date) until its ``until``;
+* a governance grant: from its ``since`` (else the deal's date) until its ``until`` (its own
+  dates, whether or not the deal is still in force);
 * a model: from its ``release_date`` (always present when the date is unknown);
 * a data-access change: from its ``date`` (effective), or its ``announced`` date when it is
-  only announced;
+  only announced (always, when that date is unknown);
 * parties and the case itself: always.
 """
 
@@ -83,11 +84,11 @@ def deal_spans(case: c.Case) -> dict[str, Span]:
     return out
 
 
-def grant_span(deal: c.Deal, grant: c.GovernanceRight | c.GovernanceGrant, deal_span: Span) -> Span:
+def grant_span(deal: c.Deal, grant: c.GovernanceRight | c.GovernanceGrant) -> Span:
+    """A right's own dates: from its ``since`` (else the deal's date) until its ``until``."""
     if isinstance(grant, str):
-        return deal_span
-    ends = [x for x in (grant.until, deal_span.end) if x is not None]
-    return Span(grant.since or deal.date, min(ends, key=day) if ends else None)
+        return Span(deal.date)
+    return Span(grant.since or deal.date, grant.until)
 
 
 def model_span(m: c.Model) -> Span:
@@ -95,8 +96,10 @@ def model_span(m: c.Model) -> Span:
 
 
 def change_span(ch: c.DataAccessChange) -> Span:
-    if ch.stage == "announced" and isinstance(ch.announced, str) and ch.announced != c.UNKNOWN:
-        return Span(ch.announced)
+    """An effective change from its date; an announced one from its announcement (always
+    there when the announcement date is unknown: the case records it as announced)."""
+    if ch.stage == "announced":
+        return Span(ch.announced) if isinstance(ch.announced, str) and ch.announced != c.UNKNOWN else ALWAYS
     return Span(ch.date)
 
 

@@ -258,8 +258,8 @@ DECLARATIONS: Declarations = {
         "version": taken(f"{_V}.version", "Version name"),
         "seq": derived("int", _V, "Position in the licence's timeline, from 1", always=True),
         "date": taken(f"{_V}.date", "Date the version took effect"),
-        "until": derived("date", _V, "Date the version stopped being in force: its own 'until', else the next "
-                         "version's date (absent while in force)"),
+        "until": derived("date", _V, "Date the version stops being in force: the earlier of its own 'until' and "
+                         "the next version's date, once that version has started (absent otherwise)"),
         "previous": derived("id", _V, "Id of the previous version of the same licence (absent for the first)"),
         "spdx": taken(f"{_V}.spdx", "SPDX id or LicenseRef- name"),
         "models": taken(f"{_L}.models", "Model ids the licence covers"),
@@ -318,8 +318,8 @@ DECLARATIONS: Declarations = {
         "id": taken(f"{_D}.id", "Deal id"),
         "title": taken(f"{_D}.title", "Title"),
         "date": taken(f"{_D}.date", "Date of the agreement or round"),
-        "until": derived("date", _D, "Date the terms ended: the deal's 'until', else the date of the first later "
-                         "deal that supersedes it (absent while in force)"),
+        "until": derived("date", _D, "Date the terms end: the earlier of the deal's 'until' and the date of the "
+                         "first later deal that supersedes it, once made (absent otherwise)"),
         "supersedes": taken(f"{_D}.supersedes", "Ids of earlier deals whose terms this one replaces"),
         "partner": taken(f"{_D}.partner", "Party id of the investor, cloud provider or distributor"),
         "developer": taken(f"{_D}.developer", "Party id of the FM developer"),
