@@ -3,6 +3,13 @@
 The shape tests pin the neutral form and the JSON durable_rules is given for each construct
 (engine/durable_translate.py; engine/durable.py adds the sentinel, not us); the behaviour
 tests run small rules through ``assess`` to show each shape means what the rule author wrote.
+
+Every pattern starts with its type and its scope: a licence_version pattern tests the rule's
+``applies_to`` kinds, and every pattern but a predecessor (reached through ``previous`` /
+``previous_model``) or a ``past`` one needs a fact in force (``w__live``). Then come its tests;
+``present`` / ``complete`` / refuters decide fired, clear, not assessed or not applicable
+(three-valued: unknown and unstated fields are undecided, and a ``none`` pattern that might
+match blocks the rule and leaves it not assessed).
 """
 
 from __future__ import annotations
