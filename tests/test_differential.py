@@ -231,7 +231,8 @@ def make_pack(rules: list[dict[str, Any]]) -> RulePack:
         doc = Document(f"{rule.id}.yaml", data, {})
         compiled, problems = check_rule(rule, doc)
         # a rule durable cannot register is refused at load (docs/engine.md); compare only the rest
-        assume(not any("error 113" in p.message for p in problems))  # refused at load, with a reason
+        if currently_in_test_context():  # refused at load, with a reason: compare only the rest
+            assume(not any("error 113" in p.message for p in problems))
         assert compiled is not None, [p.render() for p in problems]
         loaded.append(LoadedRule(compiled, "generated", doc.file, 1, doc, json.dumps(data, sort_keys=True).encode()))
     digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
