@@ -151,3 +151,13 @@ def test_a_flag_points_at_the_term_of_the_any_of_branch_that_matched(pack, befor
     assert flag.operative is not None and flag.operative.field == field
     line = text.splitlines()[flag.operative.line - 1]
     assert ("price" if field == "price_after" else "ai_training_ban") in line and "after" in line
+
+
+def test_missing_facts_list_only_facts_the_rule_can_read() -> None:
+    """A not-assessed rule's fields to fill in never include a `none` candidate outside the
+    rule's applies_to (a terms-of-service version for a model-licence rule)."""
+    data = ROOT / "tests" / "data" / "scope-missing"
+    own = load_rules([data / "rules"], bundled=False)
+    (rule,) = assess(load_case(data / "case.yaml"), own).cases[0].rules
+    assert rule.status == "not assessed"
+    assert [(m.id, m.field) for m in rule.missing] == [("m@1", "osi_approved")]

@@ -352,7 +352,9 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
 
 
 def _drop_board_seat(entity: dict[str, Any]) -> None:
-    entity["governance"] = [g for g in entity.get("governance") or [] if g != "board_seat"] \
+    """No board seat: drop it, whether a bare right or a grant ``{right: board_seat, since, until}``."""
+    entity["governance"] = [g for g in entity.get("governance") or []
+                            if g != "board_seat" and not (isinstance(g, dict) and g.get("right") == "board_seat")] \
         if isinstance(entity.get("governance"), list) else []
 
 

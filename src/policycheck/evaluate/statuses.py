@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from policycheck.compile.ir import CompiledRule, Ref, Test
+from policycheck.compile.ir import All, Compare, CompiledRule, Either, Ref, Test
 from policycheck.evaluate.flags import missing_fact
 from policycheck.evaluate.snapshot import RuleRun, Snapshot
 from policycheck.facts import Fact
@@ -57,11 +57,25 @@ def _missing(compiled: CompiledRule, run: RuleRun, facts: list[Fact], loaded: Lo
                 continue
             alias = re.sub(r"_or[0-9]+$", "", pattern.alias)
             for fact in facts:
-                if fact.type == pattern.fact and fact.live and _linked(pattern.tests, fact, bound):
+                if fact.type == pattern.fact and fact.live and _in_scope(pattern.scope, fact) \
+                        and _linked(pattern.tests, fact, bound):
                     for name in sorted(alt.fields.get(alias, ())):
                         if fact.status(name) in ("unknown", "unstated"):
                             out[(fact.key, name)] = missing_fact(fact, name, loaded)
     return [out[key] for key in sorted(out)]
+
+
+def _in_scope(scope: tuple[Test, ...], fact: Fact) -> bool:
+    """Whether the pattern's scope admits ``fact`` (the licence kinds the rule applies to)."""
+    kinds = {t.value for t in _leaves(scope) if isinstance(t, Compare) and t.field == "licence_kind"}
+    return not kinds or fact.values.get("licence_kind") in kinds
+
+
+def _leaves(tests: tuple[Test, ...]) -> list[Test]:
+    out: list[Test] = []
+    for t in tests:
+        out += _leaves(t.items) if isinstance(t, (All, Either)) else [t]
+    return out
 
 
 def _linked(tests: tuple[Test, ...], fact: Fact, bound: dict[str, Fact]) -> bool:
