@@ -25,7 +25,8 @@ from policycheck.facts import day, flatten, instants, spans
 from policycheck.facts.timeline import Span, is_date
 from policycheck.io.reader import Path_
 from policycheck.load.cases import LoadedCase
-from policycheck.load.rules import RulePack
+from policycheck.facts import Fact
+from policycheck.load.rules import LoadedRule, RulePack
 from policycheck.model.assessment import Assessment, CaseAssessment, ConditionResult, Flag, LaterEvent, PackInfo, Window
 from policycheck.model.rule import SEVERITY_ORDER
 
@@ -59,15 +60,15 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
     compiled = compile_pack(pack)
     dated = spans(loaded)
     moments = instants([s for *_, s in dated], date)
-    found: dict[str, dict[str, Flag]] = {}     # instant -> fingerprint -> flag
+    found: dict[str, dict[str, _Found]] = {}   # instant -> fingerprint -> what to build the flag from
     snap = None
     for t in moments:
         snap = _snapshot.run(engine, compiled, flatten(loaded, t), t)
         found[t] = {}
-        for lr, comp in zip(pack.rules, compiled):
+        for lr in pack.rules:
             for fired in snap.rules[lr.rule.id].fired:
-                flag = _flags.build(lr, fired, snap.facts, loaded)
-                found[t].setdefault(flag.fingerprint, flag)
+                keys = (snap.facts[i].key for i in fired.combo)
+                found[t].setdefault(_flags.fingerprint(case.id, lr.rule.id, keys), (lr, fired, snap.facts))
     assert snap is not None and snap.at == at
     runs = {lr.rule.id: (lr, comp, snap.rules[lr.rule.id]) for lr, comp in zip(pack.rules, compiled)}
     written: dict[str, str] = {at: date}   # a day as the case writes it (2021, not 2021-01-01)
@@ -75,7 +76,7 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
         for d in (span.start, span.end):
             if d is not None and len(d) > len(written.get(day(d), "")):
                 written[day(d)] = d
-    current, history = _windows(found, moments, written)
+    current, history = _windows(found, moments, written, loaded)
     outcomes = [_statuses.rule_result(lr, comp, run, snap, loaded, any(f.rule == lr.rule.id for f in current))
                 for lr, comp, run in runs.values()]
     conditions = _statuses.conditions(current, outcomes)
@@ -87,10 +88,14 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
                           after_as_of=_after(loaded, dated, at), items=items, rules=outcomes)
 
 
-def _windows(found: dict[str, dict[str, Flag]], moments: list[str], written: dict[str, str]
+_Found = tuple[LoadedRule, _snapshot.Fired, list[Fact]]
+
+
+def _windows(found: dict[str, dict[str, _Found]], moments: list[str], written: dict[str, str], loaded: LoadedCase
              ) -> tuple[list[Flag], list[Flag]]:
     """Current flags (found on the last instant) and history flags (found before, not on it),
-    each with the window of its last run of instants (dates as the case writes them)."""
+    each with the window of its last run of instants (dates as the case writes them). Each
+    flag is rendered once, from the last instant of its run."""
     last = moments[-1]
     current, history = [], []
     seen = {fp for t in moments for fp in found[t]}
@@ -100,7 +105,8 @@ def _windows(found: dict[str, dict[str, Flag]], moments: list[str], written: dic
         start = end
         while start > 0 and start - 1 in hits:
             start -= 1
-        flag = found[moments[end]][fp]
+        lr, fired, facts = found[moments[end]][fp]
+        flag = _flags.build(lr, fired, facts, loaded)
         if moments[end] == last:
             current.append(flag.model_copy(update={"window": Window(since=written.get(moments[start]))}))
         else:
