@@ -74,7 +74,10 @@ Matching, in each snapshot.
   no fact matches its ``none`` patterns, true or undecided); it is *pending* when it does not
   apply but would if its undecided tests came out its way (those of its positive patterns
   true, those of its ``none`` patterns false): it cannot be decided because a fact is unknown.
-  The flag's severity is the lowest of the rule's and the applied mitigations'.
+  An escalation (``escalated_by``) applies the same way. The flag's severity is the highest of
+  the rule's and the applied escalations', lowered to the lowest applied mitigation's.
+* A rule with ``relationship: <deal alias>`` gives one flag per partner and developer of that
+  deal: the most severe of its matches (ties: the latest deal, then the larger deal id).
 
 Statuses (at D).
 * Rule: ``fired`` (a current flag); ``not applicable`` (no present combination); ``clear``
@@ -200,18 +203,19 @@ class _Fields:
                     frozenset(self.unstated), start, end, grants)
 
 
-_PARTY = ("name", "roles", "leading_markets")
+_PARTY = ("name", "roles", "supplies")
 _MODEL = ("name", "developer", "release_date", "weights", "training_data", "training_code", "parameters_billions",
-          "size_class", "frontier")
+          "size_class", "frontier", "own_platform_data")
 _TERMS = ("weights_access", "commercial_use", "research_only", "licensor_may_change_terms", "revocation",
           "remote_restriction", "must_use_latest_version", "hosted_service_restriction", "attribution_required",
           "naming_requirement", "restrictions_pass_to_derivatives", "distillation_counts_as_derivative",
           "osi_approved", "marketed_as_open", "terminates_on_ip_claim", "field_of_use_restrictions",
-          "geographic_restrictions")
+          "geographic_restrictions", "terms_depend_on_use", "exclusive")
 _LISTS = ("field_of_use_restrictions", "geographic_restrictions")
 _DEAL = ("title", "date", "partner", "developer", "supersedes", "forms", "stake_pct", "compute", "distribution",
          "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
-         "priority_accelerator_access", "developer_multihoming")
+         "priority_accelerator_access", "developer_multihoming", "shares", "partner_accelerators",
+         "compute_available_in_uk")
 _CHANGE = ("holder", "resource", "date", "stage", "announced")
 
 
@@ -247,7 +251,10 @@ def _all_facts(case: c.Case, d: str) -> list[Fact]:
         f = _Fields("party", p.id)
         for name in _PARTY:
             f.put(name, getattr(p, name))
-        f.derived("holds_leading_position", p.leading_markets, bool(p.leading_markets))
+        lm = p.leading_markets
+        f.put("leading_markets", lm if not isinstance(lm, list) else
+              [x if isinstance(x, str) else x.market for x in lm])
+        f.derived("holds_leading_position", lm, bool(lm))
         out.append(f.done())
     models = [m for m in case.models if (_known_date(m.release_date) or d) <= d]
     for m in case.models:
@@ -291,6 +298,7 @@ def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.Licenc
     f = _Fields("licence_version", f"{lic.id}@{n}")
     f.values.update(licence=lic.id, licence_name=lic.name, licence_kind=lic.kind, licensor=lic.licensor,
                     version=v.version, seq=n, date=v.date)
+    f.put("licensee", lic.licensee)
     f.put("models", lic.models)
     nxt = present[n] if n < len(present) else None
     ends = [x for x in (v.until, None if nxt is None else nxt.date) if x is not None]
@@ -319,7 +327,10 @@ def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.Licenc
                 f.values[f"{name}_added"] = added
                 f.values[f"{name}_grew"] = bool(added)
     f.group("has_user_threshold", t.user_threshold, c.UserThreshold,
-            {"threshold_metric": "metric", "threshold_limit": "limit", "threshold_above": "above"})
+            {"threshold_metric": "metric", "threshold_limit": "limit", "threshold_above": "above",
+             "threshold_measured": "measured"})
+    f.group("has_royalty", t.royalty, c.Royalty,
+            {"royalty_rate_pct": "rate_pct", "royalty_metric": "metric", "royalty_limit": "limit"})
     f.group("output_training_ban", t.output_training_ban, c.OutputTrainingBan,
             {"output_ban_scope": "scope", "output_ban_exempts_licensor_family": "exempts_licensor_family"})
     f.group("has_aup", t.acceptable_use_policy, c.AcceptableUsePolicy,
@@ -337,6 +348,13 @@ def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
         f.values["until"] = until
     f.group(None, d.amount, c.Money, {"amount": "value", "currency": "currency", "amount_basis": "basis",
                                       "amount_up_to": "up_to"})
+    flow = _flow(d)
+    f.put("amount_flow", flow)
+    if flow == "investment":
+        f.put("invested_to_date", _invested(d, present))
+    elif flow is None or flow == c.UNKNOWN:
+        if d.amount is not None:
+            f.put("invested_to_date", flow)
     grants = None
     if isinstance(d.governance, list):
         grants = tuple((g, None, None) if isinstance(g, str) else
@@ -346,8 +364,47 @@ def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
         for name in ("governance", "has_governance_rights", "has_board_seat"):
             f.put(name, d.governance)
     f.group("staff_hired", d.staff_hired, c.StaffHire,
-            {"staff_count": "count", "key_staff_hired": "key_staff", "hire_with_licence": "with_licence"})
+            {"staff_count": "count", "key_staff_hired": "key_staff", "hire_with_licence": "with_licence",
+             "hire_with_investment": "with_investment"})
     return f.done(start=day(d.date), end=None if until is None else day(until), grants=grants)
+
+
+def _flow(d: c.Deal) -> Any:
+    """Money flow: stated, else from the forms (equity/convertible/credits: investment)."""
+    if isinstance(d.amount, c.Money) and d.amount.flow is not None:
+        return d.amount.flow
+    if d.forms is None or d.forms == c.UNKNOWN or not d.forms:
+        return d.forms if d.forms == c.UNKNOWN else None
+    forms = set(d.forms)
+    if forms & {"equity", "convertible", "cloud_credits"}:
+        return "investment"
+    return {frozenset({"committed_cloud_spend"}): "developer_spend",
+            frozenset({"licence_fee"}): "licence_fee"}.get(frozenset(forms))
+
+
+def _invested(d: c.Deal, present: list[c.Deal]) -> Any:
+    if not isinstance(d.amount, c.Money):
+        return d.amount
+    mine = [o for o in present if o.partner == d.partner and o.developer == d.developer
+            and day(o.date) <= day(d.date) and (o is d or _flow(o) == "investment")]
+    if any(not isinstance(o.amount, c.Money) for o in mine):
+        return c.UNKNOWN if any(o.amount == c.UNKNOWN for o in mine) else None
+    return sum(o.amount.value for o in mine if isinstance(o.amount, c.Money) and o.amount.currency == d.amount.currency)
+
+
+def _rose(before: Any, after: Any) -> Any:
+    if before is None or after is None:
+        return None
+    if before == c.UNKNOWN or after == c.UNKNOWN:
+        return c.UNKNOWN
+    after_amount = 0 if after == "free" else after.amount
+    if before == "free" or before.amount == 0:
+        return after_amount > 0
+    if after == "free":
+        return False
+    if before.unit.strip().lower() != after.unit.strip().lower() or before.currency != after.currency:
+        return c.UNKNOWN
+    return after.amount > before.amount
 
 
 def _change(ch: c.DataAccessChange) -> Fact:
@@ -361,14 +418,19 @@ def _change(ch: c.DataAccessChange) -> Fact:
             f.values.update({f"free_{side}": True, f"price_{side}": 0})
         elif isinstance(price, c.Price):
             f.values.update({f"free_{side}": price.amount == 0, f"price_{side}": price.amount})
-            if side == "after":
-                f.values["price_unit"] = price.unit
+            f.values["price_unit" if side == "after" else "price_unit_before"] = price.unit
         else:  # unknown or left out: so is everything read from the price, the unit included
             f.put(f"free_{side}", price)
             f.put(f"price_{side}", price)
-            if side == "after":
-                f.put("price_unit", price)
+            f.put("price_unit" if side == "after" else "price_unit_before", price)
         f.put(f"ai_training_ban_{side}", terms.ai_training_ban)
+        f.group(f"free_tier_{side}", terms.free_tier, c.FreeTier,
+                {"free_tier_limit_after": "limit"} if side == "after" else {})
+    f.put("price_rose", _rose(ch.before.price, ch.after.price))
+    rows = ch.after.prices
+    ai = None if rows is None else any(r.use == "ai" for r in rows)
+    f.put("ai_use_priced_after", ai)
+    f.put("use_dependent_after", True if ai else ch.after.terms_depend_on_use)
     lic = ch.after.exclusive_licensee
     if lic == "none":
         f.values["exclusive_after"] = False
@@ -715,7 +777,9 @@ def _snapshot(spec: RuleSpec, facts: Sequence[Fact], t: str) -> _Snapshot:
                     states = {m.id: _mitigation(m, slots, combo, facts, t, kinds) for m in spec.mitigations}
                     applied = sorted(m for m, s in states.items() if s == "applied")
                     pending = sorted(m for m, s in states.items() if s == "pending")
-                    severity = min([rule.severity, *(by_id[m].severity for m in applied)],
+                    up = [by_id[m].severity for m in applied if by_id[m].raises]
+                    down = [by_id[m].severity for m in applied if not by_id[m].raises]
+                    severity = min([max([rule.severity, *up], key=SEVERITY_ORDER.__getitem__), *down],
                                    key=SEVERITY_ORDER.__getitem__)
                     fired[key] = RefFlag(rule.id, tuple((s.alias, facts[j].id) for s, j in zip(slots, combo)),
                                          severity, tuple(applied), tuple(pending))
@@ -728,7 +792,28 @@ def _snapshot(spec: RuleSpec, facts: Sequence[Fact], t: str) -> _Snapshot:
             for j, name in gaps:
                 missing[(j, name)] = facts[j].status(name)
             blocking = blocking or any(facts[j].live(t) for j, _ in gaps)
+    if rule.relationship is not None:
+        fired = _by_relationship(rule.relationship, fired, facts)
     return _Snapshot(fired, present_total, unsettled, missing, blocking)
+
+
+def _by_relationship(alias: str, fired: dict[frozenset[tuple[str, str]], RefFlag], facts: Sequence[Fact]
+                     ) -> dict[frozenset[tuple[str, str]], RefFlag]:
+    """One flag per partner-developer relationship: the most severe match, then the latest deal."""
+    deals = {f.id: f for f in facts if f.type == "deal"}
+    out: dict[frozenset[tuple[str, str]], RefFlag] = {}
+    for flag in fired.values():
+        deal = deals[dict(flag.facts)[alias]]
+        key = frozenset({("relationship", f"{deal.values['partner']}~{deal.values['developer']}")})
+        rank = (SEVERITY_ORDER[flag.severity], day(deal.values["date"]), deal.id)
+        held = out.get(key)
+        if held is None:
+            out[key] = flag
+            continue
+        other = deals[dict(held.facts)[alias]]
+        if rank > (SEVERITY_ORDER[held.severity], day(other.values["date"]), other.id):
+            out[key] = flag
+    return out
 
 
 def evaluate_rule(spec: RuleSpec, case: c.Case, as_of: str | None = None) -> RefOutcome:
@@ -780,7 +865,7 @@ def conditions(rules: Sequence[RuleSpec], outcomes: Mapping[str, RefOutcome]) ->
         severities = {f.severity for o in mine for f in o.flags}
         if severities & {"medium", "high"}:
             out[cond] = "concern"
-        elif severities:
+        elif "low" in severities:          # info flags are notes: never watch
             out[cond] = "watch"
         elif all(o.present == 0 for o in mine):
             out[cond] = "not applicable"

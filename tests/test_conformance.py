@@ -146,11 +146,11 @@ def _load(entry: Entry, case: dict[str, Any], tmp: Path) -> tuple[RulePack, Any]
 def _view_engine(entry: Entry, pack: RulePack, loaded: Any) -> dict[str, Any]:
     (body,) = (assess(loaded, pack, as_of=entry.as_of) if entry.as_of else assess(loaded, pack)).cases
     flags = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
-                    tuple(sorted(m.id for m in f.mitigations)), tuple(sorted(p.id for p in f.pending)))
+                    tuple(sorted(m.id for m in (*f.mitigations, *f.escalations))), tuple(sorted(p.id for p in f.pending)))
                    for f in body.flags)
     history = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
-                      tuple(sorted(m.id for m in f.mitigations)), tuple(sorted(p.id for p in f.pending)),
-                      f.window.since, f.window.until) for f in body.history)
+                      tuple(sorted(m.id for m in (*f.mitigations, *f.escalations))),
+                      tuple(sorted(p.id for p in f.pending)), f.window.since, f.window.until) for f in body.history)
     return {"flags": flags, "history": history, "rules": {r.rule: r.status for r in body.rules},
             "conditions": {c.condition: c.status for c in body.conditions},
             "after_as_of": sorted((e.item, e.id) for e in body.after_as_of if e.item in _FACT_ITEMS),

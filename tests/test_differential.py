@@ -255,8 +255,8 @@ def engine_view(pack: RulePack, case: Any, as_of: str | None = None) -> dict[str
             assume("error code: 113" not in str(exc))
         raise
     flags = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity,
-                    tuple(m.id for m in f.mitigations), tuple(sorted(p.id for p in f.pending))) for f in result.flags)
-    history = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity, tuple(m.id for m in f.mitigations),
+                    tuple(sorted(m.id for m in (*f.mitigations, *f.escalations))), tuple(sorted(p.id for p in f.pending))) for f in result.flags)
+    history = sorted((f.rule, tuple((e.alias, e.id) for e in f.evidence), f.severity, tuple(sorted(m.id for m in (*f.mitigations, *f.escalations))),
                       *(None if d is None else day(d) for d in (f.window.since, f.window.until)))  # 2023 -> 2023-01-01
                      for f in result.history)
     return {"flags": flags, "history": history, "status": {r.rule: r.status for r in result.rules},

@@ -160,7 +160,7 @@ def test_a_changed_kind_follows_too() -> None:
 
 
 @pytest.mark.parametrize(("declaration", "message"), [
-    (v.taken("deals[].amount", "a structure"), "holds fields \\(value, currency, basis, up_to\\)"),
+    (v.taken("deals[].amount", "a structure"), "holds fields \\(value, currency, basis, up_to, flow\\)"),
     (v.taken("deals[].staff_hired", "a structure or none"), "holds fields"),
     (v.taken("deals[].amout.value", "misspelt"), "no field 'amout'"),
     (v.taken("deals.amount", "a list stepped into without []"), "holds no fields"),
@@ -230,7 +230,7 @@ def test_facts_table_lists_every_field_with_its_source() -> None:
     (seat,) = [x for x in lines if x.startswith("deal.has_board_seat ")]
     assert "<- derived from deals[].governance" in seat
     (scope,) = [x for x in lines if x.startswith("licence_version.output_ban_scope ")]
-    assert scope.endswith("[competing_models, other_models, any_model]")
+    assert scope.endswith("[competing_models, foundation_models, other_models, any_model]")
 
 
 def test_facts_search_without_a_match_is_an_error() -> None:

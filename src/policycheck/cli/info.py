@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from policycheck.cli.common import Fail, load_cases, load_pack, rules_option
+from policycheck.cli.common import Fail, guard, load_cases, load_pack, rules_option
 
 
 @click.command()
@@ -22,19 +22,42 @@ def validate(paths: tuple[str, ...]) -> None:
 
 @click.command(name="rules")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--section", metavar="SECTION",
+              help="Only rules citing this report section or a part of it (3.3 matches 3.3.1 and 3.3.1(c); "
+                   "3.3.1 does not match 3.3.10); a table also shows what the section describes and how it is "
+                   "covered.")
+@click.option("--coverage", "coverage_file", type=click.Path(), metavar="FILE",
+              help="Coverage file: the report's sections and which rules encode each mechanism "
+                   "[default: the bundled docs/coverage.yaml].")
 @rules_option
-def rules_cmd(fmt: str, rules_dirs: tuple[str, ...], no_bundled: bool) -> None:
-    """List the rules: id, severity, conditions, citation and title.
+def rules_cmd(fmt: str, section: str | None, coverage_file: str | None, rules_dirs: tuple[str, ...],
+              no_bundled: bool) -> None:
+    """List the rules: id, severity, conditions, cited sections and title.
+
+    The Markdown catalogue (docs/rules.md) takes chapter 3 section by section: the mechanisms
+    each section describes, the rules that encode them or the reason none does (from the
+    coverage file), and the rules citing the section. With --no-bundled and no --coverage,
+    only the coverage file's section list is used (its mechanisms name bundled rules).
 
     \b
     Example:
-        policycheck rules
+        policycheck rules --section 3.3.1
         policycheck rules --format markdown > docs/rules.md
     """
     from policycheck.render import catalogue
 
     pack = load_pack(rules_dirs, no_bundled)
-    click.echo(catalogue.render(pack, fmt), nl=False)
+    coverage = guard(lambda: catalogue.load_coverage(coverage_file))
+    if no_bundled and coverage_file is None:
+        coverage = coverage.without_mechanisms()
+
+    def run() -> str:
+        try:
+            return catalogue.render(pack, fmt, coverage=coverage, section=section)
+        except catalogue.SectionError as exc:  # one line, no file to point at
+            raise Fail([exc.line]) from None
+
+    click.echo(guard(run), nl=False)
 
 
 @click.command()

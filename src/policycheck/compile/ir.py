@@ -199,8 +199,27 @@ def complement(test: Test) -> Test | None:
         return None if any(p is None for p in parts) else Either(tuple(p for p in parts if p is not None))
     if isinstance(test, Either):
         parts = [complement(t) for t in test.items]
-        return None if any(p is None for p in parts) else All(tuple(p for p in parts if p is not None))
+        if any(p is None for p in parts):
+            return None
+        return _factored(tuple(p for p in parts if p is not None))
     return None
+
+
+def _factored(parts: tuple[Test, ...]) -> Test:
+    """``All(parts)``, with a branch every part shares taken out: All(A1 or N, A2 or N) is
+    (A1 and A2) or N. The complement of ``contains_any`` over n values would otherwise be an
+    "and" of n "or"s, which the engine expands to 2^n alternatives (durable_rules error 113)."""
+    if len(parts) > 1 and all(isinstance(p, Either) for p in parts):
+        shared = [x for x in parts[0].items if all(x in p.items for p in parts)]  # type: ignore[union-attr]
+        if shared:
+            rests = []
+            for p in parts:
+                rest = tuple(x for x in p.items if x not in shared)  # type: ignore[union-attr]
+                if not rest:
+                    return Either(tuple(shared))
+                rests.append(rest[0] if len(rest) == 1 else Either(rest))
+            return Either((All(tuple(rests)), *shared))
+    return All(parts)
 
 
 def fields_of(test: Test) -> set[str]:

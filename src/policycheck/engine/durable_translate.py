@@ -154,8 +154,30 @@ def _test(test: ir.Test) -> dict[str, Any]:
     if isinstance(test, ir.Ref):
         return _ref(test)
     if isinstance(test, ir.All):
-        return _and([_test(t) for t in test.items])
+        return _and(_lacks_merged(test.items))
     return _or([_test(t) for t in test.items])
+
+
+def _lacks_merged(items: tuple[ir.Test, ...]) -> list[dict[str, Any]]:
+    """The tests of an "and", its ``Lacks`` on one field written as one "or": "length 0, or
+    every item differs from each value" (an "and" of n "or"s would expand to 2^n alternatives,
+    durable_rules error 113)."""
+    by_field: dict[str, list[ir.Lacks]] = {}
+    for t in items:
+        if isinstance(t, ir.Lacks):
+            by_field.setdefault(t.field, []).append(t)
+    out: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for t in items:
+        if isinstance(t, ir.Lacks) and len(by_field[t.field]) > 1:
+            if t.field not in done:
+                done.add(t.field)
+                ef = engine_field(t.field)
+                out.append({"$or": [{length_field(t.field): 0},
+                                    _and([{"$iall": {ef: {"$neq": {"$i": x.value}}}} for x in by_field[t.field]])]})
+        else:
+            out.append(_test(t))
+    return out
 
 
 def _ref(ref: ir.Ref) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from policycheck.io.reader import Path_
 from policycheck.load.cases import LoadedCase
 from policycheck.facts import Fact
 from policycheck.load.rules import LoadedRule, RulePack
-from policycheck.model.assessment import Assessment, CaseAssessment, ConditionResult, Flag, LaterEvent, PackInfo, Window
+from policycheck.model.assessment import (
+    Assessment, CaseAssessment, ConditionResult, Evidence, Flag, LaterEvent, PackInfo, Window,
+)
 from policycheck.model.rule import SEVERITY_ORDER
 
 __all__ = ["assess", "assess_case", "display", "engine_for", "render_message"]
@@ -60,15 +62,17 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
     compiled = compile_pack(pack)
     dated = spans(loaded)
     moments = instants([s for *_, s in dated], date)
-    found: dict[str, dict[str, _Found]] = {}   # instant -> fingerprint -> what to build the flag from
+    found: dict[str, dict[str, list[_Found]]] = {}   # instant -> fingerprint -> what to build the flag from
     snap = None
     for t in moments:
         snap = _snapshot.run(engine, compiled, flatten(loaded, t), t)
         found[t] = {}
         for lr in pack.rules:
             for fired in snap.rules[lr.rule.id].fired:
-                keys = (snap.facts[i].key for i in fired.combo)
-                found[t].setdefault(_flags.fingerprint(case.id, lr.rule.id, keys), (lr, fired, snap.facts))
+                fp = _flags.fingerprint(case.id, lr.rule.id, _group_keys(lr, fired, snap.facts))
+                group = found[t].setdefault(fp, [])
+                if lr.rule.relationship is not None or not group:
+                    group.append((lr, fired, snap.facts))
     assert snap is not None and snap.at == at
     runs = {lr.rule.id: (lr, comp, snap.rules[lr.rule.id]) for lr, comp in zip(pack.rules, compiled)}
     written: dict[str, str] = {at: date}   # a day as the case writes it (2021, not 2021-01-01)
@@ -91,8 +95,41 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
 _Found = tuple[LoadedRule, _snapshot.Fired, list[Fact]]
 
 
-def _windows(found: dict[str, dict[str, _Found]], moments: list[str], written: dict[str, str], loaded: LoadedCase
-             ) -> tuple[list[Flag], list[Flag]]:
+def _group_keys(lr: LoadedRule, fired: _snapshot.Fired, facts: list[Fact]) -> list[str]:
+    """What identifies a flag: its facts; for a rule with ``relationship``, the partner and
+    developer of that deal (one flag per relationship)."""
+    alias = lr.rule.relationship
+    if alias is not None and alias in fired.alt.aliases:
+        deal = facts[fired.combo[fired.alt.aliases.index(alias)]]
+        return [f"{deal.case_id}/relationship/{deal.values.get('partner')}~{deal.values.get('developer')}"]
+    return [facts[i].key for i in fired.combo]
+
+
+def _build_group(group: list[_Found], loaded: LoadedCase, fp: str) -> Flag:
+    """One flag from the matches of one rule on one relationship: the most severe (then the
+    latest deal), with the other deals as related evidence."""
+    flags = [_flags.build(lr, fired, facts, loaded) for lr, fired, facts in group]
+    if len(flags) == 1:
+        return flags[0]
+    alias = group[0][0].rule.relationship
+    dates = {d.id: day(d.date) for d in loaded.case.deals}
+
+    def deal_of(flag: Flag) -> tuple[str, str]:
+        ev = next(e for e in flag.evidence if e.alias == alias)
+        return dates.get(ev.id, "0000"), ev.id
+
+    best = max(flags, key=lambda f: (SEVERITY_ORDER[f.severity], deal_of(f)))
+    mine = {e.id for e in best.evidence if e.alias == alias}
+    related: dict[str, Evidence] = {}
+    for f in sorted(flags, key=deal_of):
+        for e in f.evidence:
+            if e.alias == alias and e.id not in mine and e.id not in related:
+                related[e.id] = e
+    return best.model_copy(update={"related": list(related.values()), "fingerprint": fp})
+
+
+def _windows(found: dict[str, dict[str, list[_Found]]], moments: list[str], written: dict[str, str],
+             loaded: LoadedCase) -> tuple[list[Flag], list[Flag]]:
     """Current flags (found on the last instant) and history flags (found before, not on it),
     each with the window of its last run of instants (dates as the case writes them). Each
     flag is rendered once, from the last instant of its run."""
@@ -105,8 +142,7 @@ def _windows(found: dict[str, dict[str, _Found]], moments: list[str], written: d
         start = end
         while start > 0 and start - 1 in hits:
             start -= 1
-        lr, fired, facts = found[moments[end]][fp]
-        flag = _flags.build(lr, fired, facts, loaded)
+        flag = _build_group(found[moments[end]][fp], loaded, fp)
         if moments[end] == last:
             current.append(flag.model_copy(update={"window": Window(since=written.get(moments[start]))}))
         else:

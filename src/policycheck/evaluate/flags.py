@@ -38,7 +38,8 @@ def build(lr: LoadedRule, fired: Fired, facts: list[Fact], loaded: LoadedCase) -
     bound = dict(zip(alt.aliases, (facts[i] for i in combo)))
     placeholders = PLACEHOLDER.findall(rule.message)
     evidence = [_evidence(a, bound[a], _read_fields(alt, a, placeholders), loaded) for a in alt.aliases]
-    mit_by_id = {m.id: m for m in rule.mitigated_by}
+    mit_by_id = {m.id: m for m in (*rule.mitigated_by, *rule.escalated_by)}
+    raising = {m.id for m in rule.escalated_by}
     applied: dict[str, AppliedMitigation] = {}
     for mid, idx in fired.applied:
         if mid not in applied:
@@ -50,16 +51,27 @@ def build(lr: LoadedRule, fired: Fired, facts: list[Fact], loaded: LoadedCase) -
         if mid not in pending and mid not in applied:
             mit = mit_by_id[mid]
             pending[mid] = PendingMitigation(id=mid, description=mit.description, severity=mit.severity,
-                                             missing=_pending_missing(alt, mid, idx, facts, loaded))
-    severity = min([rule.severity] + [m.severity for m in applied.values()], key=SEVERITY_ORDER.__getitem__)
+                                             missing=_pending_missing(alt, mid, idx, facts, loaded),
+                                             raises=mid in raising)
+    lowered = {k: m for k, m in applied.items() if k not in raising}
+    raised = {k: m for k, m in applied.items() if k in raising}
+    severity = adjusted(rule.severity, [m.severity for m in raised.values()], [m.severity for m in lowered.values()])
     return Flag(rule=rule.id, title=rule.title, family=lr.family, severity=severity, base_severity=rule.severity,
                 conditions=[k for k in CONDITIONS if k in rule.conditions], message=render_message(rule.message, bound),
                 citation=CitationOut(source=rule.citation.source, section=rule.citation.section, url=rule.citation.url),
                 rationale=" ".join(rule.rationale.split()), mitigation=" ".join(rule.mitigation.split()),
-                mitigated=bool(applied), mitigations=[applied[k] for k in sorted(applied)],
+                mitigated=bool(lowered), mitigations=[lowered[k] for k in sorted(lowered)],
+                escalations=[raised[k] for k in sorted(raised)],
                 pending=[pending[k] for k in sorted(pending)], evidence=evidence,
                 operative=_operative(alt, bound, loaded, fired.operative), quotes=_quotes(alt, bound, loaded),
                 fingerprint=fingerprint(loaded.case.id, rule.id, (f.key for f in bound.values())))
+
+
+def adjusted(base: str, raised: list[str], lowered: list[str]) -> Any:
+    """A flag's severity: the highest applying escalation's (else the rule's), then lowered to the
+    lowest applying mitigation's."""
+    severity = max([base, *raised], key=SEVERITY_ORDER.__getitem__)
+    return min([severity, *lowered], key=SEVERITY_ORDER.__getitem__)
 
 
 def _pending_missing(alt: Alternative, mid: str, idx: Combo, facts: list[Fact], loaded: LoadedCase

@@ -112,9 +112,11 @@ def conditions(flags: Sequence[Flag], outcomes: Sequence[RuleResult]) -> list[Co
 
 
 def _status(flagged: bool, highest: str | None, applies: bool, all_assessed: bool) -> Status:
+    """concern: a medium or high flag; watch: a low one. Info flags are notes (balancing points,
+    widening): they never make a condition watch or concern."""
     if highest in ("medium", "high"):
         return "concern"
-    if flagged:
+    if flagged and highest == "low":
         return "watch"
     if not applies:
         return "not applicable"
@@ -141,7 +143,7 @@ def items(loaded: LoadedCase, snap: Snapshot, runs: dict[str, tuple[LoadedRule, 
     out = []
     for kind, item_id, title, path, keys in listed:
         mine = keys & live
-        iflags = [f for f in flags if any(f"{case.id}/{e.fact}/{e.id}" in mine for e in f.evidence)]
+        iflags = [f for f in flags if any(f"{case.id}/{e.fact}/{e.id}" in mine for e in (*f.evidence, *f.related))]
         conds = []
         cond: Condition
         for cond in CONDITIONS:  # type: ignore[assignment]

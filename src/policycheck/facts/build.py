@@ -112,9 +112,10 @@ def flatten(loaded: LoadedCase, at: str | None = None) -> list[Fact]:
         b = _Builder("party", p.id, path)
         b.put("name", p.name, path + ("name",))
         b.put("roles", p.roles, path + ("roles",))
-        b.put("leading_markets", p.leading_markets, path + ("leading_markets",))
-        lm = p.leading_markets
+        lm = p.markets()
+        b.put("leading_markets", lm, path + ("leading_markets",))
         b.put("holds_leading_position", lm if lm in (None, c.UNKNOWN) else bool(lm), path + ("leading_markets",))
+        b.put("supplies", p.supplies, path + ("supplies",))
         facts.append(b.done(loaded, p.sources, at=now))
     previous = _previous_models(case)
     for i, m in enumerate(case.models):
@@ -126,9 +127,10 @@ def flatten(loaded: LoadedCase, at: str | None = None) -> list[Fact]:
             if span.present(now):
                 facts.append(_licence_version(loaded, lic, v, i, j, span, now))
     spans = tl.deal_spans(case)
+    present = [d for d in case.deals if spans[d.id].present(now)]
     for i, d in enumerate(case.deals):
         if spans[d.id].present(now):
-            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now))
+            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now, present))
     for i, ch in enumerate(case.data_access_changes):
         span = tl.change_span(ch)
         if span.present(now):
@@ -171,7 +173,7 @@ def _model(loaded: LoadedCase, m: c.Model, i: int, previous: dict[str, str | Non
     path = ("models", i)
     b = _Builder("model", m.id, path)
     _copy(b, m, ("name", "developer", "release_date", "weights", "training_data", "training_code",
-                 "parameters_billions", "size_class", "frontier"), path)
+                 "parameters_billions", "size_class", "frontier", "own_platform_data"), path)
     ru = m.released_under
     if ru is None:
         b.put("licence_version", None, path + ("released_under",))
@@ -189,7 +191,7 @@ def _model(loaded: LoadedCase, m: c.Model, i: int, previous: dict[str, str | Non
 _TERMS_PLAIN = ("weights_access", "commercial_use", "research_only", "licensor_may_change_terms", "revocation",
                 "remote_restriction", "must_use_latest_version", "hosted_service_restriction", "attribution_required",
                 "naming_requirement", "restrictions_pass_to_derivatives", "distillation_counts_as_derivative",
-                "osi_approved", "marketed_as_open", "terminates_on_ip_claim")
+                "osi_approved", "marketed_as_open", "terminates_on_ip_claim", "terms_depend_on_use", "exclusive")
 
 
 def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i: int, j: int, span: Span,
@@ -201,6 +203,7 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     b.put("licence_name", lic.name, lpath + ("name",))
     b.put("licence_kind", lic.kind, lpath + ("kind",))
     b.put("licensor", lic.licensor, lpath + ("licensor",))
+    b.put("licensee", lic.licensee, lpath + ("licensee",))
     b.put("models", lic.models, lpath + ("models",))
     b.put("version", v.version, path + ("version",))
     b.put("seq", j + 1, path)
@@ -217,15 +220,26 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     _copy(b, t, _TERMS_PLAIN, tpath)
 
     ut, utp = t.user_threshold, tpath + ("user_threshold",)
-    names = ("has_user_threshold", "threshold_metric", "threshold_limit", "threshold_above")
+    names = ("has_user_threshold", "threshold_metric", "threshold_limit", "threshold_above", "threshold_measured")
     if isinstance(ut, c.UserThreshold):
         b.put("has_user_threshold", True, utp)
-        _copy(b, ut, ("metric", "limit", "above"), utp,
-              {"metric": "threshold_metric", "limit": "threshold_limit", "above": "threshold_above"})
+        _copy(b, ut, ("metric", "limit", "above", "measured"), utp,
+              {"metric": "threshold_metric", "limit": "threshold_limit", "above": "threshold_above",
+               "measured": "threshold_measured"})
     elif ut == "none":
         b.put("has_user_threshold", False, utp)
     else:
         b.put_all(names, ut, utp)
+
+    ry, ryp = t.royalty, tpath + ("royalty",)
+    if isinstance(ry, c.Royalty):
+        b.put("has_royalty", True, ryp)
+        _copy(b, ry, ("rate_pct", "metric", "limit"), ryp,
+              {"rate_pct": "royalty_rate_pct", "metric": "royalty_metric", "limit": "royalty_limit"})
+    elif ry == "none":
+        b.put("has_royalty", False, ryp)
+    else:
+        b.put_all(("has_royalty", "royalty_rate_pct", "royalty_metric", "royalty_limit"), ry, ryp)
 
     ob, obp = t.output_training_ban, tpath + ("output_training_ban",)
     if isinstance(ob, c.OutputTrainingBan):
@@ -263,11 +277,56 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     return b.done(loaded, v.sources, span, now, v.clauses, path + ("clauses",))
 
 
-def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str) -> Fact:
+_INVESTMENT_FORMS = frozenset({"equity", "convertible", "cloud_credits"})
+
+
+def amount_flow(d: c.Deal) -> Any:
+    """The deal's money flow: the case's own ``amount.flow``, else read from ``forms``; None
+    (unstated) or ``unknown`` when neither says."""
+    if isinstance(d.amount, c.Money) and d.amount.flow is not None:
+        return d.amount.flow
+    forms = d.forms
+    if not isinstance(forms, list) or not forms:
+        return forms if forms == c.UNKNOWN else None
+    if _INVESTMENT_FORMS & set(forms):
+        return "investment"
+    if set(forms) == {"committed_cloud_spend"}:
+        return "developer_spend"
+    if set(forms) == {"licence_fee"}:
+        return "licence_fee"
+    return None
+
+
+def _invested_to_date(d: c.Deal, present: list[c.Deal]) -> Any:
+    """The sum of the relationship's investments in force, up to and including ``d``."""
+    if not isinstance(d.amount, c.Money):
+        return d.amount
+    total = 0.0
+    for o in present:
+        if (o.partner, o.developer) != (d.partner, d.developer) or tl.day(o.date) > tl.day(d.date):
+            continue
+        if amount_flow(o) != "investment" and o is not d:
+            continue
+        if not isinstance(o.amount, c.Money):
+            return c.UNKNOWN if o.amount == c.UNKNOWN else None
+        if o.amount.currency == d.amount.currency:
+            total += o.amount.value
+    return total
+
+
+def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, present: list[c.Deal]) -> Fact:
     b = _Builder("deal", d.id, path)
-    _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "compute", "distribution",
+    _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "shares", "compute", "distribution",
                  "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
-                 "priority_accelerator_access", "developer_multihoming", "supersedes"), path)
+                 "priority_accelerator_access", "partner_accelerators", "compute_available_in_uk",
+                 "developer_multihoming", "supersedes"), path)
+    flow = amount_flow(d)
+    b.put("amount_flow", flow, path + (("amount", "flow") if isinstance(d.amount, c.Money) and d.amount.flow
+                                       else ("forms",)))
+    if flow == "investment":
+        b.put("invested_to_date", _invested_to_date(d, present), path + ("amount",))
+    elif flow in (None, c.UNKNOWN) and d.amount is not None:
+        b.put("invested_to_date", flow, path + ("amount",))
     ends = [x for x in (d.until, *(o.date for o in loaded.case.deals if d.id in (o.supersedes or ())
                                     and tl.day(o.date) <= now)) if x is not None]
     if ends:        # an end the deal states, or a superseding round already made by `now`
@@ -290,13 +349,34 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str) -> F
     staff, sp = d.staff_hired, path + ("staff_hired",)
     if isinstance(staff, c.StaffHire):
         b.put("staff_hired", True, sp)
-        _copy(b, staff, ("count", "key_staff", "with_licence"), sp,
-              {"count": "staff_count", "key_staff": "key_staff_hired", "with_licence": "hire_with_licence"})
+        _copy(b, staff, ("count", "key_staff", "with_licence", "with_investment"), sp,
+              {"count": "staff_count", "key_staff": "key_staff_hired", "with_licence": "hire_with_licence",
+               "with_investment": "hire_with_investment"})
     elif staff == "none":
         b.put("staff_hired", False, sp)
     else:
-        b.put_all(("staff_hired", "staff_count", "key_staff_hired", "hire_with_licence"), staff, sp)
+        b.put_all(("staff_hired", "staff_count", "key_staff_hired", "hire_with_licence", "hire_with_investment"),
+                  staff, sp)
     return b.done(loaded, d.sources, span, now, d.clauses, path + ("clauses",))
+
+
+def _price_rose(before: Any, after: Any) -> Any:
+    """True: free to paid, or a higher amount in the same unit and currency; unknown when the
+    prices cannot be compared (different units or currencies) or one is unknown; None when
+    one is unstated."""
+    if before is None or after is None:
+        return None
+    if c.UNKNOWN in (before, after):
+        return c.UNKNOWN
+    paid_after = isinstance(after, c.Price) and after.amount > 0
+    if before == "free" or (isinstance(before, c.Price) and before.amount == 0):
+        return paid_after
+    if after == "free":
+        return False
+    assert isinstance(before, c.Price) and isinstance(after, c.Price)
+    if (before.unit.strip().lower(), before.currency) != (after.unit.strip().lower(), after.currency):
+        return c.UNKNOWN
+    return after.amount > before.amount
 
 
 def _data_change(loaded: LoadedCase, ch: c.DataAccessChange, path: Path_, span: Span, now: str) -> Fact:
@@ -312,11 +392,30 @@ def _data_change(loaded: LoadedCase, ch: c.DataAccessChange, path: Path_, span: 
         elif isinstance(price, c.Price):
             b.put(f"free_{side}", price.amount == 0, p)
             b.put(f"price_{side}", price.amount, p + ("amount",))
-            if side == "after":
-                b.put("price_unit", price.unit, p + ("unit",))
+            b.put("price_unit" if side == "after" else "price_unit_before", price.unit, p + ("unit",))
         else:  # unknown or absent: so is everything read from it, the unit included
-            b.put_all((f"free_{side}", f"price_{side}") + (("price_unit",) if side == "after" else ()), price, p)
+            b.put_all((f"free_{side}", f"price_{side}", "price_unit" if side == "after" else "price_unit_before"),
+                      price, p)
         b.put(f"ai_training_ban_{side}", terms.ai_training_ban, path + (side, "ai_training_ban"))
+        ft, fp = terms.free_tier, path + (side, "free_tier")
+        if isinstance(ft, c.FreeTier):
+            b.put(f"free_tier_{side}", True, fp)
+            if side == "after":
+                b.put("free_tier_limit_after", ft.limit, fp + ("limit",))
+        elif ft == "none":
+            b.put(f"free_tier_{side}", False, fp)
+        else:
+            b.put_all((f"free_tier_{side}",) + (("free_tier_limit_after",) if side == "after" else ()), ft, fp)
+    b.put("price_rose", _price_rose(ch.before.price, ch.after.price), path + ("after", "price"))
+    after = ch.after
+    rows, rp = after.prices, path + ("after", "prices")
+    ai_rows = None if rows is None else any(r.use == "ai" for r in rows)
+    b.put("ai_use_priced_after", ai_rows, rp)
+    dep, dp = after.terms_depend_on_use, path + ("after", "terms_depend_on_use")
+    if ai_rows:
+        b.put("use_dependent_after", True, rp)
+    else:
+        b.put("use_dependent_after", dep, dp)
     lic, lp = ch.after.exclusive_licensee, path + ("after", "exclusive_licensee")
     if lic == "none":
         b.put("exclusive_after", False, lp)

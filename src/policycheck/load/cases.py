@@ -139,6 +139,8 @@ def _reference_problems(case: Case, doc: Document) -> Iterator[Problem]:
         yield from ref(("models", i, "developer"), m.developer, parties, "party")
     for i, lic in enumerate(case.licences):
         yield from ref(("licences", i, "licensor"), lic.licensor, parties, "party")
+        if lic.licensee is not None:
+            yield from ref(("licences", i, "licensee"), lic.licensee, parties, "party")
         for j, mid in enumerate(lic.models if isinstance(lic.models, list) else ()):
             yield from ref(("licences", i, "models", j), mid, models, "model")
         dates = [v.date for v in lic.versions]

@@ -89,11 +89,19 @@ def parse_rule(rule: Rule, doc: Document) -> tuple[RuleSpec | None, list[Problem
         negated = [_pattern(ctx, alias, p, path, visible, negated=True) for alias, p, path in negs]
         mits = [_mitigation(ctx, rule, m_i, visible, [a for a, _, _ in negs], first=k == 0)
                 for m_i in range(len(rule.mitigated_by))]
+        mits += [_mitigation(ctx, rule, m_i, visible, [a for a, _, _ in negs], first=k == 0, raises=True)
+                 for m_i in range(len(rule.escalated_by))]
         if k == 0:
             none_specs, mitigations = negated, mits
 
     every: list[tuple[str, Pattern, Path_]] = [*positives, *(x for alt in alts for x in alt)]
     _check_operative(ctx, rule, every)
+    _check_adjustments(ctx, rule)
+    if rule.relationship is not None:
+        deals = [a for a, p, _ in positives if p.fact == "deal"]
+        if rule.relationship not in deals:
+            ctx.fail(("relationship",), f"'relationship' names a deal pattern of 'all'; '{rule.relationship}' is not one",
+                     suggest(rule.relationship, deals))
     _check_applies_to(ctx, rule, [*every, *negs])
     named = {a for a, _, _ in positives + [x for alt in alts for x in alt]}
     for alt in alts:  # a placeholder must name a field of its alias's fact type in every alternative
@@ -123,12 +131,25 @@ def _conditions(ctx: _Ctx, alias: str, where: Mapping[str, Any], any_of: list[di
     return main, branches
 
 
-def _mitigation(ctx: _Ctx, rule: Rule, m_i: int, visible: list[str], negated: list[str], first: bool
-                ) -> MitigationSpec:
-    mit = rule.mitigated_by[m_i]
-    mpath: Path_ = ("mitigated_by", m_i)
-    if first and SEVERITY_ORDER[mit.severity] >= SEVERITY_ORDER[rule.severity]:
+def _check_adjustments(ctx: _Ctx, rule: Rule) -> None:
+    """Mitigation and escalation ids are unique across both lists."""
+    seen: set[str] = set()
+    for key in ("mitigated_by", "escalated_by"):
+        for i, m in enumerate(getattr(rule, key)):
+            if m.id in seen:
+                ctx.fail((key, i, "id"), f"'{m.id}' is used twice; mitigations and escalations need distinct ids")
+            seen.add(m.id)
+
+
+def _mitigation(ctx: _Ctx, rule: Rule, m_i: int, visible: list[str], negated: list[str], first: bool,
+                raises: bool = False) -> MitigationSpec:
+    key = "escalated_by" if raises else "mitigated_by"
+    mit = (rule.escalated_by if raises else rule.mitigated_by)[m_i]
+    mpath: Path_ = (key, m_i)
+    if first and not raises and SEVERITY_ORDER[mit.severity] >= SEVERITY_ORDER[rule.severity]:
         ctx.fail(mpath + ("severity",), f"a mitigation must lower the severity below '{rule.severity}'")
+    if first and raises and SEVERITY_ORDER[mit.severity] <= SEVERITY_ORDER[rule.severity]:
+        ctx.fail(mpath + ("severity",), f"an escalation must raise the severity above '{rule.severity}'")
     on = [r for r_i, ref in enumerate(mit.when.on)
           if (r := _refinement(ctx, ref, mpath + ("when", "on", r_i), visible)) is not None]
     mvisible = list(visible)
@@ -141,7 +162,7 @@ def _mitigation(ctx: _Ctx, rule: Rule, m_i: int, visible: list[str], negated: li
             groups[group].append(_pattern(ctx, alias, p, path, mvisible, negated=group == "none"))
             if group == "all":
                 mvisible.append(alias)
-    return MitigationSpec(id=mit.id, description=mit.description, severity=mit.severity, on=tuple(on),
+    return MitigationSpec(id=mit.id, description=mit.description, severity=mit.severity, raises=raises, on=tuple(on),
                           all=tuple(groups["all"]), none=tuple(groups["none"]), loc=ctx.loc(mpath))
 
 

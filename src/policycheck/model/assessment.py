@@ -115,12 +115,14 @@ class MissingFact(_Out):
 
 
 class PendingMitigation(_Out):
-    """A mitigation that would apply but for facts the case leaves unknown or unstated."""
+    """A mitigation (or an escalation, ``raises``) that would apply but for facts the case leaves
+    unknown or unstated."""
 
     id: str
     description: str
     severity: Severity
     missing: list[MissingFact]
+    raises: bool = False
 
 
 class WaiverRef(_Out):
@@ -153,8 +155,10 @@ class Flag(_Out):
     mitigation: str
     mitigated: bool
     mitigations: list[AppliedMitigation]
+    escalations: list[AppliedMitigation] = []   # escalations (``escalated_by``) that applied
     pending: list[PendingMitigation] = []
     evidence: list[Evidence]
+    related: list[Evidence] = []          # the relationship's other deals that match the rule too
     operative: Where | None = None
     quotes: list[Quote] = []
     window: Window = Window()

@@ -78,8 +78,10 @@ Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=80), Shape("id")
 IsoDate = Annotated[str, Field(description="YYYY-MM-DD, or YYYY-MM / YYYY when only that is known"), Shape("date")]
 
 PartyRole = Literal[
-    "fm_developer", "cloud_provider", "chip_maker", "data_holder", "distributor", "investor", "licensee", "deployer"
+    "fm_developer", "cloud_provider", "chip_maker", "data_holder", "distributor", "investor", "licensee", "deployer",
+    "input_supplier",
 ]
+InputKind = Literal["alignment_data", "labelling_data", "training_data", "accelerators", "cloud_compute"]
 Market = Literal[
     "cloud", "search", "productivity_software", "mobile", "app_store", "social_media", "online_advertising",
     "video_sharing", "ecommerce", "accelerators", "developer_platforms", "operating_systems", "q_and_a_platform",
@@ -130,14 +132,33 @@ class Clause(_Strict):
         "(e.g. [output_training_ban]); flags on those terms quote it")
 
 
+class LeadingMarket(_Strict):
+    """A market where the party holds a leading position, with the sources that find it."""
+
+    market: Market
+    sources: list[Id] = Field(min_length=1, description="Sources that find the position: a designation, market "
+                              "study, decision or market-share data")
+    note: str | None = None
+
+
 class Party(_Strict):
     id: Id
     name: str
     roles: Unknowable[list[PartyRole]] | None = None
-    leading_markets: Unknowable[list[Market]] | None = Field(
-        default=None, description="Markets where the party holds a leading position"
+    leading_markets: Unknowable[list[Market | LeadingMarket]] | None = Field(
+        default=None, description="Markets where the party holds a leading position: a market name, or "
+        "{market, sources} naming the sources that find it"
     )
+    supplies: Unknowable[list[InputKind]] | None = Field(
+        default=None, description="Inputs the party supplies to FM developers (for an input_supplier)")
     sources: list[Id] = Field(default_factory=list)
+
+    def markets(self) -> list[str] | None | Unknown:
+        """The leading markets as names (None: unstated)."""
+        lm = self.leading_markets
+        if lm is None or lm == UNKNOWN:
+            return lm
+        return [m if isinstance(m, str) else m.market for m in lm]
 
 
 class ReleasedUnder(_Strict):
@@ -158,6 +179,8 @@ class Model(_Dated):
     parameters_billions: Unknowable[Annotated[float, Field(gt=0)]] | None = None
     size_class: Unknowable[SizeClass] | None = None
     frontier: Unknowable[bool] | None = None
+    own_platform_data: Unknowable[list[Market]] | None = Field(
+        default=None, description="Markets of the developer's own other platforms whose data trained the model")
     released_under: ReleasedUnder | None = None
     sources: list[Id] = Field(default_factory=list)
 
@@ -166,11 +189,21 @@ class UserThreshold(_Strict):
     metric: Literal["monthly_active_users", "annual_revenue_usd", "users", "employees"]
     limit: Annotated[float, Field(gt=0)]
     above: Literal["licensor_discretion", "separate_licence_required", "prohibited", "fee"]
+    measured: Literal["at_release", "ongoing"] | None = Field(
+        default=None, description="at_release: measured once, on the version's release date (a snapshot); "
+        "ongoing: applies whenever the licensee crosses it")
+
+
+class Royalty(_Strict):
+    rate_pct: Unknowable[Annotated[float, Field(gt=0, le=100)]]
+    metric: Literal["annual_revenue_usd", "monthly_active_users"]
+    limit: Annotated[float, Field(ge=0)] = Field(description="Royalties are due above this level")
 
 
 class OutputTrainingBan(_Strict):
-    scope: Literal["competing_models", "other_models", "any_model"] = Field(
+    scope: Literal["competing_models", "foundation_models", "other_models", "any_model"] = Field(
         description="competing_models: outputs may not develop models that compete with the licensor; "
+        "foundation_models: may not create or improve any foundation model; "
         "other_models: may not improve any other model; any_model: no training use at all"
     )
     exempts_licensor_family: Unknowable[bool] | None = Field(
@@ -206,6 +239,10 @@ class Terms(_Strict):
     osi_approved: Unknowable[bool] | None = None
     marketed_as_open: Unknowable[bool] | None = None
     terminates_on_ip_claim: Unknowable[bool] | None = None
+    royalty: Unknowable[Royalty] | Literal["none"] | None = None
+    terms_depend_on_use: Unknowable[bool] | None = Field(
+        default=None, description="Price or permissions differ by the licensee's use or identity")
+    exclusive: Unknowable[bool] | None = Field(default=None, description="The licensee's rights are exclusive")
 
 
 class LicenceVersion(_Dated):
@@ -224,6 +261,7 @@ class Licence(_Strict):
     name: str
     kind: Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]
     licensor: Id
+    licensee: Id | None = Field(default=None, description="Party id, for a licence granted to one named party")
     models: Unknowable[list[Id]] | None = None
     versions: list[LicenceVersion] = Field(min_length=1, description="Oldest first")
 
@@ -234,12 +272,17 @@ class Money(_Strict):
     basis: Literal["disclosed", "reported"] | None = Field(
         default=None, description="reported: the amount comes from press reports, not the parties")
     up_to: bool | None = Field(default=None, description="true: the amount is a ceiling ('up to')")
+    flow: Literal["investment", "developer_spend", "licence_fee"] | None = Field(
+        default=None, description="investment: the partner funds the developer; developer_spend: the developer "
+        "commits to spend with the partner; licence_fee: the partner pays for a licence or access "
+        "(default: read from the deal's forms)")
 
 
 class StaffHire(_Strict):
     count: Unknowable[Annotated[int, Field(ge=0)]] = UNKNOWN
     key_staff: Unknowable[bool] = UNKNOWN
     with_licence: Unknowable[bool] = Field(default=UNKNOWN, description="Hired together with a licence instead of an acquisition")
+    with_investment: Unknowable[bool] = Field(default=UNKNOWN, description="Hired together with an investment")
 
 
 class RegulatoryStep(_Dated):
@@ -280,6 +323,7 @@ class Deal(_Dated):
     amount: Unknowable[Money] | None = None
     forms: Unknowable[list[DealForm]] | None = None
     stake_pct: Unknowable[Annotated[float, Field(ge=0, le=100)]] | None = None
+    shares: Unknowable[Literal["voting", "non_voting"]] | None = None
     compute: Unknowable[Exclusivity] | None = None
     distribution: Unknowable[Exclusivity] | None = None
     api_exclusive_to_partner_cloud: Unknowable[bool] | None = None
@@ -288,6 +332,10 @@ class Deal(_Dated):
     governance: Unknowable[list[GovernanceRight | GovernanceGrant]] | None = None
     staff_hired: Unknowable[StaffHire] | Literal["none"] | None = None
     priority_accelerator_access: Unknowable[bool] | None = None
+    partner_accelerators: Unknowable[bool] | None = Field(
+        default=None, description="The developer trains or serves on the partner's own accelerators (e.g. Trainium, TPU)")
+    compute_available_in_uk: Unknowable[bool] | None = Field(
+        default=None, description="The compute the deal provides is available in the UK")
     developer_multihoming: Unknowable[bool] | None = Field(
         default=None, description="The developer also sources compute or distribution from rival providers"
     )
@@ -302,8 +350,26 @@ class Price(_Strict):
     unit: str = Field(description="e.g. 'per 1,000 calls', 'per month'")
 
 
+class PriceRow(_Strict):
+    """One row of a price table: a tier's price for a use."""
+
+    tier: str = Field(min_length=1)
+    use: Literal["any", "ai"] = Field(description="ai: the price for use with or by AI models (e.g. LLM grounding)")
+    amount: Annotated[float, Field(ge=0)]
+    currency: Literal["USD", "GBP", "EUR"]
+    unit: str
+
+
+class FreeTier(_Strict):
+    limit: str = Field(min_length=1, description="e.g. '100 queries per minute, non-commercial use'")
+
+
 class AccessTerms(_Strict):
     price: Unknowable[Price] | Literal["free"] | None = None
+    free_tier: Unknowable[FreeTier] | Literal["none"] | None = None
+    prices: list[PriceRow] | None = Field(default=None, description="The price table, by tier and use")
+    terms_depend_on_use: Unknowable[bool] | None = Field(
+        default=None, description="The terms treat AI or rival FM uses differently from other uses")
     ai_training_ban: Unknowable[bool] | None = None
     exclusive_licensee: Unknowable[Id] | Literal["none"] | None = None
 

@@ -143,6 +143,7 @@ class MitigationSpec(_Node):
     id: str
     description: str
     severity: Severity
+    raises: bool = False                  # an escalation (``escalated_by``): raises the severity
     on: tuple[RefinementSpec, ...] = ()
     all: tuple[PatternSpec, ...] = ()
     none: tuple[PatternSpec, ...] = ()

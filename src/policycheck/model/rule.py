@@ -19,6 +19,9 @@
         description: ...
         severity: low                   # the flag's severity when this mitigation applies
         when: {on: v, where: {...}} | {all: [...], none: [...]}
+    escalated_by:                       # the same shape; severity above the rule's (bands)
+      - {id: large-stake, description: ..., severity: high, when: {on: [{on: d, where: {stake_pct: {gte: 25}}}]}}
+    relationship: d                     # a deal alias: one flag per partner-developer relationship
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Severity = Literal["info", "low", "medium", "high"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
-Condition = Literal["C1", "C2", "C3", "C4", "OTC"]
+Condition = Literal["C1", "C2", "C3", "C4", "OTC", "JUR"]
 CONDITIONS: dict[str, str] = {
     "C1": "Access to inputs",
     "C2": "Contestability",
     "C3": "Choice of models",
     "C4": "No leveraging",
     "OTC": "Open-then-closed licence risk",
+    "JUR": "Merger-control jurisdiction indicator (not a chapter 3 condition)",
 }
 LicenceKind = Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]
 Alias = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=30)]
@@ -118,3 +122,9 @@ class Rule(_Strict):
         "on the last pattern)")
     when: When
     mitigated_by: list[Mitigation] = Field(default_factory=list)
+    escalated_by: list[Mitigation] = Field(
+        default_factory=list, description="Facts that raise the severity (bands): the flag takes the highest "
+        "applying escalation's severity, then mitigations lower it")
+    relationship: Alias | None = Field(
+        default=None, description="Alias of a deal pattern: matches on deals with the same partner and developer "
+        "are one flag (one relationship, its rounds as evidence)")

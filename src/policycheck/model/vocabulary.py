@@ -203,7 +203,7 @@ SCALES: dict[str, tuple[str, ...]] = {
     "weights_access": ("open_download", "gated", "api_only", "closed"),
     "weights": ("open_download", "gated", "api_only", "closed"),
     "revocation": ("irrevocable", "on_breach", "at_will"),
-    "output_ban_scope": ("competing_models", "other_models", "any_model"),
+    "output_ban_scope": ("competing_models", "foundation_models", "other_models", "any_model"),
     "threshold_above": ("fee", "separate_licence_required", "licensor_discretion", "prohibited"),
     "training_data": ("open", "documented", "undisclosed"),
     "training_code": ("open", "documented", "undisclosed"),
@@ -229,8 +229,10 @@ DECLARATIONS: Declarations = {
         "id": taken(f"{_P}.id", "Party id (stable across case files)"),
         "name": taken(f"{_P}.name", "Name"),
         "roles": taken(f"{_P}.roles", "Roles the party plays"),
-        "leading_markets": taken(f"{_P}.leading_markets", "Markets where the party holds a leading position"),
+        "leading_markets": derived("list", f"{_P}.leading_markets", "Markets where the party holds a leading position "
+                                   "(the market names, with or without their sources)", like=f"{_P}.leading_markets"),
         "holds_leading_position": derived("bool", f"{_P}.leading_markets", "True when leading_markets is not empty"),
+        "supplies": taken(f"{_P}.supplies", "Inputs the party supplies to FM developers"),
     },
     "model": {
         "id": taken(f"{_M}.id", "Model id"),
@@ -243,6 +245,8 @@ DECLARATIONS: Declarations = {
         "parameters_billions": taken(f"{_M}.parameters_billions", "Size in billions of parameters"),
         "size_class": taken(f"{_M}.size_class", "Size class"),
         "frontier": taken(f"{_M}.frontier", "A model at the performance frontier"),
+        "own_platform_data": taken(f"{_M}.own_platform_data",
+                                   "Markets of the developer's own other platforms whose data trained the model"),
         "licence_version": derived("id", f"{_M}.released_under",
                                    "Id of the licence version ('<licence>@<n>') the model was released under"),
         "previous_model": derived("id", f"{_M}.release_date",
@@ -255,6 +259,7 @@ DECLARATIONS: Declarations = {
         "licence_name": taken(f"{_L}.name", "Name of the licence (shared by all versions of one licence)"),
         "licence_kind": taken(f"{_L}.kind", "Kind of licence"),
         "licensor": taken(f"{_L}.licensor", "Party id of the licensor"),
+        "licensee": taken(f"{_L}.licensee", "Party id of the licensee, for a licence granted to one named party"),
         "version": taken(f"{_V}.version", "Version name"),
         "seq": derived("int", _V, "Position in the licence's timeline, from 1", always=True),
         "date": taken(f"{_V}.date", "Date the version took effect"),
@@ -270,6 +275,14 @@ DECLARATIONS: Declarations = {
         "threshold_metric": taken(f"{_UT}.metric", "What the threshold counts"),
         "threshold_limit": taken(f"{_UT}.limit", "The threshold's limit"),
         "threshold_above": taken(f"{_UT}.above", "What applies above the threshold"),
+        "threshold_measured": taken(f"{_UT}.measured", "at_release (a snapshot on the release date) or ongoing"),
+        "has_royalty": derived("bool", f"{_T}.royalty", "A royalty or revenue share is due above a threshold"),
+        "royalty_rate_pct": taken(f"{_T}.royalty.rate_pct", "Royalty rate, in per cent"),
+        "royalty_metric": taken(f"{_T}.royalty.metric", "What the royalty threshold counts"),
+        "royalty_limit": taken(f"{_T}.royalty.limit", "Royalties are due above this level"),
+        "terms_depend_on_use": taken(f"{_T}.terms_depend_on_use",
+                                     "Price or permissions differ by the licensee's use or identity"),
+        "exclusive": taken(f"{_T}.exclusive", "The licensee's rights are exclusive"),
         "output_training_ban": derived("bool", _OB, "Outputs may not be used to train or improve other models"),
         "output_ban_scope": taken(f"{_OB}.scope", "Which models the output ban protects against"),
         "output_ban_exempts_licensor_family": taken(f"{_OB}.exempts_licensor_family",
@@ -327,8 +340,16 @@ DECLARATIONS: Declarations = {
         "currency": taken(f"{_D}.amount.currency", "Currency of the amount"),
         "amount_basis": taken(f"{_D}.amount.basis", "disclosed by the parties, or reported by the press"),
         "amount_up_to": taken(f"{_D}.amount.up_to", "The amount is a ceiling ('up to')"),
+        "amount_flow": derived("enum", f"{_D}.amount.flow", "investment (the partner funds the developer), "
+                               "developer_spend or licence_fee; when the case leaves it out, read from forms "
+                               "(equity, convertible or cloud_credits: investment; only committed_cloud_spend: "
+                               "developer_spend; only licence_fee: licence_fee)", like=f"{_D}.amount.flow"),
+        "invested_to_date": derived("number", f"{_D}.amount", "Sum of the amounts the partner has invested in the "
+                                    "developer in this deal and its earlier deals in force (amount_flow "
+                                    "investment, same currency); unknown when one of them is"),
         "forms": taken(f"{_D}.forms", "Forms of consideration"),
         "stake_pct": taken(f"{_D}.stake_pct", "Stake acquired, in percent"),
+        "shares": taken(f"{_D}.shares", "voting or non_voting shares"),
         "compute": taken(f"{_D}.compute", "Exclusivity of compute supply"),
         "distribution": taken(f"{_D}.distribution", "Exclusivity of distribution"),
         "api_exclusive_to_partner_cloud": taken(f"{_D}.api_exclusive_to_partner_cloud",
@@ -345,7 +366,11 @@ DECLARATIONS: Declarations = {
         "key_staff_hired": taken(f"{_D}.staff_hired.key_staff", "Key staff were hired"),
         "hire_with_licence": taken(f"{_D}.staff_hired.with_licence",
                                    "Staff were hired together with a licence instead of an acquisition"),
+        "hire_with_investment": taken(f"{_D}.staff_hired.with_investment", "Staff were hired together with an investment"),
         "priority_accelerator_access": taken(f"{_D}.priority_accelerator_access", "Priority access to scarce accelerators"),
+        "partner_accelerators": taken(f"{_D}.partner_accelerators",
+                                      "The developer trains or serves on the partner's own accelerators"),
+        "compute_available_in_uk": taken(f"{_D}.compute_available_in_uk", "The compute is available in the UK"),
         "developer_multihoming": taken(f"{_D}.developer_multihoming", "The developer also uses rival providers"),
     },
     "data_access_change": {
@@ -360,6 +385,15 @@ DECLARATIONS: Declarations = {
         "price_before": taken(f"{_X}.before.price.amount", "Price before (0 when free)"),
         "price_after": taken(f"{_X}.after.price.amount", "Price after (0 when free)"),
         "price_unit": taken(f"{_X}.after.price.unit", "Unit of the price after"),
+        "price_unit_before": taken(f"{_X}.before.price.unit", "Unit of the price before"),
+        "price_rose": derived("bool", f"{_X}.after.price", "The price rose: free to paid, or a higher amount in the "
+                              "same unit and currency (unknown when the units or currencies differ)"),
+        "free_tier_before": derived("bool", f"{_X}.before.free_tier", "A free tier existed before"),
+        "free_tier_after": derived("bool", f"{_X}.after.free_tier", "A free tier remains after"),
+        "free_tier_limit_after": taken(f"{_X}.after.free_tier.limit", "The free tier's limit after"),
+        "ai_use_priced_after": derived("bool", f"{_X}.after.prices", "The price table after has a price for AI use"),
+        "use_dependent_after": derived("bool", f"{_X}.after.terms_depend_on_use", "The terms after treat AI or rival "
+                                       "FM uses differently (stated, or a price for AI use)"),
         "ai_training_ban_before": taken(f"{_X}.before.ai_training_ban", "AI training was barred before"),
         "ai_training_ban_after": taken(f"{_X}.after.ai_training_ban", "AI training is barred after"),
         "exclusive_after": derived("bool", f"{_X}.after.exclusive_licensee",
@@ -384,6 +418,8 @@ def build(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | Non
                 item: Kind | None = None
                 if d.like is not None:
                     values, item = _like(d.like, root)
+                    if d.kind != "list":
+                        item = None
                 out[fact][name] = FieldSpec(d.kind, d.doc, values, item, d.path, derived=True)
         for name, spec in out[fact].items():
             if name in SCALES:
@@ -395,9 +431,12 @@ def build(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | Non
 
 
 def _like(path: str, root: type[BaseModel] | None) -> tuple[tuple[str, ...], Kind | None]:
-    """The item kind and values of the list at ``path``; for a list of an enum or models with a
-    ``right``-like enum (governance grants), the enum's values."""
+    """The item kind and values of the list at ``path``; for a list of an enum or of models whose
+    first field is that enum (governance grants, leading markets with sources), the enum's values.
+    For an enum field, its values."""
     r = resolve(path, root)
+    if typing.get_origin(r.annotation) is typing.Literal:   # an enum field's values
+        return _enum(r.annotation), None
     if typing.get_origin(r.annotation) is not list:
         raise VocabularyError(f"{path}: not a list")
     members, shape, _ = _strip(typing.get_args(r.annotation)[0])
@@ -405,7 +444,8 @@ def _like(path: str, root: type[BaseModel] | None) -> tuple[tuple[str, ...], Kin
     kinds: set[Kind] = set()
     for m in members:
         if isinstance(m, type) and issubclass(m, BaseModel):
-            inner, ishape, _ = _strip(m.model_fields["right"].annotation)
+            first = next(iter(m.model_fields.values()))   # a grant's right, a leading market's market
+            inner, ishape, _ = _strip(first.annotation)
             m, shape = inner[0], ishape
         kind, vals = _kind(m, shape)
         kinds.add(kind)

@@ -8,7 +8,13 @@ load-error           the rule or its folder does not load (schema, unknown field
 duplicate-id         two rule files declare the same id
 empty-field          title, message, rationale, mitigation or a citation part is blank
 todo-text            TODO / TBD / FIXME / XXX left in a text a reader sees
-citation-section     the citation's section names no section number (e.g. "§3.7.6")
+legal-conclusion     a title, message, rationale, mitigation or mitigation/escalation
+                     description uses conclusion wording (LEGAL_CONCLUSIONS), e.g.
+                     "forecloses", "raises rivals' costs", "is a merger", "unlawful"
+citation-section     the citation's section names no section number (e.g. "§3.7.6"); or,
+                     for a report citation, a part not written §3.x, §3.x.y or §3.x.y(c),
+                     or a chapter 3 section or lettered point the coverage file
+                     (docs/coverage.yaml) does not list
 placeholder-syntax   braces in the message that are not a ``{alias.field}`` placeholder
 placeholder-unbound  a placeholder's alias is bound only by some ``any`` alternatives
 placeholder-unfilled a placeholder whose field the pattern makes absent or not applicable
@@ -22,6 +28,13 @@ no-fixture           a rule has no fixture test
 no-firing-fixture    a rule has no fixture expecting it to fire
 no-non-firing-fixture a rule has no fixture expecting it not to fire
 ==================== ======================================================================
+
+Rules raise issues for review; they do not reach legal conclusions. The ``legal-conclusion``
+check looks for the phrases in ``LEGAL_CONCLUSIONS`` (case-insensitive, whole words; a
+trailing ``*`` takes any ending, so ``foreclos*`` finds "foreclose", "forecloses",
+"foreclosure"). There is no exception for quotations: a rule that reports what a source says
+paraphrases it ("may shut out competition" rather than "forecloses"), and keeps the source's
+exact words for ``citation.paragraph``, which is not checked.
 
 The contradiction check reasons about literal tests on one field of one fact (eq, ne, in,
 not_in, lt, lte, gt, gte, exists); tests that compare two facts are taken as satisfiable.
@@ -37,12 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from policycheck.load.parse import PLACEHOLDER
-from policycheck.errors import PolicycheckError, Problem
+from policycheck.errors import PolicycheckError, Problem, suggest
 from policycheck.ruletest.fixtures import LoadedTest, iter_fixture_files, load_fixture_file
 from policycheck.model.conditions import Check, Conjunction, FieldTest, PatternSpec
 from policycheck.load.rules import LoadedRule, iter_rule_files, load_rule_file
 from policycheck.io.reader import Path_, format_path
 from policycheck.model.vocabulary import FACT_TYPES, FieldSpec
+from policycheck.render.catalogue import Coverage, citation_parts, load_coverage, parse_section, well_formed
 
 
 @dataclass(frozen=True, order=True)
@@ -81,6 +95,60 @@ GATES: dict[tuple[str, str], tuple[str, str, Any]] = {
 }
 
 _TODO = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b")
+
+# Conclusion wording a rule must not use, with what to write instead. Whole words, any case;
+# an apostrophe may be ' or ’ or left out; a trailing * takes any ending.
+LEGAL_CONCLUSIONS: tuple[tuple[str, str], ...] = (
+    ("raising rivals' costs", "say which input costs more, for whom"),
+    ("raises rivals' costs", "say which input costs more, for whom"),
+    ("raise rivals' costs", "say which input costs more, for whom"),
+    ("foreclos*", "say who loses access to what, as the source puts it"),
+    ("incentive to foreclose is built in", "say what the arrangement lets a party do, marked 'Inference:'"),
+    ("built-in incentive", "say what the arrangement lets a party do, marked 'Inference:'"),
+    ("built in incentive", "say what the arrangement lets a party do, marked 'Inference:'"),
+    ("treat the arrangement as a merger", "name the jurisdiction indicator a reviewer would look at (CMA2)"),
+    ("is a merger", "name the jurisdiction indicator a reviewer would look at (CMA2)"),
+    ("anticompetitive", "name the condition (C1-C4) at issue and why"),
+    ("anti-competitive", "name the condition (C1-C4) at issue and why"),
+    ("anti competitive", "name the condition (C1-C4) at issue and why"),
+    ("abus*", "describe the conduct; for harmful use of a model say 'misuse'"),
+    ("illegal", "describe the issue for review, not its legal status"),
+    ("unlawful", "describe the issue for review, not its legal status"),
+    ("infring*", "describe the issue for review; for IP say 'copyright claims'"),
+    ("breach of competition law", "describe the issue for review, not its legal status"),
+    ("notify the authority", "say what a reviewer would look at, not what the parties must do"),
+    ("notify the competition authority", "say what a reviewer would look at, not what the parties must do"),
+    ("notify the CMA", "say what a reviewer would look at, not what the parties must do"),
+    ("must be notified", "say what a reviewer would look at, not what the parties must do"),
+)
+
+
+def _phrase_pattern(phrase: str) -> str:
+    body = ""
+    for ch in phrase.rstrip("*"):
+        body += "['\u2019]?" if ch == "'" else r"\s+" if ch == " " else re.escape(ch)
+    return r"(?<!\w)" + body + (r"\w*" if phrase.endswith("*") else r"(?!\w)")
+
+
+_CONCLUSIONS = [(re.compile(_phrase_pattern(p), re.IGNORECASE), p, hint) for p, hint in LEGAL_CONCLUSIONS]
+# Texts a reader of a flag sees as the rule's own words (the citation is the source's).
+_CONCLUSION_FIELDS = {"title", "message", "rationale", "mitigation", "description"}
+
+
+def conclusion_phrases(text: str) -> list[tuple[str, str]]:
+    """(the words as written, hint) for each conclusion phrase in ``text``, in order of appearance."""
+    found: list[tuple[int, int, str, str]] = []
+    for pattern, _, hint in _CONCLUSIONS:
+        found += [(m.start(), -m.end(), " ".join(m.group(0).split()), hint) for m in pattern.finditer(text)]
+    out: list[tuple[str, str]] = []
+    end = -1
+    for start, neg_end, words, hint in sorted(found):  # a phrase inside a longer one counts once
+        if -neg_end <= end:
+            continue
+        end = max(end, -neg_end)
+        if all(words.lower() != w.lower() for w, _ in out):
+            out.append((words, hint))
+    return out
 _BRACES = re.compile(r"\{[^{}]*\}")
 
 
@@ -249,8 +317,9 @@ def _states(fact: str, alias: str, where: Conjunction, any_of: Sequence[Conjunct
 
 
 class _RuleLint:
-    def __init__(self, lr: LoadedRule) -> None:
+    def __init__(self, lr: LoadedRule, coverage: Coverage | None = None) -> None:
         self.lr, self.rule, self.spec = lr, lr.rule, lr.spec
+        self.coverage = coverage
         self.findings: list[Finding] = []
 
     def add(self, path: Path_, code: str, message: str) -> None:
@@ -273,14 +342,47 @@ class _RuleLint:
             texts[("citation", "paragraph")] = rule.citation.paragraph
         for i, m in enumerate(rule.mitigated_by):
             texts[("mitigated_by", i, "description")] = m.description
+        for i, m in enumerate(rule.escalated_by):
+            texts[("escalated_by", i, "description")] = m.description
         for path, text in texts.items():
             if not text.strip():
                 self.add(path, "empty-field", f"'{format_path(path)}' is blank")
             elif (todo := _TODO.search(text)) is not None:
                 self.add(path, "todo-text", f"'{format_path(path)}' still says '{todo.group(1)}'")
+            elif path[-1] in _CONCLUSION_FIELDS and (found := conclusion_phrases(text)):
+                words = ", ".join(f'"{w}"' for w, _ in found)
+                hints = "; ".join(dict.fromkeys(h for _, h in found))
+                self.add(path, "legal-conclusion", f"'{format_path(path)}' states a legal conclusion ({words}): "
+                                                   f"{hints}")
         if rule.citation.section.strip() and not re.search(r"\d", rule.citation.section):
             self.add(("citation", "section"), "citation-section",
                      f"citation section '{rule.citation.section}' names no section number (e.g. '§3.7.6')")
+        elif self.coverage is not None and self.coverage.is_report(rule.citation.source):
+            self.report_sections()
+
+    def report_sections(self) -> None:
+        """Each part of a report citation is written §3.x(.y)(c), and a chapter 3 part is a section
+        (and lettered point) the coverage file lists."""
+        assert self.coverage is not None
+        cov, where = self.coverage, ("citation", "section")
+        for part in citation_parts(self.rule.citation.section):
+            ref = parse_section(part)
+            if not well_formed(part) or ref is None:
+                self.add(where, "citation-section", f"citation section '{part}' is not written like '§3.7.6' or "
+                                                    "'§3.3.1(c)' (separate sections with '; ')")
+                continue
+            if ref.numbers[0] != 3 or not cov.sections or cov.lists(ref):
+                continue
+            listed = cov.find(ref)
+            if listed is None:
+                near = suggest(ref.section().text(), [s.section for s in cov.sections])
+                self.add(where, "citation-section", f"citation section '{part}': {ref.section().text()} is not a "
+                                                    f"section of chapter 3 that {cov.file} lists"
+                                                    + (f" (did you mean '{near}'?)" if near else ""))
+            else:
+                points = ", ".join(f"({i})" for i in listed.items) or "none"
+                self.add(where, "citation-section", f"citation section '{part}': {listed.section} has no lettered "
+                                                    f"point ({ref.items[0]}) in {cov.file} (points: {points})")
 
     def patterns(self) -> dict[str, list[tuple[Path_, list[_State]]]]:
         """Check every pattern; return alias -> [(pattern path, satisfiable states)]."""
@@ -364,8 +466,9 @@ class _RuleLint:
         return pattern.fact
 
     def mitigations(self, bound: dict[str, list[tuple[Path_, list[_State]]]]) -> None:
+        n_mit = len(self.rule.mitigated_by)
         for m_i, mit in enumerate(self.spec.mitigations):
-            mpath: Path_ = ("mitigated_by", m_i)
+            mpath: Path_ = ("escalated_by", m_i - n_mit) if mit.raises else ("mitigated_by", m_i)
             for r_i, ref in enumerate(mit.on):
                 targets = bound.get(ref.on, [])
                 reasons: list[str] = []
@@ -420,10 +523,16 @@ def unique_folders(folders: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def lint(folders: Sequence[str | Path]) -> LintReport:
-    """Lint the rules and fixtures under ``folders`` (together, one pack)."""
+def lint(folders: Sequence[str | Path], coverage: Coverage | str | Path | None = None) -> LintReport:
+    """Lint the rules and fixtures under ``folders`` (together, one pack). Report citations are
+    checked against ``coverage`` (a Coverage, or a coverage file; the bundled one by default)."""
     roots = unique_folders(folders)
     findings: list[Finding] = []
+    cov: Coverage | None = None
+    try:
+        cov = coverage if isinstance(coverage, Coverage) else load_coverage(coverage)
+    except PolicycheckError as exc:
+        findings += [_problem_finding(p, "load-error", str(coverage or "coverage file")) for p in exc.problems]
     rules: list[LoadedRule] = []
     broken: set[str] = set()
     for root in roots:
@@ -445,7 +554,7 @@ def lint(folders: Sequence[str | Path]) -> LintReport:
                                     f"rule id '{lr.id}' is also declared in {seen[lr.id].file}:{seen[lr.id].line}"))
         else:
             seen[lr.id] = lr
-        findings += _RuleLint(lr).run()
+        findings += _RuleLint(lr, cov).run()
 
     tests: list[LoadedTest] = []
     for path in iter_fixture_files(roots):
