@@ -76,13 +76,19 @@ def _flag_text(i: int, flag: Flag) -> list[str]:
         out.append(_fill(5, f"Operative term: not named; located at {_at(file, line)}"))
     for ev in flag.evidence:
         out += _evidence_text(ev, 5)
+    for ev in flag.related:
+        out.append(_fill(5, f"Same relationship: {ev.fact} {ev.id} at {_at(ev.file, ev.line)} ({ev.path})"))
+    for m in flag.escalations:
+        out.append(_fill(5, f"Escalation applied: {m.id} ({flag.base_severity} -> {m.severity}): {m.description}"))
+        for ev in m.evidence:
+            out += _evidence_text(ev, 7)
     for m in flag.mitigations:
         out.append(_fill(5, f"Mitigation applied: {m.id} ({flag.base_severity} -> {m.severity}): {m.description}"))
         for ev in m.evidence:
             out += _evidence_text(ev, 7)
     for p in flag.pending:
         out += _pending_text(p)
-    if not flag.mitigations and not flag.pending:
+    if not flag.mitigations and not flag.pending and not flag.escalations:
         out.append(_fill(5, "Mitigations: none applied, none pending"))
     return out
 
@@ -115,7 +121,8 @@ def _evidence_text(ev: Evidence, indent: int) -> list[str]:
 
 
 def _pending_text(p: PendingMitigation) -> list[str]:
-    out = [_fill(5, f"Mitigation pending: {p.id} (would be {p.severity}): {p.description}")]
+    kind = "Escalation" if p.raises else "Mitigation"
+    out = [_fill(5, f"{kind} pending: {p.id} (would be {p.severity}): {p.description}")]
     out += [_fill(7, "needs " + _missing_text(m)) for m in p.missing]
     return out
 
@@ -182,8 +189,15 @@ def _flag_dict(flag: Flag, *, history: bool) -> dict[str, Any]:
             "applied": [{"id": m.id, "description": m.description, "severity": m.severity,
                          "patterns": [_evidence_dict(ev) for ev in m.evidence]} for m in flag.mitigations],
             "pending": [{"id": p.id, "description": p.description, "severity": p.severity,
-                         "missing": [_missing_dict(m) for m in p.missing]} for p in flag.pending],
+                         "missing": [_missing_dict(m) for m in p.missing]} for p in flag.pending if not p.raises],
         },
+        "escalations": {
+            "applied": [{"id": m.id, "description": m.description, "severity": m.severity,
+                         "patterns": [_evidence_dict(ev) for ev in m.evidence]} for m in flag.escalations],
+            "pending": [{"id": p.id, "description": p.description, "severity": p.severity,
+                         "missing": [_missing_dict(m) for m in p.missing]} for p in flag.pending if p.raises],
+        },
+        "related": [_evidence_dict(ev) for ev in flag.related],
     }
 
 

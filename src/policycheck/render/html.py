@@ -238,9 +238,10 @@ def _flag(flag: Flag, history: bool = False) -> list[str]:
     if flag.quotes:
         out.append("<dt>Quoted</dt><dd>" + "".join(_quote(q) for q in flag.quotes) + "</dd>")
     out.append(f"<dt>Why</dt><dd>{e(flag.rationale)}</dd>")
-    if flag.mitigated:
-        out.append(f"<dt>Mitigated</dt><dd>{e(flag.base_severity)} → {e(flag.severity)}: "
-                   + e("; ".join(m.description for m in flag.mitigations)) + "</dd>")
+    if flag.mitigated or flag.escalations:
+        out.append(f"<dt>Severity</dt><dd>{e(parts.adjusted(flag) or '')}</dd>")
+    if flag.related:
+        out.append(f"<dt>Relationship</dt><dd>{e(parts.related(flag) or '')}</dd>")
     out += [f"<dt>What would lower it</dt><dd>{e(flag.mitigation)}</dd>",
             f"<dt>Fingerprint</dt><dd><code>{e(flag.fingerprint)}</code></dd>", "</dl>",
             '<table class="evidence">', "<thead><tr><th>Fact</th><th>Field</th><th>Value</th><th>Status</th>"

@@ -127,12 +127,14 @@ def _describe(flag: Flag) -> str:
              f"  source: {flag.citation.source} {flag.citation.section}"
              + (f" <{flag.citation.url}>" if flag.citation.url else ""),
              f"  fingerprint: {flag.fingerprint}"]
-    if flag.mitigated:
-        out.append(f"  mitigated {flag.base_severity} -> {flag.severity}: "
-                   + "; ".join(m.description for m in flag.mitigations))
+    if flag.mitigated or flag.escalations:
+        out.append(f"  severity: {parts.adjusted(flag)}")
+    if flag.related:
+        out.append(f"  {parts.related(flag)}")
     for p in flag.pending:
-        if SEVERITY_ORDER[p.severity] >= SEVERITY_ORDER[flag.severity]:
-            continue  # would not lower it
+        now, then = SEVERITY_ORDER[flag.severity], SEVERITY_ORDER[p.severity]
+        if (then <= now) if p.raises else (then >= now):
+            continue  # would not change it
         out.append(f"  pending: {p.severity} if {parts.clause(p.description)}; not known: "
                    + ", ".join(m.case_path or f"{m.fact} {m.id}.{m.field}" for m in p.missing))
     for q in flag.quotes:

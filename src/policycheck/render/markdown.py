@@ -188,9 +188,10 @@ def _flag(i: int, flag: Flag) -> list[str]:
     lines += [f"   - Where: {where}",
               f"   - Source: {link(flag.citation.source + ' ' + flag.citation.section, flag.citation.url)}"]
     lines += [f"   - {_quote(q)}" for q in flag.quotes]
-    if flag.mitigated:
-        lines.append(f"   - Mitigated {flag.base_severity} → {flag.severity}: "
-                     + "; ".join(text(m.description) for m in flag.mitigations))
+    if flag.mitigated or flag.escalations:
+        lines.append(f"   - Severity: {text(parts.adjusted(flag) or '')}")
+    if flag.related:
+        lines.append(f"   - Relationship: {text(parts.related(flag) or '')}")
     review = describe(flag)
     if review:
         lines.append(f"   - Review: {text(review)}")

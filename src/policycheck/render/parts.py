@@ -3,7 +3,7 @@ Markdown, HTML, SARIF and JUnit outputs say the same thing in the same words."""
 
 from __future__ import annotations
 
-from policycheck.model.assessment import CaseAssessment, Flag, ItemStatus, Quote
+from policycheck.model.assessment import CaseAssessment, Flag, ItemStatus, PendingMitigation, Quote
 from policycheck.model.rule import SEVERITY_ORDER
 
 HISTORY_NOTE = "flags on terms no longer in force on the as-of date; never counted"
@@ -28,25 +28,53 @@ def clause(description: str) -> str:
     return s
 
 
+def _changes(flag: Flag) -> list[PendingMitigation]:
+    """Pending mitigations that would lower the severity and pending escalations that would
+    raise it (the others say nothing about it)."""
+    now = SEVERITY_ORDER[flag.severity]
+    return [p for p in flag.pending
+            if (SEVERITY_ORDER[p.severity] > now if p.raises else SEVERITY_ORDER[p.severity] < now)]
+
+
 def severity(flag: Flag) -> str:
-    """The flag's severity, with what it would be if a pending mitigation's facts were known:
-    "high; medium if the stake is below 15%". A pending mitigation that would not lower the
-    severity says nothing about it and is left out here (``--explain`` lists every one)."""
-    lower = [p for p in flag.pending if SEVERITY_ORDER[p.severity] < SEVERITY_ORDER[flag.severity]]
-    return "; ".join([flag.severity] + [f"{p.severity} if {clause(p.description)}" for p in lower])
+    """The flag's severity, with what it would be if a pending adjustment's facts were known:
+    "high; medium if the stake is below 15%", "medium; high if the stake is 25% or more". A
+    pending one that would not change the severity is left out here (``--explain`` lists
+    every one)."""
+    return "; ".join([flag.severity] + [f"{p.severity} if {clause(p.description)}" for p in _changes(flag)])
 
 
 def missing(flag: Flag) -> list[str]:
-    """The facts the pending mitigations that would lower the severity wait for, as
+    """The facts the pending adjustments that would change the severity wait for, as
     "fact id.field (status)"."""
-    seen = dict.fromkeys(f"{m.fact} {m.id}.{m.field} ({m.status})" for p in flag.pending for m in p.missing
-                         if SEVERITY_ORDER[p.severity] < SEVERITY_ORDER[flag.severity])
+    seen = dict.fromkeys(f"{m.fact} {m.id}.{m.field} ({m.status})" for p in _changes(flag) for m in p.missing)
     return list(seen)
 
 
 def lowers(flag: Flag) -> bool:
-    """Whether some pending mitigation would lower the flag's severity."""
-    return any(SEVERITY_ORDER[p.severity] < SEVERITY_ORDER[flag.severity] for p in flag.pending)
+    """Whether some pending mitigation (or escalation) would change the flag's severity."""
+    return bool(_changes(flag))
+
+
+def adjusted(flag: Flag) -> str | None:
+    """How the severity came about when escalations or mitigations applied: "medium -> high
+    (US$1bn or more invested); then -> low (...)"; None when neither applied."""
+    if not flag.escalations and not flag.mitigations:
+        return None
+    words = []
+    if flag.escalations:
+        words.append("raised by: " + "; ".join(clause(m.description) for m in flag.escalations))
+    if flag.mitigations:
+        words.append("lowered by: " + "; ".join(clause(m.description) for m in flag.mitigations))
+    return f"{flag.base_severity} -> {flag.severity}, " + ", ".join(words)
+
+
+def related(flag: Flag) -> str | None:
+    """The relationship's other deals that match the rule too: "also: deal a (line 12), ..."."""
+    if not flag.related:
+        return None
+    return "other deals of the relationship: " + ", ".join(
+        f"{e.id}" + (f" (line {e.line})" if e.line else "") for e in flag.related)
 
 
 def short_quote(quote: Quote, limit: int = QUOTE_LIMIT) -> str:

@@ -182,6 +182,8 @@ def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baselin
             "security-severity": SECURITY_SEVERITY[flag.severity], "conditions": list(flag.conditions),
             "citation": cite, "facts": [f"{e.fact} {e.id}" for e in flag.evidence],
             "mitigations": [m.description for m in flag.mitigations],
+            "escalations": [m.description for m in flag.escalations],
+            "related": [f"{e.fact} {e.id}" for e in flag.related],
             "window": flag.window.model_dump(mode="json"),
         },
     }
@@ -194,7 +196,7 @@ def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baselin
     if flag.pending:
         res["properties"]["severityText"] = parts.severity(flag)
         res["properties"]["pending"] = [
-            {"id": p.id, "description": p.description, "severity": p.severity,
+            {"id": p.id, "description": p.description, "severity": p.severity, "raises": p.raises,
              "missing": [m.case_path or f"{m.fact} {m.id}.{m.field}" for m in p.missing]} for p in flag.pending]
     if flag.quotes:
         res["properties"]["quotes"] = [

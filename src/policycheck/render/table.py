@@ -46,15 +46,17 @@ def _case(case: CaseAssessment, explain: bool = False) -> str:
     blocks = [head, conds]
     if case.flags:
         # Severity 10 + rule 28 + finding 56 + two 2-space gaps = 98 columns at most.
-        rows = [[f.severity + ("*" if f.mitigated else ""),
+        rows = [[f.severity + ("*" if f.mitigated or f.escalations else ""),
                  f"{f.rule}\n({' '.join(f.conditions)})" + _REVIEW_TAG.get(state(f), "").replace(" (", "\n("),
                  _finding(f)] for f in case.flags]
         blocks.append(tabulate(rows, headers=["Severity", "Rule (conditions)", "Finding"], tablefmt="simple",
                                maxcolwidths=[10, 28, 56]))
-        if any(f.mitigated for f in case.flags):
-            blocks.append(_wrap("* mitigated: " + "; ".join(
-                f"{f.rule}: {', '.join(m.description for m in f.mitigations)} ({f.base_severity} -> {f.severity})"
-                for f in case.flags if f.mitigated)))
+        if any(f.mitigated or f.escalations for f in case.flags):
+            blocks.append(_wrap("* severity adjusted: " + "; ".join(
+                f"{f.rule}: {words.adjusted(f)}" for f in case.flags if f.mitigated or f.escalations)))
+        if any(f.related for f in case.flags):
+            blocks.append(_wrap("Relationships: " + "; ".join(
+                f"{f.rule}: {words.related(f)}" for f in case.flags if f.related)))
         reviewed = [f for f in case.flags if describe(f)]
         if reviewed:
             blocks.append(_wrap("Review: " + "; ".join(f"{f.rule}: {describe(f)}" for f in reviewed)))
