@@ -39,7 +39,7 @@ CONDITIONS: dict[str, str] = {
     "C3": "Choice of models",
     "C4": "No leveraging",
     "OTC": "Open-then-closed licence risk",
-    "JUR": "Merger-control jurisdiction indicator (not a chapter 3 condition)",
+    "JUR": "Merger-control indicator (outside ch. 3)",
 }
 LicenceKind = Literal["model_licence", "terms_of_service", "data_licence", "api_terms"]
 Alias = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=30)]
