@@ -16,7 +16,7 @@ from hypothesis import given, settings
 import strategies as S
 from policycheck.cli import main
 from policycheck.facts import flatten
-from policycheck.ruletest.lint import GATES, Finding, lint
+from policycheck.ruletest.lint import GATES, LEGAL_CONCLUSIONS, Finding, lint
 from policycheck.load.rules import bundled_rules_dir
 
 _FINDING = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<code>[a-z-]+): (?P<message>.+)$")
@@ -120,6 +120,117 @@ def test_a_blank_citation_part_and_a_section_without_a_number(tmp_path: Path) ->
     found = findings(tmp_path, {"research-only": data})
     assert sorted(codes(found)) == ["citation-section", "empty-field"]
     assert any("citation.source" in f.message for f in found)
+
+
+# --------------------------------------------------------------------------- legal conclusions
+
+
+def _instance(phrase: str) -> str:
+    """A text using ``phrase`` as written in LEGAL_CONCLUSIONS (``foreclos*`` -> ``forecloses``)."""
+    return phrase[:-1] + "es" if phrase.endswith("*") else phrase
+
+
+@pytest.mark.parametrize("phrase", [p for p, _ in LEGAL_CONCLUSIONS])
+def test_every_listed_conclusion_phrase_in_a_rationale_is_a_legal_conclusion_finding(tmp_path: Path,
+                                                                                      phrase: str) -> None:
+    data = {**OK, "rationale": f"Why it matters: the arrangement {_instance(phrase)} here."}
+    found = findings(tmp_path, {"research-only": data})
+    assert codes(found) == ["legal-conclusion"]
+    assert found[0].line == line_of(tmp_path / "fam" / "research-only.yaml", "rationale:")
+
+
+@pytest.mark.parametrize("field, text, words", [
+    ("title", "Partner forecloses rival developers", '"forecloses"'),
+    ("message", "{v.version} RAISES RIVALS’ COSTS.", '"RAISES RIVALS’ COSTS"'),
+    ("message", "{v.version} raises rivals costs.", '"raises rivals costs"'),
+    ("rationale", "An Anti-Competitive tie; the incentive to foreclose is built in.",
+     '"Anti-Competitive", "incentive to foreclose is built in"'),
+    ("mitigation", "Notify the competition authority and treat the arrangement as a merger.",
+     '"Notify the competition authority", "treat the arrangement as a merger"'),
+    ("mitigation", "The deal must be\n  notified.", '"must be notified"'),
+])
+def test_conclusion_wording_is_found_in_any_case_across_line_breaks_and_with_either_apostrophe(
+        tmp_path: Path, field: str, text: str, words: str) -> None:
+    found = findings(tmp_path, {"research-only": {**OK, field: text}})
+    assert codes(found) == ["legal-conclusion"]
+    assert f"'{field}' states a legal conclusion ({words})" in found[0].message
+
+
+def test_conclusion_wording_in_a_mitigation_description_is_found_but_the_cited_paragraph_is_not_checked(
+        tmp_path: Path) -> None:
+    data = {**OK, "citation": {"source": "CMA FM Initial Report", "section": "§3.7.6",
+                               "paragraph": "The FTC says firms may foreclose competition."},
+            "mitigated_by": [{"id": "small", "description": "Small deals are not unlawful.", "severity": "low",
+                              "when": {"on": [{"on": "v", "where": {"seq": 1}}]}}]}
+    found = findings(tmp_path, {"research-only": data})
+    assert codes(found) == ["legal-conclusion"]
+    assert "'mitigated_by[0].description'" in found[0].message and '"unlawful"' in found[0].message
+
+
+@pytest.mark.parametrize("text", [
+    "The CMA's mergers guidance (CMA2) is the source; the licensee is notified by email.",
+    "It disabuses no one; a merger of two datasets is not at issue; the court was not involved.",
+    "Competitive pressure falls (C2), and rivals' costs of compute rise.",
+])
+def test_words_that_only_contain_or_resemble_a_conclusion_phrase_are_not_flagged(tmp_path: Path, text: str) -> None:
+    assert findings(tmp_path, {"research-only": {**OK, "rationale": text}}) == []
+
+
+# --------------------------------------------------------------------------- report sections
+
+
+COVERAGE = {"report": "CMA FM Initial Report",
+            "sections": [{"section": "§3.3.1", "title": "Pre-training", "items": ["a", "b", "c"]},
+                         {"section": "§3.4", "title": "Technical expertise"},
+                         {"section": "§3.7.6", "title": "Open source"},
+                         {"section": "§3.8", "title": "Conclusion"}]}
+
+
+def cited(tmp_path: Path, section: str, source: str = "CMA FM Initial Report") -> list[Finding]:
+    cov = tmp_path / "coverage.yaml"
+    cov.write_text(dump(COVERAGE))
+    data = {**OK, "citation": {"source": source, "section": section}}
+    write_pack(tmp_path / "pack", {"research-only": data}, {"research-only": fixture(*BOTH)})
+    return lint([tmp_path / "pack"], coverage=cov).findings
+
+
+@pytest.mark.parametrize("section, words", [
+    ("§3.9", "§3.9 is not a section of chapter 3 that"),
+    ("§3.7.6; §3.7.7", "§3.7.7 is not a section of chapter 3 that"),
+    ("§3.3.1(d)", "§3.3.1 has no lettered point (d)"),
+    ("§3.4(a)", "§3.4 has no lettered point (a)"),
+    ("3.7.6", "'3.7.6' is not written like '§3.7.6'"),
+    ("§3.7.6 and §3.8", "'§3.7.6 and §3.8' is not written like"),
+    ("§3.3.1 (c)", "'§3.3.1 (c)' is not written like"),
+])
+def test_a_report_citation_must_name_a_listed_chapter_3_section_written_as_a_section_number(
+        tmp_path: Path, section: str, words: str) -> None:
+    found = cited(tmp_path, section)
+    assert codes(found) == ["citation-section"]
+    assert words in found[0].message
+
+
+def test_a_misnumbered_section_gets_the_nearest_listed_one(tmp_path: Path) -> None:
+    assert "(did you mean '§3.8'?)" in cited(tmp_path, "§3.9")[0].message
+
+
+@pytest.mark.parametrize("section, source", [
+    ("§3.3.1(c); §3.8", "CMA FM Initial Report"),
+    ("§3.3.1(a)(ii), §3.4", "cma fm  initial report"),
+    ("§2.1", "CMA FM Initial Report"),  # another chapter of the report: not in the coverage file's scope
+    ("¶4.30", "CMA2 Mergers guidance"),  # another source: only 'names a section number' applies
+])
+def test_well_formed_listed_sections_and_other_sources_are_accepted(tmp_path: Path, section: str,
+                                                                   source: str) -> None:
+    assert cited(tmp_path, section, source) == []
+
+
+def test_a_coverage_file_that_does_not_load_is_a_load_error(tmp_path: Path) -> None:
+    bad = tmp_path / "coverage.yaml"
+    bad.write_text("report: R\nsections:\n  - section: '3.4'\n    title: T\n")
+    write_pack(tmp_path / "pack", {"research-only": OK}, {"research-only": fixture(*BOTH)})
+    found = lint([tmp_path / "pack"], coverage=bad).findings
+    assert codes(found) == ["load-error"] and found[0].file == str(bad)
 
 
 # --------------------------------------------------------------------------- placeholders

@@ -347,7 +347,7 @@ def table(pack: RulePack, coverage: Coverage, ref: SectionRef | None, rules: lis
     conditions, cited sections) with the title indented on the lines below."""
     total = width or shutil.get_terminal_size((100, 24)).columns
     total = max(60, min(total, 200))
-    headers = ["Id", "Severity", "Conditions", "Cites", "Title"]
+    headers = ["Id", "Severity", "Conditions", "Citation", "Title"]
     rows = [[r.id, r.rule.severity, " ".join(_conds(r.rule.conditions)), _cited(r, coverage), r.rule.title]
             for r in rules]
     widths = [max([len(headers[i]), *(len(row[i]) for row in rows)]) for i in range(5)]
@@ -363,19 +363,23 @@ def table(pack: RulePack, coverage: Coverage, ref: SectionRef | None, rules: lis
             out += [_line([c[k] if k < len(c) else "" for c in cells], widths)
                     for k in range(max(len(c) for c in cells))]
     elif rows:
-        widths = [*widths[:3], max(15, min(widths[3], total - fixed - 2))]
+        widths = [*widths[:3], max(9, min(widths[3], total - fixed))]  # 9: "§3.3.1(c)"
         out = [_line(headers[:4], widths), "    Title", _line(["-" * w for w in widths], widths)]
         for row in rows:
-            cites = textwrap.wrap(row[3], widths[3], break_on_hyphens=False) or [""]
+            cites = textwrap.wrap(row[3], widths[3], break_on_hyphens=False, break_long_words=False) or [""]
             out += [_line([*row[:3], cites[0]], widths)] + [_line(["", "", "", c], widths) for c in cites[1:]]
             out += textwrap.wrap(row[4], total - 4, initial_indent="    ", subsequent_indent="    ")
     lines = list(out)
     if ref is None:
-        lines += ["", f"{len(rules)} rules"]
+        lines += ["", _n(len(rules), "rule")]
     else:
-        lines += ["", f"{len(rules)} of {len(pack.rules)} rules cite {ref.text()}"]
+        lines += ["", f"{len(rules)} of {_n(len(pack.rules), 'rule')} cite{'s' if len(rules) == 1 else ''} {ref.text()}"]
         lines += _coverage_lines(coverage, ref, total)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
@@ -396,7 +400,10 @@ def _coverage_lines(coverage: Coverage, ref: SectionRef, width: int) -> list[str
                 tail = f"not encoded: {' '.join(m.reason.split())}"
             else:
                 tail = f"not yet encoded: {' '.join((m.todo or '').split())}"
-            lines += textwrap.wrap(f"{what} [{tail}]", width=width, initial_indent="- ", subsequent_indent="  ")
+            if m.related:
+                tail += f"; see {', '.join(m.related)}"
+            lines += textwrap.wrap(f"{what} [{tail}]", width=width, initial_indent="- ", subsequent_indent="  ",
+                                   break_on_hyphens=False)
     return lines
 
 
@@ -425,11 +432,12 @@ def _cite_link(r: LoadedRule) -> str:
     return f"[{cit.text()}]({cit.url})" if cit.url else cit.text()
 
 
-def _rule_table(rules: Iterable[LoadedRule], cite: str = "Cites") -> list[str]:
+def _rule_table(rules: Iterable[LoadedRule], cite: str = "Cites", full: bool = False) -> list[str]:
     lines = [f"| Id | Title | Severity | Conditions | {cite} |", "|---|---|---|---|---|"]
     for r in rules:
+        cited = _cite_link(r) if full else r.rule.citation.section
         lines.append(f"| [`{r.id}`](#{r.id}) | {_cell(r.rule.title)} | {r.rule.severity} "
-                     f"| {' '.join(_conds(r.rule.conditions))} | {_cell(r.rule.citation.section)} |")
+                     f"| {' '.join(_conds(r.rule.conditions))} | {_cell(cited)} |")
     return lines + [""]
 
 
@@ -453,7 +461,7 @@ class _Index:
 
     by_section: dict[str, list[LoadedRule]]
     unlisted: list[tuple[LoadedRule, str]]
-    other_sources: dict[str, list[LoadedRule]]
+    other_sources: dict[str, list[LoadedRule]]  # by family
     unnamed: list[LoadedRule]
 
 
@@ -464,7 +472,7 @@ def _index(rules: Sequence[LoadedRule], coverage: Coverage) -> _Index:
     named = coverage.names()
     for r in rules:
         if not coverage.is_report(r.rule.citation.source):
-            other.setdefault(_flat(r.rule.citation.source), []).append(r)
+            other.setdefault(r.family, []).append(r)
             continue
         refs = report_refs(r, coverage)
         if not refs:
@@ -494,10 +502,12 @@ def markdown(pack: RulePack, coverage: Coverage | None = None, ref: SectionRef |
         by_family.setdefault(r.family, []).append(r)
 
     scope = f" citing {ref.text()}" if ref is not None else ""
-    command = "policycheck rules --format markdown" + (f" --section {ref.text()}" if ref is not None else "")
+    command = "policycheck rules --format markdown" + (f" --section {ref.text()}" if ref is not None
+                                                       else " > docs/rules.md")
     lines = ["# Rule catalogue" + (f": {ref.text()}" if ref is not None else ""), "",
              f"Generated by `{command}` from the rule pack and `{cov.file}`; do not edit by hand.", "",
-             f"{len(chosen)} rules{scope} in {len(by_family)} families. Conditions: "
+             f"{_n(len(chosen), 'rule')}{scope} in {len(by_family)} famil{'y' if len(by_family) == 1 else 'ies'}. "
+             "Conditions: "
              + "; ".join(f"**{k}** {v}" for k, v in CONDITIONS.items()) + ".", "",
              "Each rule cites the section of the CMA's *AI Foundation Models: Initial Report* (2023) it "
              "encodes, or the public source it comes from, says what that source says, and argues its "
@@ -538,9 +548,10 @@ def markdown(pack: RulePack, coverage: Coverage | None = None, ref: SectionRef |
     if idx.other_sources:
         lines += ["## Rules outside chapter 3", "",
                   "Rules citing a source other than the report (for example the CMA's merger guidance, CMA2, "
-                  "for merger-jurisdiction indicators), by source.", ""]
-        for source in sorted(idx.other_sources):
-            lines += [f"### {source}", ""] + _rule_table(idx.other_sources[source], "Section")
+                  "for merger-jurisdiction indicators), by family.", ""]
+        for family in sorted(idx.other_sources):
+            lines += [f"### {family} (outside chapter 3)", ""] + _rule_table(idx.other_sources[family], "Source",
+                                                                              full=True)
 
     gaps = bool(idx.unlisted or idx.unnamed or any(m.todo for s in sections for m in s.mechanisms))
     if gaps:
