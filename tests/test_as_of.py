@@ -42,7 +42,7 @@ def on(flags: list[Flag], rule: str) -> set[str]:
 def test_microsoft_openai_in_2020_sees_only_the_2019_round(pack) -> None:  # type: ignore[no-untyped-def]
     result = at(MSFT, "2020-06-01", pack)
     assert result.as_of == "2020-06-01" and result.case_as_of == "2025-03-05"
-    assert on(result.flags, "exclusive-compute") == {"msft-openai-2019"}
+    assert on(result.flags, "compute-tied-to-partner") == {"msft-openai-2019"}
     assert {e.id for f in result.flags for e in f.evidence if e.fact == "deal"} == {"msft-openai-2019"}
     assert result.history == []
     later = {e.id for e in result.after_as_of if e.item == "deal"}
@@ -53,8 +53,10 @@ def test_microsoft_openai_in_2020_sees_only_the_2019_round(pack) -> None:  # typ
 
 def test_microsoft_openai_in_2023_has_both_exclusive_compute_rounds_in_force(pack) -> None:  # type: ignore[no-untyped-def]
     result = at(MSFT, "2023-06-01", pack)
-    assert on(result.flags, "exclusive-compute") == {"msft-openai-2019", "msft-openai-2023"}
-    assert {f.severity for f in result.flags if f.rule == "exclusive-compute"} == {"high"}
+    # one relationship, one flag: carried by the latest round, the 2019 round as related evidence
+    (flag,) = [f for f in result.flags if f.rule == "compute-tied-to-partner"]
+    assert flag.evidence[0].id == "msft-openai-2023" and [e.id for e in flag.related] == ["msft-openai-2019"]
+    assert flag.severity == "high"
     assert "msft-openai-2025" in {e.id for e in result.after_as_of}
     assert not on(result.flags, "governance-rights")        # the observer seat comes in November
 
@@ -65,17 +67,16 @@ def test_the_observer_seat_counts_while_held_and_is_history_after_july_2024(pack
     after = at(MSFT, "2025-03-05", pack)
     assert not on(after.flags, "governance-rights")
     (seat,) = [f for f in after.history if f.rule == "governance-rights"]
-    assert (seat.window.since, seat.window.until) == ("2023-11", "2024-07")
+    assert (seat.window.since, seat.window.until) == ("2023-11-29", "2024-07-09")
 
 
 def test_microsoft_openai_in_2025_reports_the_replaced_exclusivity_as_history(pack) -> None:  # type: ignore[no-untyped-def]
     result = at(MSFT, None, pack)                       # the case's own as_of, 2025-03-05
     assert result.as_of == "2025-03-05"
-    assert not on(result.flags, "exclusive-compute") & {"msft-openai-2019", "msft-openai-2023"}
-    past = {f.evidence[0].id: f.window for f in result.history if f.rule == "exclusive-compute"}
-    assert set(past) == {"msft-openai-2019", "msft-openai-2023"}
-    assert {w.until for w in past.values()} == {"2025-01-21"}
-    assert past["msft-openai-2019"].since == "2019-07-22"
+    assert not on(result.flags, "compute-tied-to-partner") & {"msft-openai-2019", "msft-openai-2023"}
+    (past,) = [f for f in result.history if f.rule == "compute-tied-to-partner"]   # one relationship
+    assert past.evidence[0].id == "msft-openai-2023"
+    assert (past.window.since, past.window.until) == ("2019-07-22", "2025-01-21")
     assert result.after_as_of == []
     # history never counts: the condition statuses come from the current flags alone
     for cond in result.conditions:

@@ -137,7 +137,7 @@ data_access_changes:
 
 @pytest.mark.parametrize(("before", "after", "field"), [
     ("{price: {amount: 1, currency: USD, unit: per call}, ai_training_ban: false}",
-     "{price: {amount: 2, currency: USD, unit: per call}, ai_training_ban: false}", "price_after"),
+     "{price: {amount: 2, currency: USD, unit: per call}, ai_training_ban: false}", "price_rose"),
     ("{price: {amount: 1, currency: USD, unit: per call}, ai_training_ban: false}",
      "{price: {amount: 1, currency: USD, unit: per call}, ai_training_ban: true}", "ai_training_ban_after"),
 ])
@@ -147,10 +147,10 @@ def test_a_flag_points_at_the_term_of_the_any_of_branch_that_matched(pack, befor
 
     text = BRANCH_CASE.format(before=before, after=after)
     result = assess(load_case_text(text, "branch.yaml"), pack).cases[0]
-    (flag,) = [f for f in result.flags if f.rule == "fm-rival-raises-data-costs"]
+    (flag,) = [f for f in result.flags if f.rule == "data-holder-in-fms-restricts-access"]
     assert flag.operative is not None and flag.operative.field == field
     line = text.splitlines()[flag.operative.line - 1]
-    assert ("price" if field == "price_after" else "ai_training_ban") in line and "after" in line
+    assert ("price" if field == "price_rose" else "ai_training_ban") in line and "after" in line
 
 
 def test_missing_facts_list_only_facts_the_rule_can_read() -> None:

@@ -71,10 +71,14 @@ def test_every_rule_cites_the_report_with_a_paragraph_rationale_and_mitigation(p
     problems = []
     for r in pack.rules:
         cit = r.rule.citation
-        if cit.source != "CMA FM Initial Report" or cit.url != REPORT_URL:
-            problems.append(f"{r.id}: citation must be the CMA FM Initial Report with its URL")
-        if not re.fullmatch(r"§3(\.\d+)*(; §3(\.\d+)*)*", cit.section):
-            problems.append(f"{r.id}: section {cit.section!r} is not a chapter 3 section like '§3.7.6'")
+        if r.family == "jurisdiction":   # merger-control indicators cite the CMA's guidance or a decision
+            if "JUR" not in r.rule.conditions or not cit.url or not cit.url.startswith("https://www.gov.uk/"):
+                problems.append(f"{r.id}: a jurisdiction rule has condition JUR and cites a CMA source on gov.uk")
+        else:
+            if cit.source != "CMA FM Initial Report" or cit.url != REPORT_URL:
+                problems.append(f"{r.id}: citation must be the CMA FM Initial Report with its URL")
+            if not re.fullmatch(r"§3(\.\d+)*(\([a-z]\))?(; §3(\.\d+)*(\([a-z]\))?)*", cit.section):
+                problems.append(f"{r.id}: section {cit.section!r} is not a chapter 3 section like '§3.7.6' or '§3.3.1(c)'")
         if not cit.paragraph or len(cit.paragraph.split()) < 12:
             problems.append(f"{r.id}: citation.paragraph must say what the cited text says")
         if len(r.rule.rationale.split()) < 30 or len(r.rule.mitigation.split()) < 6:
@@ -87,7 +91,7 @@ def test_every_rationale_argues_the_severities_it_assigns(pack: RulePack) -> Non
     problems = []
     for r in pack.rules:
         text = r.rule.rationale.lower()
-        for severity in {r.rule.severity} | {m.severity for m in r.rule.mitigated_by}:
+        for severity in {r.rule.severity} | {m.severity for m in (*r.rule.mitigated_by, *r.rule.escalated_by)}:
             if not re.search(rf"\b{severity}\b", text):
                 problems.append(f"{r.id}: the rationale does not argue severity '{severity}'")
     assert not problems, "\n".join(problems)

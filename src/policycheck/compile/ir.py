@@ -208,7 +208,7 @@ def complement(test: Test) -> Test | None:
 def _factored(parts: tuple[Test, ...]) -> Test:
     """``All(parts)``, with a branch every part shares taken out: All(A1 or N, A2 or N) is
     (A1 and A2) or N. The complement of ``contains_any`` over n values would otherwise be an
-    "and" of n "or"s, which the engine expands to 2^n alternatives (durable_rules error 113)."""
+    "and" of n "or"s, which the engine expands to 2^n alternatives (the engine refuses it)."""
     if len(parts) > 1 and all(isinstance(p, Either) for p in parts):
         shared = [x for x in parts[0].items if all(x in p.items for p in parts)]  # type: ignore[union-attr]
         if shared:

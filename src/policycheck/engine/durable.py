@@ -70,7 +70,7 @@ _SENTINEL_ALIAS, _SENTINEL_TYPE, _ALWAYS = "s__", "__sentinel__", "__always"
 _SENTINEL_PATTERN = f'{{"{_SENTINEL_ALIAS}":{{"t":"{_SENTINEL_TYPE}"}}}}'
 _ALIAS = re.compile(r"[a-z][a-z0-9_]*\Z")
 _MAX_CHUNK = 50
-_ALPHA_BUDGET = 50  # the C alpha stack holds 64 nodes (error 303); 60 proved too many once refuters
+_ALPHA_BUDGET = 32  # the C alpha stack holds 64 nodes (error 303); 60 proved too many once refuters
 # of contains_any became one "or" holding an "and" of $iall tests (their nodes are not counted)
 _MAX_KEYS = 200  # the C parser refuses more than 254 properties (error 302)
 _MAX_FACTS = 200_000  # ids f0..f199999 and s__ are checked free of 32-bit hash clashes (#376)
@@ -309,6 +309,21 @@ class Engine:
             self._prefix = f"pc{next(_ENGINE_IDS)}"
             plan = self._plan(chunk_size)
             self._chunks = [self._register(_HOST, n, group) for n, group in enumerate(plan)]
+        # The fact types each chunk's patterns test (None: some pattern is untyped, so every
+        # fact goes in). A fact of another type matches no pattern of the chunk (#286: not
+        # stored), so it is not asserted there at all: a case's cost per chunk is the facts
+        # the chunk can use, not every fact of the case.
+        self._chunk_types = [self._types(group) for group in plan]
+
+    def _types(self, group: list[int]) -> frozenset[str] | None:
+        types: set[str] = set()
+        for index in group:
+            for p in self._rules[index].patterns:
+                fact_type = _type_of(_canonical(p.expression))
+                if fact_type is None:
+                    return None
+                types.add(fact_type)
+        return frozenset(types)
 
     def _plan(self, chunk_size: int) -> list[list[int]]:
         """Groups of rule indices: <= chunk_size rules and, per fact type, <= _ALPHA_BUDGET
@@ -362,8 +377,10 @@ class Engine:
             sid = str(next(_SIDS))
             payloads = [f'{{"id":"f{i}","sid":"{sid}",{body}' for i, body in enumerate(bodies)]
             self._hits = []
-            for ruleset in self._chunks:
-                _run_chunk(ruleset, payloads, sid, self._collect)
+            for ruleset, types in zip(self._chunks, self._chunk_types):
+                mine = [i for i, fact in enumerate(facts) if types is None or fact["t"] in types]
+                if mine:  # every rule needs a fact for its first (positive) pattern: no fact, no match
+                    _run_chunk(ruleset, [payloads[i] for i in mine], sid, self._collect, mine)
             hits, self._hits = self._hits, []
         found: set[tuple[int, tuple[int, ...]]] = set()
         for index, frame in hits:
@@ -397,11 +414,14 @@ def _fact_body(index: int, fact: Mapping[str, Any]) -> str:
 _Collect = Callable[[str, dict[str, Any]], None]
 
 
-def _run_chunk(ruleset: _durable.Ruleset, payloads: list[str], sid: str, collect: _Collect) -> None:
-    """Assert each fact singly, then the sentinel; drain the actions; free the session."""
+def _run_chunk(ruleset: _durable.Ruleset, payloads: list[str], sid: str, collect: _Collect,
+               numbers: Sequence[int] | None = None) -> None:
+    """Assert each fact singly, then the sentinel; drain the actions; free the session.
+    ``numbers``: each payload's index among the case's facts (for error messages)."""
     pending: BaseException | None = None
     try:
-        for index, payload in enumerate(payloads):
+        for position, payload in enumerate(payloads):
+            index = numbers[position] if numbers is not None else position
             try:
                 code = _dre.assert_fact(ruleset._handle, payload)[0]
             except (_dre.error, MemoryError, UnicodeError) as exc:

@@ -10,7 +10,7 @@ matches; this package groups matches into flags and statuses (``snapshot``, ``fl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from policycheck import __version__
 from policycheck.compile import compile_pack
@@ -32,7 +32,7 @@ from policycheck.model.assessment import (
 )
 from policycheck.model.rule import SEVERITY_ORDER
 
-__all__ = ["assess", "assess_case", "display", "engine_for", "render_message"]
+__all__ = ["Tally", "assess", "assess_case", "assess_each", "display", "engine_for", "render_message"]
 
 
 def engine_for(pack: RulePack) -> Engine:
@@ -49,6 +49,45 @@ def assess(cases: Sequence[LoadedCase], pack: RulePack, as_of: str | None = None
     results = [assess_case(c, pack, engine, as_of) for c in sorted(cases, key=lambda c: (c.case.id, c.file))]
     return Assessment(tool="policycheck", version=__version__, rule_pack=PackInfo(digest=pack.digest, rules=len(pack.rules)),
                       summary=_overall(results), cases=results)
+
+
+def assess_each(cases: Iterable[LoadedCase], pack: RulePack, as_of: str | None = None) -> Iterator[CaseAssessment]:
+    """Assess cases one at a time, in the order given, as ``assess`` assesses each one (for runs
+    that write case by case: nothing is kept between cases). ``assess`` sorts by case id
+    first; a caller that wants the same order sorts ``cases`` the same way."""
+    if as_of is not None and not is_date(as_of):
+        raise InputError([Problem(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)")])
+    engine = engine_for(pack)
+    for case in cases:
+        yield assess_case(case, pack, engine, as_of)
+
+
+class Tally:
+    """The run's summary line built case by case: ``Tally().add(c)...text()`` equals the
+    ``summary`` of ``assess`` over the same cases; ``not_assessed`` adds the files left out."""
+
+    def __init__(self) -> None:
+        self.cases = 0
+        self.concern = 0
+        self.by_severity = dict.fromkeys(("high", "medium", "low", "info"), 0)
+
+    def add(self, case: CaseAssessment) -> None:
+        self.cases += 1
+        self.concern += any(c.status == "concern" for c in case.conditions)
+        for f in case.flags:
+            self.by_severity[f.severity] += 1
+
+    def text(self, not_assessed: int = 0) -> str:
+        n, flags = self.cases, sum(self.by_severity.values())
+        if not flags:
+            count = "no flags"
+        else:
+            parts = [f"{k} {s}" for s, k in self.by_severity.items() if k]
+            count = f"{flags} flag{'s' if flags != 1 else ''} ({', '.join(parts)})"
+        out = f"{n} case{'s' if n != 1 else ''}, {count}; {self.concern} with a concern"
+        if not_assessed:
+            out += f"; {not_assessed} file{'s' if not_assessed != 1 else ''} not assessed"
+        return out
 
 
 def _order(flags: list[Flag]) -> list[Flag]:
@@ -202,7 +241,7 @@ def _case_summary(case_id: str, flags: list[Flag], conditions: list[ConditionRes
 
 
 def _overall(results: list[CaseAssessment]) -> str:
-    flags = [f for r in results for f in r.flags]
-    concern = sum(1 for r in results if any(c.status == "concern" for c in r.conditions))
-    n = len(results)
-    return f"{n} case{'s' if n != 1 else ''}, {_count(flags)}; {concern} with a concern"
+    tally = Tally()
+    for r in results:
+        tally.add(r)
+    return tally.text()

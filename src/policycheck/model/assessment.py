@@ -310,6 +310,40 @@ class Review(_Out):
     baseline_resolved: int = 0
 
 
+class FileProblem(_Out):
+    """One problem of a file that was not assessed, as policycheck reports it."""
+
+    line: int | None = None
+    column: int | None = None
+    path: str | None = None               # the field path inside the document
+    message: str
+    text: str                             # the whole located line: file:line:col: path: message
+
+
+class FileError(_Out):
+    """A case file the run could not assess (unreadable, invalid YAML, a schema error, a case id
+    another file already uses); the other files were assessed all the same."""
+
+    file: str
+    problems: list[FileProblem]
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def column(self) -> int | None:
+        return self.problems[0].column if self.problems else None
+
+    @property
+    def message(self) -> str:
+        """The first problem's message (with its field path), for one-line listings."""
+        if not self.problems:
+            return "not assessed"
+        p = self.problems[0]
+        return (f"{p.path}: " if p.path else "") + p.message
+
+
 class Assessment(_Out):
     tool: str
     version: str
@@ -317,12 +351,15 @@ class Assessment(_Out):
     summary: str
     cases: list[CaseAssessment]
     review: Review | None = None
+    errors: list[FileError] = []          # files not assessed (left out of the JSON when none)
 
     @model_serializer(mode="wrap")
     def _omit_unset_review(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if self.review is None:
             data.pop("review", None)
+        if not self.errors:
+            data.pop("errors", None)
         return data
 
     @classmethod

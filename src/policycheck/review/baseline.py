@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policycheck.model.assessment import Assessment
+from policycheck.model.assessment import Assessment, CaseAssessment
 from policycheck.errors import InputError, Problem
 from policycheck.model.rule import Severity
 from policycheck.io.schema_errors import problems_from
@@ -82,13 +82,33 @@ def fingerprints_from_document(doc: Document) -> frozenset[str]:
 def apply_baseline(result: Assessment, fingerprints: frozenset[str]) -> tuple[Assessment, int]:
     """Mark flags found in the baseline. Also returns how many baseline entries matched no flag."""
     seen: set[str] = set()
-    cases = []
-    for case in result.cases:
-        flags = []
-        for flag in case.flags:
-            hit = flag.fingerprint in fingerprints
-            if hit:
-                seen.add(flag.fingerprint)
-            flags.append(flag.model_copy(update={"baseline": hit}))
-        cases.append(case.model_copy(update={"flags": flags}))
+    cases = [mark_case(case, fingerprints, seen) for case in result.cases]
     return result.model_copy(update={"cases": cases}), len(fingerprints - seen)
+
+
+def mark_case(case: CaseAssessment, fingerprints: frozenset[str], seen: set[str]) -> CaseAssessment:
+    """``apply_baseline`` for one case; adds the fingerprints it matched to ``seen``."""
+    flags = []
+    for flag in case.flags:
+        hit = flag.fingerprint in fingerprints
+        if hit:
+            seen.add(flag.fingerprint)
+        flags.append(flag.model_copy(update={"baseline": hit}))
+    return case.model_copy(update={"flags": flags})
+
+
+def baseline_rules(path: str | Path) -> dict[str, str]:
+    """Fingerprint -> rule id of every entry of a baseline file (or assessment JSON), so a run
+    that selects rules can leave the other rules' entries out of "no longer match"."""
+    data = read_document(path).data
+    out: dict[str, str] = {}
+    if isinstance(data, dict) and data.get("tool") == "policycheck" and isinstance(data.get("cases"), list):
+        for c in data["cases"]:
+            for f in (c.get("flags") or []) if isinstance(c, dict) else []:
+                if isinstance(f, dict) and isinstance(f.get("fingerprint"), str):
+                    out[f["fingerprint"]] = str(f.get("rule"))
+    elif isinstance(data, dict) and isinstance(data.get("flags"), list):
+        for e in data["flags"]:
+            if isinstance(e, dict) and isinstance(e.get("fingerprint"), str):
+                out[e["fingerprint"]] = str(e.get("rule"))
+    return out

@@ -23,14 +23,14 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from policycheck.model.assessment import Assessment, Flag, StaleWaiver, WaiverRef
+from policycheck.model.assessment import Assessment, CaseAssessment, Flag, StaleWaiver, WaiverRef
 from policycheck.errors import InputError, Location, Problem, suggest
 from policycheck.io.schema_errors import validate_document
 from policycheck.io.reader import Document, read_document
@@ -133,39 +133,61 @@ class WaiverOutcome:
 def apply_waivers(result: Assessment, waivers: Sequence[Waiver], today: dt.date) -> WaiverOutcome:
     """Mark each flag with the waiver covering it. The first unexpired matching waiver wins;
     when only expired ones match, the flag carries the (expired) waiver and still counts."""
-    used: dict[int, int] = {}
-    re_raised: dict[int, int] = {}
-    cases = []
-    for case in result.cases:
+    book = WaiverBook(waivers, today)
+    cases = [book.case(case) for case in result.cases]
+    warnings, stale = book.finish()
+    return WaiverOutcome(result.model_copy(update={"cases": cases}), warnings, stale)
+
+
+class WaiverBook:
+    """``apply_waivers`` one case at a time: ``case()`` marks a case's flags, ``finish()`` gives
+    the warnings and stale waivers of the whole run (it remembers case ids, not cases).
+    ``rules``: the rule ids that ran (a waiver for a rule the run did not select is never stale)."""
+
+    def __init__(self, waivers: Sequence[Waiver], today: dt.date, rules: Collection[str] | None = None) -> None:
+        self.waivers, self.today, self.rules = list(waivers), today, rules
+        self.used: dict[int, int] = {}
+        self.re_raised: dict[int, int] = {}
+        self.named = [False] * len(self.waivers)   # some case of the run matches the waiver's case glob
+
+    def case(self, case: CaseAssessment) -> CaseAssessment:
+        for w in self.waivers:
+            if not self.named[w.index] and fnmatch.fnmatchcase(case.case, w.entry.case):
+                self.named[w.index] = True
         flags = []
         for flag in case.flags:
-            matching = [w for w in waivers if w.matches(case.case, flag)]
+            matching = [w for w in self.waivers if w.matches(case.case, flag)]
             for w in matching:
-                used[w.index] = used.get(w.index, 0) + 1
-            active = [w for w in matching if not w.expired(today)]
+                self.used[w.index] = self.used.get(w.index, 0) + 1
+            active = [w for w in matching if not w.expired(self.today)]
             chosen = active[0] if active else (matching[0] if matching else None)
             if chosen is not None and not active:
-                re_raised[chosen.index] = re_raised.get(chosen.index, 0) + 1
-            flags.append(flag.model_copy(update={"waiver": chosen.ref(today) if chosen else None}))
-        cases.append(case.model_copy(update={"flags": flags}))
-    warnings: list[Problem] = []
-    stale: list[StaleWaiver] = []
-    for w in waivers:
-        e = w.entry
-        if w.index in re_raised:
-            n = re_raised[w.index]
-            warnings.append(Problem(
-                f"waiver for rule '{e.rule}' on case '{e.case}' expired on {e.expires.isoformat()}; "
-                f"{n} flag{'s' if n != 1 else ''} re-raised (renew it with a new expiry date, or remove it)",
-                w.location()))
-        elif w.index not in used and any(fnmatch.fnmatchcase(c.case, e.case) for c in result.cases):
-            state = f" (expired on {e.expires.isoformat()})" if w.expired(today) else ""
-            warnings.append(Problem(f"stale waiver: rule '{e.rule}' on case '{e.case}'"
-                                    f"{' with fingerprint ' + e.fingerprint if e.fingerprint else ''} "
-                                    f"matches no flag{state}; remove it", w.location()))
-            stale.append(StaleWaiver(file=w.file, line=w.line, rule=e.rule, case=e.case, fingerprint=e.fingerprint,
-                                     expires=e.expires.isoformat(), expired=w.expired(today)))
-    return WaiverOutcome(result.model_copy(update={"cases": cases}), warnings, stale)
+                self.re_raised[chosen.index] = self.re_raised.get(chosen.index, 0) + 1
+            flags.append(flag.model_copy(update={"waiver": chosen.ref(self.today) if chosen else None}))
+        return case.model_copy(update={"flags": flags})
+
+    def finish(self) -> tuple[list[Problem], list[StaleWaiver]]:
+        warnings: list[Problem] = []
+        stale: list[StaleWaiver] = []
+        today = self.today
+        for w in self.waivers:
+            e = w.entry
+            if w.index in self.re_raised:
+                n = self.re_raised[w.index]
+                warnings.append(Problem(
+                    f"waiver for rule '{e.rule}' on case '{e.case}' expired on {e.expires.isoformat()}; "
+                    f"{n} flag{'s' if n != 1 else ''} re-raised (renew it with a new expiry date, or remove it)",
+                    w.location()))
+            elif (w.index not in self.used and self.named[w.index]
+                  and (self.rules is None or e.rule in self.rules)):
+                state = f" (expired on {e.expires.isoformat()})" if w.expired(today) else ""
+                warnings.append(Problem(f"stale waiver: rule '{e.rule}' on case '{e.case}'"
+                                        f"{' with fingerprint ' + e.fingerprint if e.fingerprint else ''} "
+                                        f"matches no flag{state}; remove it", w.location()))
+                stale.append(StaleWaiver(file=w.file, line=w.line, rule=e.rule, case=e.case,
+                                         fingerprint=e.fingerprint, expires=e.expires.isoformat(),
+                                         expired=w.expired(today)))
+        return warnings, stale
 
 
 def describe(flag: Flag) -> str | None:

@@ -90,7 +90,8 @@ GATES: dict[tuple[str, str], tuple[str, str, Any]] = {
        for f in ("output_ban_scope", "output_ban_exempts_licensor_family")},
     **{("licence_version", f): ("has_aup", "eq", True) for f in ("aup_by_reference", "aup_unilateral_update")},
     ("licence_version", "previous"): ("seq", "gt", 1),
-    **{("deal", f): ("staff_hired", "eq", True) for f in ("staff_count", "key_staff_hired", "hire_with_licence")},
+    **{("deal", f): ("staff_hired", "eq", True) for f in ("staff_count", "key_staff_hired", "hire_with_licence",
+                                                                 "hire_with_investment")},
     ("data_access_change", "exclusive_licensee_after"): ("exclusive_after", "eq", True),
 }
 
