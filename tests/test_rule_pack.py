@@ -30,7 +30,7 @@ REPORT_URL = "https://www.gov.uk/government/publications/ai-foundation-models-in
 # (a version loosening the one before, reported as such) and model-family (a developer's
 # models compared release by release: a view with few rules of its own).
 FAMILY_SIZES = {"licence-terms": 5, "licence-timeline": 5, "licence-widening": 5, "deals": 5, "data-access": 5,
-                "model-family": 2}
+                "model-family": 2, "jurisdiction": 2}
 FAMILIES = set(FAMILY_SIZES)
 
 
