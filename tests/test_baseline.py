@@ -137,8 +137,9 @@ def test_invalid_baseline_is_one_located_error(env, text, pattern):
     out = env["dir"] / "out.txt"
     res = assess(env["rules"], env["case"], "--baseline", path, "-o", out)
     assert res.exit_code == 2
-    (line,) = res.stderr.splitlines()
+    line, reason = res.stderr.splitlines()
     assert line.startswith("error: ") and re.search(pattern, line), line
+    assert reason == f"policycheck: nothing assessed: 1 problem in {path}"
     assert not out.exists()
 
 

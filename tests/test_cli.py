@@ -227,13 +227,23 @@ def test_fail_on_rejects_unknown_severity() -> None:
 
 # --- bad input ------------------------------------------------------------------------------------
 
-def error_lines(result: Result) -> list[str]:
+def error_lines(result: Result, reason: str | None = None) -> list[str]:
+    """The ``error:`` lines of an exit-2 run. ``assess`` ends with one reason line
+    ``policycheck: ...`` (``reason``: how it starts) and, for bad case files, still writes its
+    report (the other files are assessed); ``validate`` prints only the error lines."""
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
+    if reason is not None:
+        assert lines and lines[-1].startswith(f"policycheck: {reason}"), lines
+        lines = lines[:-1]
+    else:
+        assert result.stdout == ""
     assert lines and all(line.startswith("error: ") for line in lines), lines
     return [line.removeprefix("error: ") for line in lines]
+
+
+NOT_ASSESSED = "1 file not assessed: "
 
 
 @pytest.mark.parametrize("command", ["assess", "validate"])
@@ -241,7 +251,7 @@ def test_bad_case_file_gives_located_error_lines(command: str) -> None:
     path = f"{BAD}/several-problems.yaml"
     args = [path, *PACK] if command == "assess" else [path]
     result = assess(*args) if command == "assess" else run("validate", *args)
-    assert error_lines(result) == [
+    assert error_lines(result, NOT_ASSESSED + path if command == "assess" else None) == [
         f"{path}:3:1: titel: unknown field 'titel' (did you mean 'title'?)",
         f"{path}:5:1: as_of: invalid value '2023-02-30': not a calendar date: day is out of range for month",
         f"{path}:23:11: licences[0].versions[0].terms.osi_approved: invalid value 'yes'; "
@@ -259,37 +269,52 @@ def test_every_bad_file_in_a_folder_is_reported() -> None:
 
 
 def test_bad_yaml_syntax_on_the_command_line() -> None:
-    (line,) = error_lines(assess(f"{BAD}/syntax.yaml", *PACK))
+    (line,) = error_lines(assess(f"{BAD}/syntax.yaml", *PACK), NOT_ASSESSED)
     assert line.startswith(f"{BAD}/syntax.yaml:5:") and "invalid YAML" in line
 
 
 def test_non_utf8_case_file() -> None:
-    (line,) = error_lines(assess(f"{BAD}/latin1.yaml", *PACK))
+    (line,) = error_lines(assess(f"{BAD}/latin1.yaml", *PACK), NOT_ASSESSED)
     assert line == f"{BAD}/latin1.yaml:3:12: file is not valid UTF-8 (byte 39)"
 
 
 def test_unknown_reference_has_a_suggestion() -> None:
-    (line,) = error_lines(assess(f"{BAD}/unknown-party.yaml", *PACK))
+    (line,) = error_lines(assess(f"{BAD}/unknown-party.yaml", *PACK), NOT_ASSESSED)
     assert line == f"{BAD}/unknown-party.yaml:18:5: models[0].developer: unknown party 'metta' (did you mean 'meta'?)"
 
 
-def test_one_bad_file_among_good_ones_fails_the_run() -> None:
-    lines = error_lines(assess(CASE, f"{BAD}/unknown-party.yaml", *PACK))
+def test_one_bad_file_among_good_ones_fails_the_run_after_assessing_the_others() -> None:
+    result = assess(CASE, f"{BAD}/unknown-party.yaml", *PACK)
+    lines = error_lines(result, f"{NOT_ASSESSED}{BAD}/unknown-party.yaml")
     assert len(lines) == 1
+    assert result.stdout.startswith("== llama-2")  # the good file is assessed and reported
+    assert "Files not assessed (1):" in result.stdout
 
 
-def test_output_file_is_not_written_when_input_is_bad(tmp_path: Path) -> None:
+def test_fail_fast_writes_no_output_when_input_is_bad(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    error_lines(assess(f"{BAD}/several-problems.yaml", *PACK, "--format", "json", "-o", str(out)))
+    error_lines(assess(f"{BAD}/several-problems.yaml", CASE, *PACK, "--format", "json", "-o", str(out),
+                       "--fail-fast"), "stopped at the first file not assessed (--fail-fast)")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_output_file_is_left_alone_when_input_is_bad(tmp_path: Path) -> None:
+def test_bad_input_still_writes_the_report_listing_it(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     out.write_text("previous\n")
-    error_lines(assess(f"{BAD}/syntax.yaml", *PACK, "-o", str(out)))
+    error_lines(assess(f"{BAD}/syntax.yaml", *PACK, "--format", "json", "-o", str(out)), NOT_ASSESSED)
+    data = json.loads(out.read_text())
+    assert data["cases"] == [] and [e["file"] for e in data["errors"]] == [f"{BAD}/syntax.yaml"]
+    assert data["summary"] == "0 cases, no flags; 0 with a concern; 1 file not assessed"
+
+
+def test_existing_output_file_is_left_alone_when_the_run_stops_early(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    out.write_text("previous\n")
+    error_lines(assess(CASE, "--no-bundled", "--rules", str(tmp_path / "missing"), "-o", str(out)),
+                "nothing assessed: 1 problem in ")
     assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
 def test_output_file_holds_exactly_the_stdout_output(tmp_path: Path) -> None:
@@ -310,18 +335,18 @@ def test_bad_rule_folder_gives_located_errors(tmp_path: Path) -> None:
     rule.parent.mkdir()
     rule.write_text((ROOT / TEST_RULES / "licence-terms" / "t-closed-weights.yaml").read_text()
                     .replace("id: t-closed-weights", "id: bad-rule").replace("weights: closed", "weigths: closed"))
-    (line,) = error_lines(assess(CASE, "--no-bundled", "--rules", str(tmp_path)))
+    (line,) = error_lines(assess(CASE, "--no-bundled", "--rules", str(tmp_path)), f"nothing assessed: 1 problem in {rule}")
     assert line.startswith(f"{rule}:16:9: when.all[0].where.weigths: unknown field 'weigths' of fact 'model'")
     assert line.endswith("(did you mean 'weights'?)")
 
 
 def test_missing_case_path() -> None:
-    (line,) = error_lines(assess("no/such/case.yaml", *PACK))
+    (line,) = error_lines(assess("no/such/case.yaml", *PACK), NOT_ASSESSED + "no/such/case.yaml")
     assert line.startswith("no/such/case.yaml: cannot read file")
 
 
 def test_folder_without_case_files(tmp_path: Path) -> None:
-    (line,) = error_lines(assess(str(tmp_path), *PACK))
+    (line,) = error_lines(assess(str(tmp_path), *PACK), "nothing assessed: no case files")
     assert "no case files" in line
 
 

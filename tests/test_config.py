@@ -119,8 +119,9 @@ def test_invalid_yaml_config_is_a_located_error(project, text, pattern):
     _yaml(project, text)
     res = run(["assess", "cases/case.yaml"])
     assert res.exit_code == 2
-    (line,) = res.stderr.splitlines()
+    line, reason = res.stderr.splitlines()
     assert re.match(pattern, line), line
+    assert reason.startswith("policycheck: nothing assessed: 1 problem in ")
     assert res.stdout == ""
 
 
@@ -135,8 +136,9 @@ def test_invalid_pyproject_config_is_a_located_error(project, text, pattern):
     (project / "pyproject.toml").write_text(text)
     res = run(["assess", "cases/case.yaml"])
     assert res.exit_code == 2
-    (line,) = res.stderr.splitlines()
+    line, reason = res.stderr.splitlines()
     assert re.match(pattern, line), line
+    assert reason.startswith("policycheck: nothing assessed: 1 problem in ")
 
 
 def test_explicit_pyproject_without_table_is_an_error(project):

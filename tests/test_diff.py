@@ -169,8 +169,9 @@ def test_bad_inputs_are_located_errors_for_both_files(env):
     bad2.write_text('{"tool": "policycheck", "cases": "nope"}')
     res = run(["diff", "--no-config", "--no-bundled", "--rules", env["rules"], bad1, bad2])
     assert res.exit_code == 2
-    lines = res.stderr.splitlines()
+    *lines, reason = res.stderr.splitlines()
     assert all(line.startswith("error: ") for line in lines)
+    assert reason == f"policycheck: nothing compared: {bad1}, {bad2} could not be read"
     assert any(re.search(r"bad1\.yaml:3:1: titel: unknown field 'titel' \(did you mean 'title'\?\)", x) for x in lines)
     assert any("bad2.json" in x for x in lines)
     assert res.stdout == ""

@@ -291,9 +291,12 @@ def test_every_format_for_every_bundled_case(case_file, bundled, sarif_validator
 def test_cli_all_bundled_cases_each_format_deterministic(fmt, bundled, sarif_validator, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     out = tmp_path / f"report.{fmt}"
-    first = run(["assess", "--no-config", "cases/", "--format", fmt, "-o", out])
+    # Markdown without its size limit here (the whole library is over 65,000 characters);
+    # tests/test_ci_outputs.py checks the limit.
+    unlimited = ["--markdown-limit", "0"] if fmt == "markdown" else []
+    first = run(["assess", "--no-config", "cases/", "--format", fmt, "-o", out, *unlimited])
     assert first.exit_code == 0, first.stderr
-    second = run(["assess", "--no-config", "cases/", "--format", fmt])
+    second = run(["assess", "--no-config", "cases/", "--format", fmt, *unlimited])
     assert out.read_text(encoding="utf-8") == second.stdout  # -o writes exactly what stdout shows
     result = Assessment.model_validate_json(run(["assess", "--no-config", "cases/", "--format", "json"]).stdout)
     assert len(result.cases) == len(BUNDLED_CASES)
@@ -307,9 +310,22 @@ def test_cli_all_bundled_cases_each_format_deterministic(fmt, bundled, sarif_val
         assert text.endswith("\n")
         assert [line.split(":")[0].removeprefix("== ") for line in text.splitlines() if line.startswith("== ")] == on_disk
 
+    def check_jsonl(text: str) -> None:  # one object per line: the cases in order, then the summary
+        lines = [json.loads(line) for line in text.splitlines()]
+        assert [d["case"] for d in lines[:-1]] == on_disk and {d["type"] for d in lines[:-1]} == {"case"}
+        assert lines[-1]["type"] == "summary" and lines[-1]["summary"] == result.summary
+
+    def check_github(text: str) -> None:  # one annotation per flag that counts, at its file:line
+        counted = [f for c in result.cases for f in c.flags if f.counts]
+        assert len(text.splitlines()) == len(counted)
+        for line, flag in zip(text.splitlines(), counted):
+            file, where = flag.location()
+            assert line.startswith(f"::{ {'high': 'error', 'medium': 'warning'}.get(flag.severity, 'notice')} "
+                                   f"file={file},line={where},"), line
+
     checks = {"sarif": lambda t: check_sarif(t, result, bundled, sarif_validator), "junit": lambda t: check_junit(t, result),
               "html": lambda t: check_html(t, result), "markdown": lambda t: check_markdown(t, result),
-              "json": check_json, "table": check_table}
+              "json": check_json, "table": check_table, "jsonl": check_jsonl, "github": check_github}
     checks[fmt](second.stdout)
 
 
@@ -400,6 +416,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def _policycheck_commands(workflow: dict) -> list[str]:
+    """The policycheck commands of a workflow's ``run:`` steps (a folded ``>-`` block is one line)."""
     cmds = []
     for job in workflow["jobs"].values():
         for step in job["steps"]:
@@ -410,6 +427,8 @@ def _policycheck_commands(workflow: dict) -> list[str]:
 
 
 def test_ci_workflow_is_valid_and_its_commands_run(tmp_path, sarif_validator, bundled, monkeypatch):
+    """The documented job: one assess run writes the annotations, SARIF and the summary
+    (tests/test_ci_workflow.py runs the whole job on good and broken case folders)."""
     workflow = yaml.safe_load(_blocks("yaml")[0])
     job = workflow["jobs"]["assess"]
     assert job["permissions"]["security-events"] == "write"
@@ -420,14 +439,16 @@ def test_ci_workflow_is_valid_and_its_commands_run(tmp_path, sarif_validator, bu
     assert "always()" in upload["if"]
     monkeypatch.chdir(ROOT)
     commands = _policycheck_commands(workflow)
-    assert any("--format sarif" in c for c in commands)
-    for command in commands:
-        argv = shlex.split(command.split(">>")[0])[1:]
-        if "--output" in argv:
-            assert argv[argv.index("--output") + 1] == sarif_file
-            argv[argv.index("--output") + 1] = str(tmp_path / sarif_file)
-        res = run(["--help"] if not argv else argv[:1] + (["--no-config"] if argv[0] == "assess" else []) + argv[1:])
-        assert res.exit_code in (0, 1), (command, res.stderr)  # 1 only from --fail-on
+    (assess_cmd,) = [c for c in commands if c.startswith("policycheck assess")]
+    argv = shlex.split(assess_cmd)[1:]
+    assert f"sarif:{sarif_file}" in argv and "--format" in argv and argv[argv.index("--format") + 1] == "github"
+    for i, a in enumerate(argv):
+        if a == "-o":
+            fmt, name = argv[i + 1].split(":", 1)
+            argv[i + 1] = f"{fmt}:{tmp_path / name}"
+    res = run(argv[:1] + ["--no-config"] + argv[1:])
+    assert res.exit_code in (0, 1), (assess_cmd, res.stderr)  # 1 only from --fail-on
+    assert all(line.startswith("::") for line in res.stdout.splitlines())
     produced = tmp_path / sarif_file
     result = Assessment.model_validate_json(run(["assess", "--no-config", "cases/", "--format", "json"]).stdout)
     check_sarif(produced.read_text(encoding="utf-8"), result, bundled, sarif_validator)
@@ -503,4 +524,8 @@ def test_pre_commit_hooks_run_on_a_case(monkeypatch):
     argv = shlex.split(assess_hook["entry"])[1:] + ["--no-config"] + assess_hook["args"] + ["cases/licences/llama-2.yaml"]
     res = run(argv)
     assert res.exit_code == 1  # llama-2 has medium-or-higher flags
-    assert res.stdout.startswith("== llama-2")
+    # quiet: one line per failing flag, then the summary; the reason line on stderr
+    *flags, summary = res.stdout.splitlines()
+    assert flags and all(line.startswith("cases/licences/llama-2.yaml:") for line in flags)
+    assert summary.startswith("Summary: 1 case, ")
+    assert res.stderr.splitlines()[-1].startswith(f"policycheck: {len(flags)} flag")

@@ -477,11 +477,12 @@ def cli(tmp_path, monkeypatch):
 
     seen: list[str | None] = []
 
-    def fake_assess(cases: Any, pack: Any, as_of: str | None = None) -> Assessment:
+    def fake_assess_each(cases: Any, pack: Any, as_of: str | None = None) -> Any:
+        # The CLI assesses case by case (evaluate.assess_each): one call per case file.
         seen.append(as_of)
-        return make_assessment()
+        return iter(make_assessment().cases)
 
-    monkeypatch.setattr(policycheck.evaluate, "assess", fake_assess)
+    monkeypatch.setattr(policycheck.evaluate, "assess_each", fake_assess_each)
     rules = write_rules(tmp_path)
     case = tmp_path / "case.json"
     case.write_text(json.dumps(CASE_V2, indent=2) + "\n", encoding="utf-8")
@@ -527,7 +528,7 @@ def test_as_of_today_uses_the_injected_clock(cli):
 def test_explain_refuses_other_formats(cli, fmt):
     res = cli("--explain", "--format", fmt)
     assert res.exit_code == 2 and res.stdout == "" and res.seen == []
-    assert res.stderr == f"error: --explain works with --format table or json, not {fmt}\n"
+    assert res.stderr == f"error: --explain works with --format table, json or jsonl, not {fmt}\n"
 
 
 def test_explain_table_and_json(cli):

@@ -217,8 +217,9 @@ def test_invalid_waivers_file_is_one_located_line_and_writes_nothing(env, text, 
     res = assess(env["rules"], env["case"], "--waivers", bad, "--format", "sarif", "-o", out)
     assert res.exit_code == 2
     lines = res.stderr.splitlines()
-    assert len(lines) == 1, lines
+    assert len(lines) == 2, lines   # the error, then the reason line
     assert re.match(pattern, lines[0]), lines[0]
+    assert lines[1] == "policycheck: nothing assessed: 1 problem in " + str(bad)
     assert not out.exists()
     assert res.stdout == ""
 

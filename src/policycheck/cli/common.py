@@ -3,10 +3,9 @@ writing, and the options several commands take."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -19,20 +18,86 @@ if TYPE_CHECKING:
     from policycheck.load.rules import RulePack
 
 EXIT_OK, EXIT_FLAGGED, EXIT_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130          # Ctrl-C (128 + SIGINT); SIGTERM gives 143, SIGHUP 129
 SEVERITIES = ("info", "low", "medium", "high")
+REASON_LIST = 5                 # names a reason line lists before "+N more"
 T = TypeVar("T")
+
+def exit_codes_help(one: str) -> str:
+    """The "Exit codes:" epilog of a command's --help (``one``: what exit 1 means)."""
+    import textwrap
+
+    def item(code: str, text: str) -> str:
+        return textwrap.fill(text, 92, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7)
+
+    return "\b\nExit codes:\n" + "\n".join([
+        item("0", "ok"), item("1", one),
+        item("2", 'bad input or usage; the last line on stderr says what ("policycheck: ...")'),
+        item("130", "interrupted (Ctrl-C); 143 on SIGTERM; no output file is left half-written")])
 
 
 class Fail(click.ClickException):
+    """Exit 2 with one ``error:`` line per problem; with ``reason``, a last line
+    ``policycheck: <reason>`` says what stopped the run."""
+
     exit_code = EXIT_INPUT
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], reason: str | None = None) -> None:
         super().__init__("\n".join(lines))
         self.lines = list(lines)
+        self.reason = reason
 
     def show(self, file: Any = None) -> None:
         for line in self.lines:
             click.echo(f"error: {line}", err=True)
+        if self.reason:
+            click.echo(f"policycheck: {self.reason}", err=True)
+
+
+def listing(names: Sequence[str], total: int | None = None) -> str:
+    """"a, b, c" with at most REASON_LIST names, then "+N more" (``total``: how many there are)."""
+    n = len(names) if total is None else total
+    shown = list(names[:REASON_LIST])
+    return ", ".join(shown) + (f", +{n - len(shown)} more" if n > len(shown) else "")
+
+
+def nothing_assessed(lines: Sequence[str], problems: Sequence[Any] = ()) -> str:
+    """The reason line of a run stopped before assessing anything: the files at fault, else the
+    first error."""
+    files = list(dict.fromkeys(p.location.file for p in problems if getattr(p.location, "file", None)))
+    files = [f for f in files if not str(f).startswith("--")]
+    n = len(lines)
+    if files:
+        return f"nothing assessed: {n} problem{'s' if n != 1 else ''} in {listing(files)}"
+    return "nothing assessed: " + (lines[0] if lines else "bad input")
+
+
+def guard_run(fn: Callable[[], T]) -> T:
+    """``guard`` for commands with reason lines: a PolicycheckError stops the run with exit 2,
+    its error lines and a ``policycheck: nothing assessed: ...`` line."""
+    from policycheck.errors import PolicycheckError
+
+    try:
+        return fn()
+    except PolicycheckError as exc:
+        raise Fail(exc.lines(), nothing_assessed(exc.lines(), exc.problems)) from None
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """Ctrl-C exits 130 (not click's "Aborted!" and 1), SIGTERM 143 and SIGHUP 129, each with
+    one ``policycheck: interrupted`` line; output files are cleaned up by the code unwinding."""
+    from policycheck.cli.outputs import Terminated, signals_unwind
+
+    try:
+        with signals_unwind():
+            yield
+    except KeyboardInterrupt:
+        click.echo("\npolicycheck: interrupted; no output file was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated as exc:
+        click.echo(f"policycheck: terminated by signal {exc.signum}; no output file was written", err=True)
+        sys.exit(128 + exc.signum)
 
 
 def guard(fn: Callable[[], T]) -> T:
@@ -45,21 +110,23 @@ def guard(fn: Callable[[], T]) -> T:
 
 
 def write(text: str, output: str | None) -> None:
-    """Write all output at once; a file is replaced atomically, never half-written."""
+    """Write all output at once; a file is replaced atomically, never half-written, with the
+    umask's permissions (cli/outputs.py)."""
+    from policycheck.cli.outputs import AtomicFile
+
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
-    target = Path(output)
-    tmp: str | None = None
+    sink = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".policycheck-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
+        sink = AtomicFile(output)
+        sink.handle.write(text)
+        sink.commit()
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise Fail([f"{output}: cannot write: {exc.strerror or exc}"]) from None
+    finally:
+        if sink is not None:
+            sink.discard()
 
 
 def rules_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,12 +136,12 @@ def rules_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def load_pack(rules_dirs: Sequence[str], no_bundled: bool) -> RulePack:
+def load_pack(rules_dirs: Sequence[str], no_bundled: bool, reason: bool = False) -> RulePack:
     from policycheck.load.rules import load_rules
 
     if no_bundled and not rules_dirs:
         raise click.UsageError("--no-bundled needs at least one --rules DIR")
-    return guard(lambda: load_rules(rules_dirs, bundled=not no_bundled))
+    return (guard_run if reason else guard)(lambda: load_rules(rules_dirs, bundled=not no_bundled))
 
 
 def load_cases(paths: Sequence[str]) -> list[LoadedCase]:
@@ -91,12 +158,12 @@ def warn(lines: Sequence[str]) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
-def config(config_file: str | None, no_config: bool) -> Config:
+def config(config_file: str | None, no_config: bool, reason: bool = False) -> Config:
     from policycheck.io.config import Config, discover, load_config
 
     if no_config:
         return Config()
-    return guard(lambda: load_config(config_file) if config_file else discover())
+    return (guard_run if reason else guard)(lambda: load_config(config_file) if config_file else discover())
 
 
 def today(value: str | None) -> dt.date:

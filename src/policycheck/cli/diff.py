@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import click
 
-from policycheck.cli.common import EXIT_FLAGGED, Fail, config, guard, load_pack, write
+from policycheck.cli.common import (
+    EXIT_FLAGGED, Fail, config, exit_codes_help, guard_run, interrupts, listing, load_pack,
+)
+
+DIFF_FORMATS = ("table", "markdown", "json")
 
 
-@click.command(name="diff")
+@click.command(name="diff", epilog=exit_codes_help(
+    "a new concern (an added or raised flag of medium or high severity, or a condition that moved to "
+        "concern); the last line on stderr names them (\"policycheck: 2 new concerns: rule@case, C3@case\")"))
 @click.argument("old", type=click.Path())
 @click.argument("new", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
+              help="FILE: write the --format output to FILE instead of stdout. FORMAT:FILE: also write FORMAT "
+                   "to FILE (repeatable; FORMAT:- is stdout).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when the diff finds new concerns.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Read this configuration file instead of searching up from the working directory.")
@@ -19,7 +27,7 @@ from policycheck.cli.common import EXIT_FLAGGED, Fail, config, guard, load_pack,
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(), metavar="DIR",
               help="Extra rule folder (repeatable); added to the bundled pack.")
 @click.option("--no-bundled", is_flag=True, help="Use only the --rules folders, not the bundled pack.")
-def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, config_file: str | None,
+def diff_cmd(old: str, new: str, fmt: str, outputs: tuple[str, ...], exit_zero: bool, config_file: str | None,
              no_config: bool, rules_dirs: tuple[str, ...], no_bundled: bool) -> None:
     """Compare two versions of a case (case files, or assessment JSON from `assess --format json`):
     flags added and removed, severities and condition statuses changed, and for licences the
@@ -31,28 +39,58 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, exit_zero: bool, 
         policycheck diff cases/licences/llama.yaml cases/licences/llama-2.yaml
         git show main:cases/acme.yaml > /tmp/acme-old.yaml
         policycheck diff /tmp/acme-old.yaml cases/acme.yaml --format markdown
+        policycheck diff old.yaml new.yaml -o markdown:diff.md -o json:diff.json
     """
-    from policycheck.io.config import merge
+    from policycheck.cli.outputs import STDOUT, AtomicFile, parse_outputs
     from policycheck.diff import diff, side
+    from policycheck.errors import PolicycheckError
+    from policycheck.io.config import merge
     from policycheck.load.assessments import load_assessment_or_case
     from policycheck.render.diff import render
-    from policycheck.errors import PolicycheckError
 
-    opts = merge(config(config_file, no_config), rules=rules_dirs, no_bundled=no_bundled)
-    pack = load_pack(opts.rules, not opts.bundled)
-    sides = []
-    errors: list[str] = []
-    for path in (old, new):
+    with interrupts():
+        opts = merge(config(config_file, no_config, reason=True), rules=rules_dirs, no_bundled=no_bundled)
+        specs = parse_outputs(outputs, fmt, DIFF_FORMATS)
+        pack = load_pack(opts.rules, not opts.bundled, reason=True)
+        sides = []
+        errors: list[str] = []
+        bad: list[str] = []
+        for path in (old, new):
+            try:
+                sides.append(side(str(path), load_assessment_or_case(path), pack))
+            except PolicycheckError as exc:
+                errors += exc.lines()
+                bad.append(str(path))
+        if errors:
+            raise Fail(errors, f"nothing compared: {listing(bad)} could not be read")
+        result = guard_run(lambda: diff(sides[0], sides[1]))
+        files = []
         try:
-            sides.append(side(str(path), load_assessment_or_case(path), pack))
-        except PolicycheckError as exc:
-            errors += exc.lines()
-    if errors:
-        raise Fail(errors)
-    result = guard(lambda: diff(sides[0], sides[1]))
-    write(render(result, fmt), output)
-    if result.new_concerns and not exit_zero:
-        click.get_current_context().exit(EXIT_FLAGGED)
+            for spec in specs:
+                if spec.target == STDOUT:
+                    continue
+                try:
+                    files.append((spec, AtomicFile(spec.target)))
+                except OSError as exc:
+                    raise Fail([f"{spec.target}: cannot write: {exc.strerror or exc}"],
+                               f"nothing written: cannot write {spec.target}") from None
+            for spec in specs:
+                if spec.target == STDOUT:
+                    click.echo(render(result, spec.fmt), nl=False)
+            for spec, sink in files:
+                sink.handle.write(render(result, spec.fmt))
+            for _, sink in files:
+                sink.commit()
+        except BaseException:
+            for _, sink in files:
+                sink.discard()
+            raise
+        if result.new_concerns and not exit_zero:
+            names = [f"{c.rule}@{c.case}" for c in result.flags if c.new_concern]
+            names += [f"{c.condition}@{c.case}" for c in result.conditions if c.new_concern]
+            n = result.new_concerns
+            click.echo(f"policycheck: {n} new concern{'s' if n != 1 else ''}: {listing(names, n)}", err=True)
+            click.get_current_context().exit(EXIT_FLAGGED)
 
 
 COMMANDS: list[click.Command] = [diff_cmd]

@@ -110,7 +110,8 @@ def lint_cmd(rules_dirs: tuple[str, ...], fmt: str, with_bundled: bool) -> None:
     """Lint a rule pack: load errors, duplicate ids, blank citations, unfilled placeholders,
     patterns that can never match, and rules without firing and non-firing fixtures.
 
-    Prints one "file:line: code: message" line per finding. Exit 0 when clean, 1 with findings.
+    Prints one "file:line: code: message" line per finding. Exit 0 when clean, 1 with findings,
+    2 on bad input or usage.
 
     \b
     Example:

@@ -62,21 +62,20 @@ from durable import engine as _durable
 
 from policycheck.engine import Match
 from policycheck.engine.durable_json import EnginePattern, EngineRule
+from policycheck.engine.durable_shape import (  # plain Python, shared with the load-time checks
+    _ALPHA_BUDGET, _ARITHMETIC, _GROUPS, _SENTINEL_ALIAS, _SENTINEL_TYPE, _TRUE_JOIN, _canonical, _conjuncts,
+    _has_or, _references, _refs, _rewrite, _shape_problems, _type_of, _width, registration_problems,
+)
 from policycheck.errors import EngineError, Problem
 
 __all__ = ["Engine", "EnginePattern", "EngineRule", "Match", "engine_version"]
 
-_SENTINEL_ALIAS, _SENTINEL_TYPE, _ALWAYS = "s__", "__sentinel__", "__always"
+_ALWAYS = "__always"
 _SENTINEL_PATTERN = f'{{"{_SENTINEL_ALIAS}":{{"t":"{_SENTINEL_TYPE}"}}}}'
 _ALIAS = re.compile(r"[a-z][a-z0-9_]*\Z")
 _MAX_CHUNK = 50
-_ALPHA_BUDGET = 32  # the C alpha stack holds 64 nodes (error 303); 60 proved too many once refuters
-# of contains_any became one "or" holding an "and" of $iall tests (their nodes are not counted)
 _MAX_KEYS = 200  # the C parser refuses more than 254 properties (error 302)
 _MAX_FACTS = 200_000  # ids f0..f199999 and s__ are checked free of 32-bit hash clashes (#376)
-_ARITHMETIC = ("$add", "$sub", "$mul", "$div")
-_GROUPS = ("$or", "$iany", "$iall")
-_TRUE_JOIN = {"$neq": {"t": {_SENTINEL_ALIAS: "t"}}}  # facts never have the sentinel's type
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 
@@ -135,124 +134,10 @@ def _encode(value: Any, keys: list[int] | None = None) -> str:
     raise ValueError(f"value of type {type(value).__name__} is not JSON")
 
 
-def _references(expression: Any, found: set[str], value: bool = False) -> None:
-    """Aliases named by join references: ``{"field": {"alias": "field"}}`` in value position."""
-    if not isinstance(expression, Mapping):
-        if isinstance(expression, list) and not value:
-            for item in expression:
-                _references(item, found)
-        return
-    for key, item in expression.items():
-        if value:  # a compared value: a reference, arithmetic, or $m / $i (same fact or item)
-            if not key.startswith("$"):
-                found.add(key)
-            elif key in _ARITHMETIC and isinstance(item, Mapping):
-                for operand in item.values():
-                    _references(operand, found, True)
-        elif key in ("$and", "$or"):
-            _references(item, found)
-        elif key in ("$iany", "$iall") and isinstance(item, Mapping):
-            for sub in item.values():
-                _references(sub, found)
-        elif key.startswith("$") and isinstance(item, Mapping):  # {"$gt": {"field": value}}
-            for sub in item.values():
-                _references(sub, found, True)
-        elif not key.startswith("$"):  # {"field": value}
-            _references(item, found, True)
-
-
-def _width(expression: Any) -> int:
-    """Alpha branches of one expression: ``$or`` alternatives multiply through ``$and``."""
-    width = 1
-    if isinstance(expression, Mapping):
-        for key, value in expression.items():
-            if key in ("$and", "$or") and isinstance(value, list):
-                widths = [_width(item) for item in value]
-                width *= math.prod(widths) if key == "$and" else max(1, sum(widths))
-    return min(width, _ALPHA_BUDGET + 1)
-
-
-def _type_of(expression: Any) -> str | None:
-    """The fact type a pattern tests first (``{"t": X}`` alone or first in ``$and``), else None."""
-    first = expression
-    if len(expression) == 1 and isinstance(expression.get("$and"), list) and expression["$and"]:
-        first = expression["$and"][0]
-    fact_type = first.get("t") if isinstance(first, Mapping) and len(first) == 1 else None
-    return fact_type if isinstance(fact_type, str) else None
-
-
 def _fits(counts: Counter[str | None]) -> bool:
     """Branches of untyped patterns (None) are pushed for facts of every type."""
     untyped = counts.get(None, 0)
     return all(n + (0 if t is None else untyped) <= _ALPHA_BUDGET for t, n in counts.items())
-
-
-def _refs(expression: Any) -> set[str]:
-    found: set[str] = set()
-    _references(expression, found)
-    return found
-
-
-def _shape_problems(expression: Any) -> list[str]:
-    """durable reads only the first key of a test object and ignores the rest, silently."""
-    if not isinstance(expression, Mapping) or len(expression) != 1:
-        return [f"{json.dumps(expression, default=str)[:60]} must be an object with exactly one key"]
-    ((key, value),) = expression.items()
-    if key in ("$and", "$or"):
-        if not isinstance(value, list) or not value:
-            return [f"{key} needs a non-empty list"]
-        return [p for item in value for p in _shape_problems(item)]
-    if key.startswith("$") and isinstance(value, Mapping) and len(value) != 1:
-        return [f"{key} must test exactly one field, not {sorted(value)}"]
-    if key in ("$iany", "$iall"):
-        if not isinstance(value, Mapping):
-            return [f"{key} needs an object"]
-        inner = next(iter(value.values()))
-        if _has_or(inner):  # createAlpha reads uninitialised memory (random error 102)
-            return [f"$or inside {key} is mis-registered by durable_rules; write $or of {key} instead"]
-        return _shape_problems(inner)
-    return []
-
-
-def _has_or(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return "$or" in value or any(_has_or(v) for v in value.values())
-    return isinstance(value, list) and any(_has_or(v) for v in value)
-
-
-def _rewrite(expression: Any) -> Any:
-    """``{"$iany": {f: {"$or": [a, b]}}}`` -> ``{"$or": [{"$iany": {f: a}}, {"$iany": {f: b}}]}``."""
-    if not isinstance(expression, Mapping) or len(expression) != 1:
-        return expression
-    ((key, value),) = expression.items()
-    if key in ("$and", "$or") and isinstance(value, list):
-        return {key: [_rewrite(item) for item in value]}
-    if key == "$iany" and isinstance(value, Mapping) and len(value) == 1:
-        ((field, inner),) = value.items()
-        if isinstance(inner, Mapping) and len(inner) == 1 and isinstance(inner.get("$or"), list):
-            return {"$or": [{"$iany": {field: item}} for item in inner["$or"]]}
-    return expression
-
-
-def _conjuncts(expression: Mapping[str, Any]) -> list[Any]:
-    """The top-level tests of a pattern, with nested ``$and`` flattened."""
-    if len(expression) == 1 and isinstance(expression.get("$and"), list):
-        return [c for item in expression["$and"] for c in (_conjuncts(item) if isinstance(item, Mapping) else [item])]
-    return [expression]
-
-
-def _canonical(expression: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Reorder a pattern with joins so durable evaluates them: type test, joins, an always-true
-    join, then the rest. The C beta evaluator stops at the end of the first nested group, so
-    joins after a group are ignored, and a failing last join makes it read past the sequence."""
-    parts = _conjuncts(_rewrite(expression))
-    joins = [part for part in parts if _refs(part)]
-    if not joins:
-        rewritten: Mapping[str, Any] = _rewrite(expression)
-        return rewritten
-    head = [part for part in parts if _type_of(part) is not None][:1]  # keeps the type test first
-    rest = [part for part in parts if part not in joins and part not in head]
-    return {"$and": head + joins + [_TRUE_JOIN] + rest}
 
 
 def _check_rule(rule: EngineRule) -> list[str]:
@@ -308,12 +193,19 @@ class Engine:
                 _HOST = _QuietHost()
             self._prefix = f"pc{next(_ENGINE_IDS)}"
             plan = self._plan(chunk_size)
+            self._plan_groups = plan
             self._chunks = [self._register(_HOST, n, group) for n, group in enumerate(plan)]
         # The fact types each chunk's patterns test (None: some pattern is untyped, so every
         # fact goes in). A fact of another type matches no pattern of the chunk (#286: not
         # stored), so it is not asserted there at all: a case's cost per chunk is the facts
         # the chunk can use, not every fact of the case.
         self._chunk_types = [self._types(group) for group in plan]
+        # The field names each chunk's patterns can read: every string of its rules (keys and
+        # values, and each part of a dotted path), an over-approximation. A fact goes into a
+        # chunk with only those fields: the C parser and matcher cost grows with a fact's size,
+        # and a licence version has about a hundred fields of which a chunk reads a few.
+        self._chunk_fields = [frozenset({"t"}).union(*(_names(_canonical(p.expression)) for i in group
+                                                       for p in self._rules[i].patterns)) for group in plan]
 
     def _types(self, group: list[int]) -> frozenset[str] | None:
         types: set[str] = set()
@@ -362,25 +254,51 @@ class Engine:
             names = [self._rules[i].name for i in group]
             raise EngineError(f"durable_rules rejected the rules {names}: {exc}") from exc
 
+    def _blame(self, number: int, exc: EngineError, types: list[str], labels: Sequence[str] | None) -> str:
+        """The error of chunk ``number`` with the rules it holds that read the case's facts
+        (one of them failed; a rule alone in its chunk is named alone) and the fact's label."""
+        rules: list[str] = []
+        for index in self._plan_groups[number]:
+            rule = self._rules[index]
+            if any(_type_of(_canonical(p.expression)) in (None, *types) for p in rule.patterns):
+                name = rule.name.split("|")[0]
+                if name not in rules:
+                    rules.append(name)
+        message = "; ".join(p.message for p in exc.problems)
+        if labels is not None:
+            message = re.sub(r"\bfact (\d+)\b", lambda m: f"fact {m.group(1)} ({labels[int(m.group(1))]})"
+                             if int(m.group(1)) < len(labels) else m.group(0), message)
+        shown = ", ".join(rules[:5]) + (f" and {len(rules) - 5} more" if len(rules) > 5 else "")
+        return f"{'rule' if len(rules) == 1 else 'one of the rules'} {shown}: {message}"
+
     def _collect(self, action: str, frame: dict[str, Any]) -> None:
         """The only thing an action does: remember (rule index, matched facts by alias)."""
         if action != _ALWAYS:
             self._hits.append((int(action[1:]), frame))
 
-    def run(self, facts: Sequence[Mapping[str, Any]]) -> list[Match]:
-        """All matches of all rules against exactly ``facts``, sorted by (rule, facts)."""
+    def run(self, facts: Sequence[Mapping[str, Any]], labels: Sequence[str] | None = None) -> list[Match]:
+        """All matches of all rules against exactly ``facts``, sorted by (rule, facts).
+
+        An EngineError names the rules of the chunk that failed (the rule id before the first
+        ``|`` of an engine rule's name) and the fact, by ``labels[i]`` when given."""
         facts = list(facts)
         if len(facts) > _MAX_FACTS:
             raise EngineError(f"{len(facts)} facts in one case; at most {_MAX_FACTS} are supported")
-        bodies = [_fact_body(i, fact) for i, fact in enumerate(facts)]
+        members = [_fact_members(i, fact) for i, fact in enumerate(facts)]
         with _LOCK:
             sid = str(next(_SIDS))
-            payloads = [f'{{"id":"f{i}","sid":"{sid}",{body}' for i, body in enumerate(bodies)]
             self._hits = []
-            for ruleset, types in zip(self._chunks, self._chunk_types):
+            for number, (ruleset, types, fields) in enumerate(zip(self._chunks, self._chunk_types, self._chunk_fields)):
                 mine = [i for i, fact in enumerate(facts) if types is None or fact["t"] in types]
-                if mine:  # every rule needs a fact for its first (positive) pattern: no fact, no match
-                    _run_chunk(ruleset, [payloads[i] for i in mine], sid, self._collect, mine)
+                if not mine:  # every rule needs a fact for its first (positive) pattern: no fact, no match
+                    continue
+                payloads = [f'{{"id":"f{i}","sid":"{sid}",'
+                            + ",".join([members[i][k] for k in sorted(fields.intersection(members[i]))]) + "}"
+                            for i in mine]
+                try:
+                    _run_chunk(ruleset, payloads, sid, self._collect, mine)
+                except EngineError as exc:
+                    raise EngineError(self._blame(number, exc, [facts[i]["t"] for i in mine], labels)) from exc
             hits, self._hits = self._hits, []
         found: set[tuple[int, tuple[int, ...]]] = set()
         for index, frame in hits:
@@ -392,8 +310,40 @@ class Engine:
         return sorted(matches, key=lambda m: (m.rule, m.facts))
 
 
-def _fact_body(index: int, fact: Mapping[str, Any]) -> str:
-    """The fact's JSON without its opening brace (id and sid are prepended per run)."""
+def _names(expression: Any) -> set[str]:
+    """Every string in a pattern (keys and values), dotted paths also split into their parts."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.add(value)
+            found.update(value.split("."))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(expression)
+    return found
+
+
+def _fact_members(index: int, fact: Mapping[str, Any]) -> dict[str, str]:
+    """The fact's members, key -> '"key":json' (a chunk's payload joins the members it reads)."""
+    _check_fact(index, fact)
+    keys = [len(fact)]
+    try:
+        members = {key: f"{_quote(key)}:{_encode(value, keys)}" for key, value in fact.items()}
+    except ValueError as exc:
+        raise EngineError(f"fact {index}: {exc}") from exc
+    if keys[0] > _MAX_KEYS:
+        raise EngineError(f"fact {index}: {keys[0]} keys (nested included); at most {_MAX_KEYS} are supported")
+    return members
+
+
+def _check_fact(index: int, fact: Mapping[str, Any]) -> None:
     if not isinstance(fact, Mapping):
         raise EngineError(f"fact {index}: must be a mapping, not {type(fact).__name__}")
     if not isinstance(fact.get("t"), str) or fact["t"] == _SENTINEL_TYPE:
@@ -401,14 +351,8 @@ def _fact_body(index: int, fact: Mapping[str, Any]) -> str:
     reserved = sorted(str(k) for k in fact if k in ("id", "sid") or str(k).startswith("$"))
     if reserved:
         raise EngineError(f"fact {index}: keys {reserved} are reserved by the engine")
-    keys = [0]
-    try:
-        text = _encode(fact, keys)
-    except ValueError as exc:
-        raise EngineError(f"fact {index}: {exc}") from exc
-    if keys[0] > _MAX_KEYS:
-        raise EngineError(f"fact {index}: {keys[0]} keys (nested included); at most {_MAX_KEYS} are supported")
-    return text[1:]
+    if not all(isinstance(key, str) for key in fact):
+        raise EngineError(f"fact {index}: object keys must be strings: {list(fact)!r}")
 
 
 _Collect = Callable[[str, dict[str, Any]], None]

@@ -27,7 +27,8 @@ class DurableEngine:
         return engine
 
     def run(self, facts: Sequence[Fact]) -> list[Match]:
-        return self._engine.run([to_engine_fact(f) for f in facts])
+        """The matches; an EngineError names the rules and the fact (``type id``) it failed on."""
+        return self._engine.run([to_engine_fact(f) for f in facts], labels=[f"{f.type} {f.id}" for f in facts])
 
 
 def to_engine_fact(fact: Fact) -> dict[str, object]:

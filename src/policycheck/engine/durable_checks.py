@@ -45,7 +45,32 @@ def load_problems(spec: RuleSpec) -> list[Problem]:
         problems += _negated_order_joins(spec.when.none, types)
         for mit in spec.mitigations:
             problems += _negated_order_joins(mit.none, {**types, **{p.alias: p.fact for p in mit.all}})
+    if not problems:
+        problems = registration(spec)
     return list(dict.fromkeys(problems))
+
+
+def registration(spec: RuleSpec) -> list[Problem]:
+    """The rule compiled and written in durable's dialect as the adapter registers it, checked
+    against the C limits (``durable_shape.registration_problems``: error 113, the hang at 512
+    sibling tests, error 303): such a rule is refused here, when the pack loads, instead of
+    hanging or failing at assess time. Each problem is located at the rule pattern it comes from."""
+    from policycheck.compile import compiled
+    from policycheck.engine.durable_shape import registration_problems
+    from policycheck.engine.durable_translate import translate
+
+    places = {p.alias: p.loc for p in (*spec.when.all, *spec.when.any, *spec.when.none)}
+    for mit in spec.mitigations:
+        for p in (*mit.all, *mit.none):
+            places.setdefault(p.alias, p.loc)
+    out: list[Problem] = []
+    for rule in translate([compiled(spec)]):
+        for pattern in rule.patterns:
+            alias = pattern.alias.split("_or")[0]
+            where = places.get(alias, spec.loc)
+            for why in registration_problems(alias, pattern.expression):
+                out.append(Problem(f"the engine cannot run this rule: {why}", where.location()))
+    return list(dict.fromkeys(out))
 
 
 def _conjunctions(alias: str, fact: str, where: Conjunction, any_of: tuple[Conjunction, ...],

@@ -16,7 +16,7 @@ from policycheck import __version__
 from policycheck.compile import compile_pack
 from policycheck.engine import Engine
 from policycheck.engine import engine_for as _engine_for
-from policycheck.errors import InputError, Problem
+from policycheck.errors import EngineError, InputError, Location, Problem
 from policycheck.evaluate import flags as _flags
 from policycheck.evaluate import snapshot as _snapshot
 from policycheck.evaluate import statuses as _statuses
@@ -104,7 +104,11 @@ def assess_case(loaded: LoadedCase, pack: RulePack, engine: Engine, as_of: str |
     found: dict[str, dict[str, list[_Found]]] = {}   # instant -> fingerprint -> what to build the flag from
     snap = None
     for t in moments:
-        snap = _snapshot.run(engine, compiled, flatten(loaded, t), t)
+        try:
+            snap = _snapshot.run(engine, compiled, flatten(loaded, t), t)
+        except EngineError as exc:  # name the case (the engine names the rule and the fact)
+            raise EngineError([Problem(f"engine error assessing case '{case.id}' on {t}: {p.message}",
+                                       Location(loaded.file)) for p in exc.problems]) from None
         found[t] = {}
         for lr in pack.rules:
             for fired in snap.rules[lr.rule.id].fired:

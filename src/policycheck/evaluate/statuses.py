@@ -140,24 +140,38 @@ def items(loaded: LoadedCase, snap: Snapshot, runs: dict[str, tuple[LoadedRule, 
         listed.append(("data_access_change", ch.id, ch.resource, ("data_access_changes", i),
                        {f"{case.id}/data_access_change/{ch.id}"}))
     live = {f.key for f in snap.facts if f.live}
+    # Indexes built once (linear in flags and matches; per item and condition they were quadratic):
+    # fact key -> positions of the flags whose evidence names it; per condition, fact key ->
+    # whether every combination of a rule that reads it is settled.
+    flags_of: dict[str, set[int]] = {}
+    for n, f in enumerate(flags):
+        for e in (*f.evidence, *f.related):
+            flags_of.setdefault(f"{case.id}/{e.fact}/{e.id}", set()).add(n)
+    settled_of: dict[str, dict[str, bool]] = {cond: {} for cond in CONDITIONS}
+    for lr, compiled, run in runs.values():
+        for k, combo in run.present:
+            unsettled: bool | None = None
+            for cond in lr.rule.conditions:
+                seen = settled_of[cond]
+                for i in combo:
+                    key = snap.facts[i].key
+                    if key not in live:  # an item's status reads only its facts in force
+                        continue
+                    if unsettled is None:
+                        unsettled = (k, combo) in run.incomplete and _lacks_live(compiled, k, combo, snap)
+                    seen[key] = seen.get(key, True) and not unsettled
     out = []
     for kind, item_id, title, path, keys in listed:
         mine = keys & live
-        iflags = [f for f in flags if any(f"{case.id}/{e.fact}/{e.id}" in mine for e in (*f.evidence, *f.related))]
+        hit = set().union(*(flags_of.get(key, set()) for key in mine)) if mine else set()
+        iflags = [f for n, f in enumerate(flags) if n in hit]
         conds = []
         cond: Condition
         for cond in CONDITIONS:  # type: ignore[assignment]
             cflags = [f for f in iflags if cond in f.conditions]
             highest = max((f.severity for f in cflags), key=SEVERITY_ORDER.__getitem__, default=None)
-            applies, settled = False, True
-            for lr, compiled, run in runs.values():
-                if cond not in lr.rule.conditions:
-                    continue
-                for k, combo in run.present:
-                    if any(snap.facts[i].key in mine for i in combo):
-                        applies = True
-                        if (k, combo) in run.incomplete and _lacks_live(compiled, k, combo, snap):
-                            settled = False
+            touched = [settled_of[cond][key] for key in mine if key in settled_of[cond]]
+            applies, settled = bool(touched), all(touched)
             conds.append(ItemCondition(condition=cond, status=_status(bool(cflags), highest, applies, settled),
                                        flags=len(cflags), highest=highest))
         window = next((windows[k] for k in sorted(mine) if k in windows), None)

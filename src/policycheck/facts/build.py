@@ -118,19 +118,25 @@ def flatten(loaded: LoadedCase, at: str | None = None) -> list[Fact]:
         b.put("supplies", p.supplies, path + ("supplies",))
         facts.append(b.done(loaded, p.sources, at=now))
     previous = _previous_models(case)
+    versions = _version_ids(case)
     for i, m in enumerate(case.models):
         span = tl.model_span(m)
         if span.present(now):
-            facts.append(_model(loaded, m, i, previous, span, now))
+            facts.append(_model(loaded, m, i, previous, span, now, versions))
     for i, lic in enumerate(case.licences):
         for j, (v, span) in enumerate(zip(lic.versions, tl.version_spans(lic))):
             if span.present(now):
                 facts.append(_licence_version(loaded, lic, v, i, j, span, now))
     spans = tl.deal_spans(case)
     present = [d for d in case.deals if spans[d.id].present(now)]
+    invested = _invested(present)
+    superseded_on: dict[str, list[str]] = {}   # deal id -> dates of the later deals that supersede it
+    for o in case.deals:
+        for sid in o.supersedes or ():
+            superseded_on.setdefault(sid, []).append(o.date)
     for i, d in enumerate(case.deals):
         if spans[d.id].present(now):
-            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now, present))
+            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now, invested, superseded_on))
     for i, ch in enumerate(case.data_access_changes):
         span = tl.change_span(ch)
         if span.present(now):
@@ -159,17 +165,39 @@ def spans(loaded: LoadedCase) -> list[tuple[str, str, Path_, Span]]:
 
 def _previous_models(case: c.Case) -> dict[str, str | None]:
     """Each model's predecessor in its developer's family: the model released most recently
-    before it (ties: the one listed later). None: a first model, or an unknown release date."""
+    before it (ties: the one listed later). None: a first model, or an unknown release date.
+    Sorted per developer (n log n; every pair of models would be quadratic)."""
     out: dict[str, str | None] = {}
-    dated = [(tl.day(m.release_date), n, m) for n, m in enumerate(case.models)
-             if isinstance(m.release_date, str) and m.release_date != c.UNKNOWN]
-    for when, _, m in dated:
-        earlier = [(w, n, x) for w, n, x in dated if x.developer == m.developer and w < when]
-        out[m.id] = max(earlier, key=lambda e: (e[0], e[1]))[2].id if earlier else None
+    family: dict[str, list[tuple[str, int, c.Model]]] = {}
+    for n, m in enumerate(case.models):
+        if isinstance(m.release_date, str) and m.release_date != c.UNKNOWN:
+            family.setdefault(m.developer, []).append((tl.day(m.release_date), n, m))
+    for dated in family.values():
+        dated.sort(key=lambda e: (e[0], e[1]))
+        before: str | None = None        # the last model of the earlier release days
+        k = 0
+        while k < len(dated):
+            end = k
+            while end < len(dated) and dated[end][0] == dated[k][0]:
+                end += 1
+            for _, _, m in dated[k:end]:
+                out[m.id] = before
+            before = dated[end - 1][2].id
+            k = end
     return out
 
 
-def _model(loaded: LoadedCase, m: c.Model, i: int, previous: dict[str, str | None], span: Span, now: str) -> Fact:
+def _version_ids(case: c.Case) -> dict[tuple[str, str], str]:
+    """(licence id, version name) -> the licence version's fact id (the first version of that name)."""
+    out: dict[tuple[str, str], str] = {}
+    for lic in case.licences:
+        for n, v in enumerate(lic.versions):
+            out.setdefault((lic.id, v.version), f"{lic.id}@{n + 1}")
+    return out
+
+
+def _model(loaded: LoadedCase, m: c.Model, i: int, previous: dict[str, str | None], span: Span, now: str,
+           versions: dict[tuple[str, str], str]) -> Fact:
     path = ("models", i)
     b = _Builder("model", m.id, path)
     _copy(b, m, ("name", "developer", "release_date", "weights", "training_data", "training_code",
@@ -178,9 +206,7 @@ def _model(loaded: LoadedCase, m: c.Model, i: int, previous: dict[str, str | Non
     if ru is None:
         b.put("licence_version", None, path + ("released_under",))
     else:
-        lic = next(x for x in loaded.case.licences if x.id == ru.licence)
-        n = next(k for k, v in enumerate(lic.versions) if v.version == ru.version)
-        b.put("licence_version", f"{lic.id}@{n + 1}", path + ("released_under",))
+        b.put("licence_version", versions[(ru.licence, ru.version)], path + ("released_under",))
     if m.id not in previous:   # release date unknown or left out: so is its place in the family
         b.put("previous_model", m.release_date, path + ("release_date",))
     elif previous[m.id] is not None:
@@ -268,7 +294,8 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
         if j > 0:
             before = getattr(lic.versions[j - 1].terms, name)
             if isinstance(value, list) and isinstance(before, list):
-                added = [x for x in value if x not in before]
+                earlier = set(before)   # a set: long lists must not cost their product
+                added = [x for x in value if x not in earlier]
                 b.put(name + "_added", added, p)
                 b.put(name + "_grew", bool(added), p)
             else:  # unknown when either list is unknown, else unstated
@@ -298,7 +325,8 @@ def amount_flow(d: c.Deal) -> Any:
 
 
 def _invested_to_date(d: c.Deal, present: list[c.Deal]) -> Any:
-    """The sum of the relationship's investments in force, up to and including ``d``."""
+    """The sum of the relationship's investments in force, up to and including ``d``
+    (the definition; ``_invested`` computes it for every deal at once)."""
     if not isinstance(d.amount, c.Money):
         return d.amount
     total = 0.0
@@ -314,7 +342,42 @@ def _invested_to_date(d: c.Deal, present: list[c.Deal]) -> Any:
     return total
 
 
-def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, present: list[c.Deal]) -> Fact:
+def _invested(present: list[c.Deal]) -> dict[int, Any]:
+    """``_invested_to_date`` of every investment deal in ``present`` (keyed by ``id()``), in
+    n log n: per relationship, the deals sorted by day with running totals per currency and
+    the first (in ``present`` order) investment whose amount is not stated as money."""
+    out: dict[int, Any] = {}
+    groups: dict[tuple[str, str], list[tuple[str, int, c.Deal]]] = {}
+    for n, d in enumerate(present):
+        groups.setdefault((d.partner, d.developer), []).append((tl.day(d.date), n, d))
+    for deals in groups.values():
+        deals.sort(key=lambda e: (e[0], e[1]))
+        totals: dict[str, float] = {}
+        poison: tuple[int, Any] | None = None     # (position in present, unknown-or-None)
+        k = 0
+        while k < len(deals):
+            end = k
+            while end < len(deals) and deals[end][0] == deals[k][0]:
+                end += 1
+            block = deals[k:end]
+            for _, n, o in block:
+                if amount_flow(o) != "investment":
+                    continue
+                if isinstance(o.amount, c.Money):
+                    totals[o.amount.currency] = totals.get(o.amount.currency, 0.0) + o.amount.value
+                elif poison is None or n < poison[0]:
+                    poison = (n, c.UNKNOWN if o.amount == c.UNKNOWN else None)
+            for _, n, d in block:
+                if not isinstance(d.amount, c.Money):
+                    out[id(d)] = d.amount
+                else:
+                    out[id(d)] = poison[1] if poison is not None else totals.get(d.amount.currency, 0.0)
+            k = end
+    return out
+
+
+def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, invested: dict[int, Any],
+          superseded_on: dict[str, list[str]]) -> Fact:
     b = _Builder("deal", d.id, path)
     _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "shares", "compute", "distribution",
                  "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
@@ -324,11 +387,10 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, pres
     b.put("amount_flow", flow, path + (("amount", "flow") if isinstance(d.amount, c.Money) and d.amount.flow
                                        else ("forms",)))
     if flow == "investment":
-        b.put("invested_to_date", _invested_to_date(d, present), path + ("amount",))
+        b.put("invested_to_date", invested[id(d)], path + ("amount",))
     elif flow in (None, c.UNKNOWN) and d.amount is not None:
         b.put("invested_to_date", flow, path + ("amount",))
-    ends = [x for x in (d.until, *(o.date for o in loaded.case.deals if d.id in (o.supersedes or ())
-                                    and tl.day(o.date) <= now)) if x is not None]
+    ends = [x for x in (d.until, *(o for o in superseded_on.get(d.id, ()) if tl.day(o) <= now)) if x is not None]
     if ends:        # an end the deal states, or a superseding round already made by `now`
         b.put("until", min(ends, key=tl.day), path + ("until",))
     amount = d.amount

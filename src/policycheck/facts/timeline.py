@@ -116,3 +116,30 @@ def instants(spans: Iterable[Span], as_of: str) -> list[str]:
     started or ended, then ``as_of`` itself (last)."""
     at = day(as_of)
     return sorted(d for d in boundaries(spans) if d < at) + [at]
+
+
+def workload(case: c.Case) -> tuple[int, int, int]:
+    """(facts, dates, evaluations): how many facts the case flattens into, on how many dates
+    the engine may evaluate it, and how many facts it evaluates over all those dates, for
+    *any* assessment date (every day on which something starts or ends, and one more day
+    after them, on which every fact is present). Linear in the size of the case (sorted starts
+    and a running count), so limits can be checked before anything is evaluated."""
+    starts: list[str | None] = [None]                      # the case fact
+    starts += [None] * len(case.parties)
+    spans: list[Span] = [model_span(m) for m in case.models]
+    for lic in case.licences:
+        spans += version_spans(lic)
+    dspans = deal_spans(case)
+    spans += [dspans[d.id] for d in case.deals]
+    spans += [change_span(ch) for ch in case.data_access_changes]
+    starts += [s.start for s in spans]
+    grants = [grant_span(d, g) for d in case.deals for g in (d.governance if isinstance(d.governance, list) else ())]
+    days = sorted(boundaries([*spans, *grants]))
+    always = sum(1 for s in starts if s is None)
+    begun = sorted(day(s) for s in starts if s is not None)
+    evaluations, k = 0, 0
+    for d in days:
+        while k < len(begun) and begun[k] <= d:
+            k += 1
+        evaluations += always + k
+    return len(starts), len(days) + 1, evaluations + len(starts)

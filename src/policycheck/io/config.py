@@ -12,14 +12,29 @@ Found by walking up from the working directory; in each folder ``.policycheck.ya
     waivers: policy/waivers.yaml         # waivers = "policy/waivers.yaml"
     baseline: policy/baseline.json       # baseline = "policy/baseline.json"
     format: table                        # format = "table"
+    limits: {versions: 200}              # [tool.policycheck.limits] versions = 200
+    select_rules: ["output-*"]           # select_rules = ["output-*"]     (--rule)
+    skip_rules: [gated-weights]          # skip_rules = ["gated-weights"]  (--skip-rule)
+    families: [licence-terms]            # families = ["licence-terms"]    (--family)
+    conditions: [C3]                     # conditions = ["C3"]             (--condition)
+    exclude: ["drafts/*"]                # exclude = ["drafts/*"]          (--exclude; with a /: from this folder)
+    min_severity: low                    # min_severity = "low"            (--min-severity)
+    markdown_limit: 65000                # markdown_limit = 65000          (--markdown-limit; 0: no limit)
 
 Command-line options win over the file; ``--rules`` given on the command line replaces
-the file's ``rules`` list.
+the file's ``rules`` list. ``limits`` changes the limits of ``policycheck.limits`` (each
+documented there and in docs/security.md).
+
+The paths in the file (``rules``, ``waivers``, ``baseline``) must resolve, symbolic links
+followed, inside the file's folder or the repository (or a folder in ``POLICYCHECK_ALLOW``):
+the file may come from an untrusted pull request, and must not make the tool read, say,
+``/etc/shadow`` as a waivers file (``io.confine``).
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -28,13 +43,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from policycheck import limits as _limits
 from policycheck.errors import InputError, Location, Problem
 from policycheck.model.rule import Severity
+from policycheck.io import confine
 from policycheck.io.schema_errors import validate_document
-from policycheck.io.reader import MAX_BYTES, Document, read_document
+from policycheck.io.reader import Document, read_bytes, read_document
 
-FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
-Format = Literal["table", "json", "markdown", "sarif", "junit", "html"]
+FORMATS = ("table", "json", "jsonl", "markdown", "sarif", "junit", "html", "github")
+Format = Literal["table", "json", "jsonl", "markdown", "sarif", "junit", "html", "github"]
 YAML_NAMES = (".policycheck.yaml", ".policycheck.yml")
 PYPROJECT = "pyproject.toml"
 TABLE = "tool.policycheck"
@@ -49,6 +66,14 @@ class Settings(BaseModel):
     waivers: str | None = None
     baseline: str | None = None
     format: Format | None = None
+    limits: dict[str, int] = Field(default_factory=dict, description="Limits to change (policycheck.limits)")
+    select_rules: list[str] = Field(default_factory=list, description="Run only these rule ids or globs (--rule)")
+    skip_rules: list[str] = Field(default_factory=list, description="Do not run these rule ids or globs (--skip-rule)")
+    families: list[str] = Field(default_factory=list, description="Run only the rules of these families (--family)")
+    conditions: list[str] = Field(default_factory=list, description="Run only rules tagged with these (--condition)")
+    exclude: list[str] = Field(default_factory=list, description="Case paths to leave out, as globs (--exclude)")
+    min_severity: Severity | None = Field(default=None, description="Show only flags at or above (--min-severity)")
+    markdown_limit: int | None = Field(default=None, ge=0, description="Markdown size limit in characters; 0: none")
 
     @model_validator(mode="after")
     def _some_rules(self) -> Settings:
@@ -85,6 +110,11 @@ class Config:
     def baseline(self) -> str | None:
         return self.resolve(self.settings.baseline)
 
+    @property
+    def limits(self) -> _limits.Limits:
+        """The limits in effect under this configuration (the defaults where it sets none)."""
+        return _limits.from_mapping(self.settings.limits)
+
 
 def _display(p: Path) -> str:
     try:
@@ -120,7 +150,28 @@ def load_config(path: str | Path) -> Config:
     p = Path(path)
     doc = _toml_document(p) if p.suffix == ".toml" else read_document(p, display=_display(p))
     settings = validate_document(doc, Settings, "the configuration")
+    problems = [Problem(f"limits.{confine.shown(key)}: {why}", doc.location(("limits", key)))
+                for key, why in _limits.problems(settings.limits)]
+    problems += _path_problems(settings, doc, p)
+    if problems:
+        raise InputError(problems)
     return Config(settings, p.resolve())
+
+
+def _path_problems(settings: Settings, doc: Document, path: Path) -> list[Problem]:
+    """The file's paths that resolve outside its folder, the repository and POLICYCHECK_ALLOW."""
+    folder = Path(os.path.abspath(path)).parent
+    roots = confine.Roots.default().with_(confine.real(folder))
+    named: list[tuple[tuple[str | int, ...], str]] = [(("rules", i), r) for i, r in enumerate(settings.rules)]
+    named += [((key,), value) for key in ("waivers", "baseline") if (value := getattr(settings, key)) is not None]
+    out = []
+    for where, value in named:
+        target = Path(value) if Path(value).is_absolute() else folder / value
+        if confine.is_filesystem_root(target) or not roots.allows(confine.real(target)):
+            out.append(Problem(f"'{confine.shown(value)[:80]}' is outside this file's folder and the repository; the "
+                               f"configuration may only name files inside them (a trusted runner can list more folders "
+                               f"in {confine.ALLOW_ENV}, or pass the path on the command line)", doc.location(where)))
+    return out
 
 
 _HEADER = re.compile(r"^\s*\[\s*tool\s*\.\s*policycheck\s*\]\s*(#.*)?$")
@@ -131,8 +182,8 @@ _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 def _has_table(path: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_bytes(path).decode("utf-8")
+    except (InputError, UnicodeDecodeError):
         return False
     return any(_HEADER.match(line) for line in text.splitlines()) or "policycheck" in _tool_keys(text)
 
@@ -148,13 +199,9 @@ def _tool_keys(text: str) -> dict[str, object]:
 def _toml_document(path: Path) -> Document:
     """The [tool.policycheck] table as a Document, with each key's line for error messages."""
     name = _display(path)
+    raw = read_bytes(path, display=name)  # a regular file, within the size limit, confined
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_BYTES:
-            raise InputError([Problem(f"file is larger than {MAX_BYTES} bytes", Location(name))])
         text = raw.decode("utf-8")
-    except OSError as exc:
-        raise InputError([Problem(f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
     except UnicodeDecodeError as exc:
         raise InputError([Problem(f"file is not valid UTF-8 (byte {exc.start})", Location(name))]) from None
     try:
@@ -192,16 +239,49 @@ class Options:
     waivers: str | None
     baseline: str | None
     format: str
+    limits: _limits.Limits = _limits.DEFAULT   # apply with policycheck.limits.use(options.limits)
+    select_rules: tuple[str, ...] = ()
+    skip_rules: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()          # patterns with a "/" made absolute (config: its folder; else the cwd)
+    min_severity: Severity | None = None
+    markdown_limit: int | None = None
 
 
 def merge(config: Config, *, rules: tuple[str, ...] = (), no_bundled: bool = False, fail_on: str | None = None,
-          waivers: str | None = None, baseline: str | None = None, fmt: str | None = None) -> Options:
+          waivers: str | None = None, baseline: str | None = None, fmt: str | None = None,
+          select_rules: tuple[str, ...] = (), skip_rules: tuple[str, ...] = (), families: tuple[str, ...] = (),
+          conditions: tuple[str, ...] = (), exclude: tuple[str, ...] = (), min_severity: str | None = None,
+          markdown_limit: int | None = None) -> Options:
+    """The options in effect. ``fail_on="none"`` turns a configured threshold off; each list
+    option given on the command line replaces the file's list."""
     s = config.settings
+    base = config.file.parent if config.file is not None else Path.cwd()
+    patterns = (tuple(_anchor(p, Path.cwd()) for p in exclude) if exclude
+                else tuple(_anchor(p, base) for p in s.exclude))
     return Options(
         rules=tuple(rules) if rules else tuple(config.rules),
         bundled=False if no_bundled else s.bundled,
-        fail_on=fail_on or s.fail_on,  # type: ignore[arg-type]
+        fail_on=None if fail_on == "none" else (fail_on or s.fail_on),  # type: ignore[arg-type]
         waivers=waivers if waivers is not None else config.waivers,
         baseline=baseline if baseline is not None else config.baseline,
         format=fmt or s.format or "table",
+        limits=config.limits,
+        select_rules=tuple(select_rules) or tuple(s.select_rules),
+        skip_rules=tuple(skip_rules) or tuple(s.skip_rules),
+        families=tuple(families) or tuple(s.families),
+        conditions=tuple(conditions) or tuple(s.conditions),
+        exclude=patterns,
+        min_severity=(min_severity or s.min_severity),  # type: ignore[arg-type]
+        markdown_limit=markdown_limit if markdown_limit is not None else s.markdown_limit,
     )
+
+
+def _anchor(pattern: str, base: Path) -> str:
+    """An --exclude pattern with a "/" as an absolute pattern (relative to ``base``); others
+    match any one path component and stay as they are."""
+    if "/" not in pattern.strip("/"):
+        return pattern.strip("/")
+    p = pattern.rstrip("/")
+    return posixpath.normpath(p if p.startswith("/") else (base.resolve() / p).as_posix())

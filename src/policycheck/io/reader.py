@@ -9,7 +9,9 @@ Case, rule, fixture and waiver files are all read here. The loader:
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +19,18 @@ from typing import Any
 
 import yaml
 
+from policycheck import limits
 from policycheck.errors import InputError, Location, Problem
+from policycheck.io import confine
 
 try:  # the C loader is much faster; fall back silently where libyaml is missing
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-MAX_BYTES = 2_000_000
+MAX_BYTES = limits.DEFAULT.file_bytes  # the default; the limit in effect is limits.current().file_bytes
 MAX_DEPTH = 40
+EXCERPT = 40  # characters of an unknown key (or other text from a file) quoted in a message
 
 Path_ = tuple[str | int, ...]
 
@@ -62,27 +67,92 @@ class Document:
         return self.location(path).line
 
 
+def excerpt(text: object, limit: int = EXCERPT) -> str:
+    """At most ``limit`` characters of ``text`` for a message, control and invisible characters
+    shown as ``\\xNN`` (so file content can neither flood a log nor forge a line of it)."""
+    raw = str(text)
+    cut = raw[:limit]
+    return confine.shown(cut) + ("..." if len(raw) > limit else "")
+
+
 def format_path(path: Path_) -> str:
-    """('licences', 0, 'versions', 1, 'terms') -> 'licences[0].versions[1].terms'."""
+    """('licences', 0, 'versions', 1, 'terms') -> 'licences[0].versions[1].terms'.
+    Keys are shown as ``excerpt`` shows them (a hostile key is cut short and escaped)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + excerpt(part)
     return out
 
 
-def read_document(path: str | Path, *, display: str | None = None) -> Document:
-    """Read a YAML (or JSON) file into a Document, raising InputError with a place."""
-    p = Path(path)
-    name = display or str(path)
+def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int | None = None,
+               roots: confine.Roots | None = None) -> bytes:
+    """The bytes of a regular file, safely: a path refused by a folder walk, a symbolic link
+    that leads outside the allowed roots, and anything but a regular file (FIFO, device,
+    socket, folder, dangling link, loop) are refused with a located error and never opened;
+    the size is checked before reading and at most ``max_bytes`` + 1 bytes are read
+    (default: ``limits.current().file_bytes``)."""
+    name = display or confine.shown(path)
+    if isinstance(path, confine.RefusedPath):
+        raise InputError([path.problem])
+
+    def fail(message: str) -> InputError:
+        return InputError([Problem(message, Location(name))])
+
+    limit = max_bytes if max_bytes is not None else limits.current().file_bytes
+    why = confine.named_problem(path, roots, what="file")
+    if why is not None:
+        raise fail(why)
     try:
-        raw = p.read_bytes()
+        st = os.stat(path)
     except OSError as exc:
-        raise InputError([Problem(f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
-    if len(raw) > MAX_BYTES:
-        raise InputError([Problem(f"file is larger than {MAX_BYTES} bytes", Location(name))])
+        broken = confine.link_problem(path) if os.path.islink(path) else None
+        raise fail(broken or f"cannot read file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise fail(f"{confine.kind_of(st.st_mode)}, not a regular file; not read")
+    if st.st_size > limit:
+        raise fail(f"file is larger than {limit} bytes ({limits.hint('file_bytes')})")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(confine.real(path), flags)
+    except OSError as exc:
+        raise fail(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)  # what was opened, not what was looked at (it may have been swapped)
+        if not stat.S_ISREG(st.st_mode):
+            raise fail(f"{confine.kind_of(st.st_mode)}, not a regular file; not read")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise fail(f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > limit:
+        raise fail(f"file is larger than {limit} bytes ({limits.hint('file_bytes')})")
+    return raw
+
+
+def read_document(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int | None = None,
+                  roots: confine.Roots | None = None, raw: bytes | None = None) -> Document:
+    """Read a YAML (or JSON) file into a Document, raising InputError with a place (the file
+    is read by ``read_bytes``; ``raw``: bytes already read that way)."""
+    name = display or str(path)
+    if raw is None:
+        raw = read_bytes(path, display=name, max_bytes=max_bytes, roots=roots)
+    return document_from_bytes(raw, name)
+
+
+def document_from_bytes(raw: bytes, name: str) -> Document:
+    """Decode (UTF-8, an optional BOM) and parse bytes read from the file ``name``."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -96,6 +166,13 @@ def read_document(path: str | Path, *, display: str | None = None) -> Document:
 def parse_document(text: str, file: str = "<string>") -> Document:
     """Parse YAML/JSON text into a Document."""
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no file can hold it as UTF-8
+        before = text[: exc.start]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise InputError([Problem(f"text is not valid Unicode (a lone surrogate at character {exc.start})",
+                                  Location(file, line, col))]) from None
+    try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
@@ -103,7 +180,7 @@ def parse_document(text: str, file: str = "<string>") -> Document:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        msg = f"invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+        msg = f"invalid YAML: {excerpt(exc.problem or exc.context or 'syntax error', 120)}"
         if mark is None:
             raise InputError([Problem(msg, Location(file))]) from None
         raise InputError([Problem(msg, Location(file, mark.line + 1, mark.column + 1))]) from None
@@ -114,7 +191,7 @@ def parse_document(text: str, file: str = "<string>") -> Document:
         raise InputError([Problem(f"invalid YAML: character {char!r} is not allowed", Location(file, line, col))]) from None
     except yaml.YAMLError as exc:
         message = " ".join(str(exc).split())
-        raise InputError([Problem(f"invalid YAML: {message}", Location(file))]) from None
+        raise InputError([Problem(f"invalid YAML: {excerpt(message, 120)}", Location(file))]) from None
     doc = Document(file, None)
     if node is None:
         raise InputError([Problem("file is empty", Location(file, 1, 1))])
@@ -144,7 +221,7 @@ def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
     doc._seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         if node.tag not in (_TAG + "map",):
-            raise _fail(doc, node, path, f"unsupported YAML tag {node.tag}")
+            raise _fail(doc, node, path, f"unsupported YAML tag {excerpt(node.tag)}")
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
@@ -153,13 +230,13 @@ def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
                 raise _fail(doc, key_node, path, "mapping keys must be plain strings")
             key = str(key_node.value)
             if key in out:
-                raise _fail(doc, key_node, path + (key,), f"duplicate key '{key}'")
+                raise _fail(doc, key_node, path + (key,), f"duplicate key '{excerpt(key)}'")
             doc.places[path + (key,)] = _place(key_node)
             out[key] = _build(value_node, path + (key,), doc, depth + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _TAG + "seq":
-            raise _fail(doc, node, path, f"unsupported YAML tag {node.tag}")
+            raise _fail(doc, node, path, f"unsupported YAML tag {excerpt(node.tag)}")
         return [_build(item, path + (i,), doc, depth + 1) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
     return _scalar(node, path, doc)
@@ -169,7 +246,7 @@ def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
     value: str = node.value
     tag = node.tag
     if tag not in _PLAIN_TAGS:
-        raise _fail(doc, node, path, f"unsupported YAML tag {tag}")
+        raise _fail(doc, node, path, f"unsupported YAML tag {excerpt(tag)}")
     if node.style in ("'", '"', "|", ">"):
         return value
     if tag == _TAG + "null":

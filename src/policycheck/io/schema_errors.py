@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from policycheck.errors import InputError, Problem, suggest
-from policycheck.io.reader import Document, Path_, format_path
+from policycheck.io.reader import Document, Path_, excerpt, format_path
 
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TYPE_TAGS = {"bool", "str", "int", "float", "list", "dict", "none", "function-after", "function-before", "function-wrap"}
@@ -110,9 +110,9 @@ def _problem(err: ErrorDetails, path: Path_, doc: Document, root: type[BaseModel
         name = str(path[-1])
         target = alias_target(name, path[:-1], aliases)
         if target is not None:
-            return Problem(f"unknown field '{name}' (rules use that name; a case file nests it)", loc, target)
-        hint = suggest(name, fields_at(root, path[:-1]))
-        return Problem(f"unknown field '{name}'", loc, hint)
+            return Problem(f"unknown field '{excerpt(name)}' (rules use that name; a case file nests it)", loc, target)
+        hint = suggest(name, fields_at(root, path[:-1])) if len(name) <= 100 else None
+        return Problem(f"unknown field '{excerpt(name)}'", loc, hint)
     if kind == "missing":
         return Problem(f"required field '{path[-1]}' is missing", _replace_path(loc, field))
     value = err.get("input")
@@ -127,7 +127,7 @@ def _problem(err: ErrorDetails, path: Path_, doc: Document, root: type[BaseModel
             others.append(_clean(e["msg"]))
     if expected:
         unique = list(dict.fromkeys(expected))
-        hint = suggest(str(value), unique) if isinstance(value, str) else None
+        hint = suggest(str(value), unique) if isinstance(value, str) and len(value) <= 100 else None
         if others:  # e.g. Unknowable[float]: say why the number failed, not only "expected: unknown"
             why = " / ".join(dict.fromkeys(others))
             return Problem(f"invalid value {_show(value)}: {why} (or one of: {', '.join(unique)})", loc, hint)
@@ -145,8 +145,7 @@ def _replace_path(loc: Any, field: str) -> Any:
 def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return "(a " + type(value).__name__.replace("dict", "mapping") + ")"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return excerpt(repr(value))  # a short excerpt, escaped: a value may come from any file
 
 
 def _clean(msg: str) -> str:

@@ -9,9 +9,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from policycheck import limits
 from policycheck.model.case import SCHEMA_VERSION, AccessTerms, Case, Deal, Terms
 from policycheck.model.vocabulary import case_paths_by_field
 from policycheck.errors import CaseLoadError, InputError, Problem, suggest
+from policycheck.io import confine
 from policycheck.io.schema_errors import problems_from
 from policycheck.io.reader import Document, Path_, parse_document, read_document
 
@@ -31,7 +33,11 @@ class LoadedCase:
 
 
 def load_case(path: str | Path) -> LoadedCase:
-    """Load and validate one case file. Raises CaseLoadError listing every problem."""
+    """Load and validate one case file. Raises CaseLoadError listing every problem.
+
+    The file is read safely (``io.reader.read_bytes``): only a regular file, within the size
+    limit, not through a symbolic link that leaves the allowed roots; a ``RefusedPath`` from a
+    folder walk raises the walk's reason."""
     try:
         doc = read_document(path)
     except InputError as exc:  # unreadable file or invalid YAML
@@ -62,6 +68,9 @@ def case_from_document(doc: Document) -> LoadedCase:
         raise CaseLoadError([Problem(
             f"unsupported schema_version {version!r}; this policycheck reads version {SCHEMA_VERSION}",
             doc.location(("schema_version",)))])
+    too_big = size_problems(doc)
+    if too_big:
+        raise CaseLoadError(too_big)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
@@ -69,7 +78,74 @@ def case_from_document(doc: Document) -> LoadedCase:
     problems = list(_reference_problems(case, doc))
     if problems:
         raise CaseLoadError(problems)
+    problems = work_problems(case, doc)
+    if problems:
+        raise CaseLoadError(problems)
     return LoadedCase(case, doc)
+
+
+# Top-level lists bounded by their own limits (and, all together, by ``facts``).
+_OWN_LIMIT = {("parties",): "parties", ("deals",): "deals", ("licences",): None, ("models",): None,
+              ("data_access_changes",): None}
+
+
+def size_problems(doc: Document) -> list[Problem]:
+    """The case's lists against the limits (``limits.current()``): parties, deals, versions per
+    licence, facts in all, and every other list; checked before the schema, so that a huge
+    case costs no more than reading it."""
+    lim = limits.current()
+    data = doc.data
+    out: list[Problem] = []
+
+    def count(key: str) -> int:
+        value = data.get(key)
+        return len(value) if isinstance(value, list) else 0
+
+    for key, name in (("parties", "parties"), ("deals", "deals")):
+        n = count(key)
+        if n > getattr(lim, name):
+            out.append(Problem(f"{n:,} {key}; {limits.hint(name)}", doc.location((key,))))
+    versions = 0
+    for i, lic in enumerate(data.get("licences") or ()):
+        vs = lic.get("versions") if isinstance(lic, dict) else None
+        if isinstance(vs, list):
+            versions += len(vs)
+            if len(vs) > lim.versions:
+                out.append(Problem(f"{len(vs):,} versions of one licence; {limits.hint('versions')}",
+                                   doc.location(("licences", i, "versions"))))
+    facts = 1 + count("parties") + count("models") + versions + count("deals") + count("data_access_changes")
+    if facts > lim.facts:
+        out.append(Problem(f"{facts:,} facts in one case (parties, models, licence versions, deals and data-access "
+                           f"changes); {limits.hint('facts')}", doc.location(())))
+    stack: list[tuple[Path_, Any]] = [((), data)]
+    while stack:  # every other list, depth first (iterative: no recursion on hostile nesting)
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((path + (k,), v) for k, v in node.items())
+        elif isinstance(node, list):
+            own = path in _OWN_LIMIT or (len(path) == 3 and path[0] == "licences" and path[2] == "versions")
+            if not own and len(node) > lim.list_items:
+                out.append(Problem(f"a list of {len(node):,} items; {limits.hint('list_items')}", doc.location(path)))
+                continue
+            stack.extend((path + (i,), v) for i, v in enumerate(node))
+    return sorted(out, key=lambda p: (p.location.line or 0, p.location.column or 0))
+
+
+def work_problems(case: Case, doc: Document) -> list[Problem]:
+    """The engine's work for the case against the limits: the dates it is evaluated on and the
+    facts evaluated over all of them (``facts.timeline.workload``, for any assessment date)."""
+    from policycheck.facts.timeline import workload  # facts imports this module
+
+    lim = limits.current()
+    _, dates, evaluations = workload(case)
+    out = []
+    if dates > lim.dates:
+        out.append(Problem(f"{dates:,} dates on which something starts or ends; each is evaluated separately; "
+                           f"{limits.hint('dates')}", doc.location(())))
+    if evaluations > lim.evaluations:
+        out.append(Problem(f"{evaluations:,} fact evaluations over the case's dates (the facts present on each date, "
+                           f"added up); {limits.hint('evaluations')}", doc.location(())))
+    return out
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[LoadedCase]:
@@ -80,8 +156,8 @@ def load_cases(paths: Iterable[str | Path]) -> list[LoadedCase]:
     problems: list[Problem] = []
     seen: set[Path] = set()
     for f in iter_case_files(paths):
-        key = f.resolve()
-        if key in seen:
+        key = confine.real(f)  # never raises (a link loop is refused when it is read)
+        if key in seen and not isinstance(f, confine.RefusedPath):
             continue
         seen.add(key)
         try:
@@ -105,14 +181,50 @@ def _duplicate_case_ids(cases: list[LoadedCase]) -> Iterator[Problem]:
 
 
 def iter_case_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files named on the command line, and case files found (sorted) under folders."""
+    """Files named on the command line, and case files found (sorted) under folders.
+
+    A folder is walked safely (``io.confine.walk``): entries it cannot use (FIFOs, devices,
+    sockets, dangling links, link loops, links leading outside the allowed roots, folders
+    named ``x.yaml``, folders it cannot read) come out as ``confine.RefusedPath`` items in
+    their place, which ``load_case`` refuses with their reason. A folder reached through a
+    symbolic link that leaves the allowed roots is one refused item."""
     for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.suffix in CASE_SUFFIXES and f.is_file()
-                              and not any(part.startswith(".") for part in f.relative_to(p).parts))
-        else:
-            yield p
+        entries, _ = _scan(raw if isinstance(raw, Path) else Path(raw))
+        yield from entries
+
+
+def scan_case_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """The case files to read under ``paths`` (as ``iter_case_files``, without refused
+    entries) and, separately, every entry refused, with its reason (for a "keep going" run
+    that reports them and goes on)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        entries, refused = _scan(raw if isinstance(raw, Path) else Path(raw))
+        files += [e for e in entries if not isinstance(e, confine.RefusedPath)]
+        problems += refused
+    return files, problems
+
+
+def _scan(p: Path) -> tuple[list[Path], list[Problem]]:
+    if isinstance(p, confine.RefusedPath):
+        return [p], [p.problem]
+    why = confine.named_problem(p, what="folder" if p.is_dir() else "file")
+    if why is not None:
+        refused = confine.RefusedPath.of(p, why)
+        return [refused], [refused.problem]
+    if p.is_dir():
+        if confine.is_filesystem_root(p):
+            refused = confine.RefusedPath.of(p, "refusing to walk the filesystem root; name the folder that holds "
+                                                "the case files")
+            return [refused], [refused.problem]
+        found = confine.walk(p, CASE_SUFFIXES)
+        return found.entries(), found.problems
+    broken = confine.describe(p)
+    if broken is not None:
+        refused = confine.RefusedPath.of(p, broken)
+        return [refused], [refused.problem]
+    return [p], []
 
 
 def _reference_problems(case: Case, doc: Document) -> Iterator[Problem]:

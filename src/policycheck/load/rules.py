@@ -21,8 +21,9 @@ from policycheck.errors import InputError, Location, Problem, RuleLoadError
 from policycheck.load.parse import parse_rule
 from policycheck.model.conditions import RuleSpec
 from policycheck.model.rule import Rule
+from policycheck.io import confine
 from policycheck.io.schema_errors import validate_document
-from policycheck.io.reader import Document, read_document
+from policycheck.io.reader import Document, read_bytes, read_document
 
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -70,13 +71,36 @@ def is_fixture(path: Path, root: Path) -> bool:
     return path.name.endswith((".test.yaml", ".test.yml")) or "tests" in rel.parts[:-1]
 
 
+def _not_a_rule(parts: tuple[str, ...]) -> bool:
+    """Walk filter: hidden and ``_`` entries, fixtures and ``tests`` folders are not rules."""
+    return any(s.startswith((".", "_")) for s in parts) or parts[-1].endswith((".test.yaml", ".test.yml")) \
+        or "tests" in parts
+
+
+def check_rules_folder(folder: Path) -> None:
+    """Refuse a rules folder the tool must not walk: the filesystem root, or one reached
+    through a symbolic link that leaves the allowed roots (``io.confine``)."""
+    shown = confine.shown(folder)
+    if confine.is_filesystem_root(folder):
+        raise RuleLoadError([Problem("refusing to walk the filesystem root as a rules folder; name the folder that "
+                                     "holds the rule files", Location(shown))])
+    why = confine.named_problem(folder, what="rules folder" if folder.is_dir() else "rule file")
+    if why is not None:
+        raise RuleLoadError([Problem(why, Location(shown))])
+
+
 def iter_rule_files(folder: Path) -> list[Path]:
+    """The rule files under ``folder`` (sorted), walked safely (``io.confine.walk``): entries
+    that cannot be read are returned as ``confine.RefusedPath`` items (``load_rule_file``
+    raises their reason). Raises RuleLoadError for a folder that does not exist or may not be
+    walked (``check_rules_folder``)."""
+    check_rules_folder(folder)
     if folder.is_file():
         return [folder]
     if not folder.is_dir():
-        raise RuleLoadError([Problem("no such rules folder", Location(str(folder)))])
-    return sorted(p for p in folder.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()
-                  and not is_fixture(p, folder) and not any(s.startswith((".", "_")) for s in p.relative_to(folder).parts))
+        broken = confine.describe(folder)
+        raise RuleLoadError([Problem(broken or "no such rules folder", Location(confine.shown(folder)))])
+    return confine.walk(folder, RULE_SUFFIXES, skip=_not_a_rule, what="rule file").entries()
 
 
 def load_rules(folders: Sequence[str | Path] = (), *, bundled: bool = True) -> RulePack:
@@ -114,11 +138,8 @@ def load_rules(folders: Sequence[str | Path] = (), *, bundled: bool = True) -> R
 
 def load_rule_file(path: Path, root: Path | None = None) -> LoadedRule:
     display = str(path)
-    doc = read_document(path, display=display)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RuleLoadError([Problem(f"cannot read file: {exc.strerror or exc}", Location(display))]) from None
+    data = read_bytes(path, display=display, roots=confine.Roots.default(root) if root is not None else None)
+    doc = read_document(path, display=display, raw=data)  # the bytes parsed are the bytes digested
     rule = validate_document(doc, Rule, "a rule file", shape="with id, title, when, ...",
                              error=RuleLoadError)
     if rule.id != path.stem:

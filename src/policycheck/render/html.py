@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from html import escape
+from typing import IO
 
 from policycheck.model.assessment import (
-    Assessment, CaseAssessment, ConditionResult, Flag, ItemCondition, ItemStatus, LaterEvent, Quote,
+    Assessment, CaseAssessment, ConditionResult, FileError, Flag, ItemCondition, ItemStatus, LaterEvent, Quote,
+    Review,
 )
 from policycheck.model.rule import CONDITIONS
 from policycheck.render import parts
+from policycheck.render.stream import Head, Spool, Tail, render_with
 from policycheck.review.waivers import describe, state
 
 _CSS = """
@@ -83,21 +86,53 @@ def _status_class(status: str) -> str:
 
 
 def render(result: Assessment) -> str:
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>policycheck assessment: {e(result.summary)}</title>", f"<style>{_CSS}</style>", "</head>",
-           "<body>", "<header>", "<h1>policycheck assessment</h1>", f'<p class="summary">{e(result.summary)}</p>',
-           f'<p class="meta">policycheck {e(result.version)} · rule pack <code>{e(result.rule_pack.digest)}</code> '
-           f"({result.rule_pack.rules} rules)</p>", "</header>", "<main>"]
-    out += _matrix(result)
-    if result.review is not None:
-        out += _review(result)
-    for case in result.cases:
-        out += _case(case)
-    out += ["</main>", '<footer><p>Conditions from the CMA, <i>AI Foundation Models: Initial Report</i> (2023), '
-            "chapter 3. Each flag cites the report section it rests on and the case-file line it was found at.</p>"
-            "</footer>", "</body>", "</html>", ""]
-    return "\n".join(out)
+    return render_with(HtmlWriter(), result)
+
+
+class HtmlWriter:
+    """HTML case by case: the matrix rows and the case sections go to two spools as cases
+    arrive; the page head (with the run's summary) is written at the end."""
+
+    def begin(self, out: IO[str], head: Head) -> None:
+        self.out, self.head = out, head
+        self.rows, self.sections = Spool(), Spool()
+
+    def problem(self, error: FileError) -> None:
+        pass  # a section of its own, at the end
+
+    def case(self, case: CaseAssessment) -> None:
+        self.rows.write(_matrix_row(case) + "\n")
+        self.sections.write("\n".join(_case(case)) + "\n")
+
+    def end(self, tail: Tail) -> None:
+        out = self.out
+        summary, version, pack = tail.summary, self.head.version, self.head.rule_pack
+        out.write("\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+                             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                             f"<title>policycheck assessment: {e(summary)}</title>", f"<style>{_CSS}</style>",
+                             "</head>", "<body>", "<header>", "<h1>policycheck assessment</h1>",
+                             f'<p class="summary">{e(summary)}</p>',
+                             f'<p class="meta">policycheck {e(version)} · rule pack <code>{e(pack.digest)}</code> '
+                             f"({pack.rules} rules)</p>", "</header>", "<main>"]) + "\n")
+        out.write("\n".join(_matrix_head()) + "\n")
+        self.rows.copy_to(out)
+        out.write("\n".join(_matrix_foot()) + "\n")
+        if tail.review is not None:
+            out.write("\n".join(_review(tail.review)) + "\n")
+        if tail.errors:
+            out.write("\n".join(_errors(list(tail.errors))) + "\n")
+        self.sections.copy_to(out)
+        out.write("\n".join(["</main>", '<footer><p>Conditions from the CMA, <i>AI Foundation Models: Initial '
+                             "Report</i> (2023), chapter 3. Each flag cites the report section it rests on and the "
+                             "case-file line it was found at.</p></footer>", "</body>", "</html>", ""]))
+
+
+def _errors(errors: list[FileError]) -> list[str]:
+    out = ['<section id="not-assessed">', f"<h2>Files not assessed ({len(errors)})</h2>", "<ul>"]
+    for err in errors:
+        out.append(f"<li><code>{e(err.file)}</code><ul>"
+                   + "".join(f"<li><code>{e(p.text)}</code></li>" for p in err.problems) + "</ul></li>")
+    return out + ["</ul>", "</section>"]
 
 
 def _cell(c: ConditionResult | ItemCondition) -> str:
@@ -106,29 +141,31 @@ def _cell(c: ConditionResult | ItemCondition) -> str:
     return f'<td class="{_status_class(c.status)}"{title}>{e(c.status)}{detail}</td>'
 
 
-def _matrix(result: Assessment) -> list[str]:
+def _matrix_head() -> list[str]:
     out = ['<section id="matrix">', "<h2>Conditions by case</h2>", '<table class="matrix">',
            "<caption>Status of each CMA condition for each case</caption>", "<thead><tr>",
            '<th scope="col">Case</th>']
     out += [f'<th scope="col" title="{e(name)}">{e(cid)}<br><small>{e(name)}</small></th>'
             for cid, name in CONDITIONS.items()]
-    out += ['<th scope="col">Flags</th>', "</tr></thead>", "<tbody>"]
-    for case in result.cases:
-        by = {c.condition: c for c in case.conditions}
-        cells = "".join(_cell(by[k]) if k in by else "<td></td>" for k in CONDITIONS)
-        history = f"<br><small>+ {len(case.history)} history</small>" if case.history else ""
-        out.append(f'<tr><th scope="row"><a href="#case-{e(_slug(case.case))}">{e(case.case)}</a></th>{cells}'
-                   f"<td>{len(case.flags)}{history}</td></tr>")
-    out += ["</tbody>", "</table>", '<p class="legend">'
+    return out + ['<th scope="col">Flags</th>', "</tr></thead>", "<tbody>"]
+
+
+def _matrix_row(case: CaseAssessment) -> str:
+    by = {c.condition: c for c in case.conditions}
+    cells = "".join(_cell(by[k]) if k in by else "<td></td>" for k in CONDITIONS)
+    history = f"<br><small>+ {len(case.history)} history</small>" if case.history else ""
+    return (f'<tr><th scope="row"><a href="#case-{e(_slug(case.case))}">{e(case.case)}</a></th>{cells}'
+            f"<td>{len(case.flags)}{history}</td></tr>")
+
+
+def _matrix_foot() -> list[str]:
+    return ["</tbody>", "</table>", '<p class="legend">'
             + "".join(f'<span class="{_status_class(s)}">{e(s)}</span>'
                       for s in ("concern", "watch", "no concern found", "not assessed", "not applicable"))
             + "</p>", "</section>"]
-    return out
 
 
-def _review(result: Assessment) -> list[str]:
-    r = result.review
-    assert r is not None
+def _review(r: Review) -> list[str]:
     items = [f"<li>{r.counted} of {r.flags} flags count toward <code>--fail-on</code></li>"]
     if r.waivers is not None:
         items.append(f"<li>{r.waived} waived, {r.expired} with an expired waiver (waivers "

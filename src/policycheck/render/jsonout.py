@@ -22,7 +22,7 @@ import json
 from typing import IO, Any
 
 from policycheck.model.assessment import Assessment, CaseAssessment, FileError
-from policycheck.render.stream import Head, JsonList, Tail, dump, indent, render_with
+from policycheck.render.stream import Head, JsonList, Tail, dump, render_with
 
 _PLACEHOLDER = "\0cases\0"
 
@@ -102,4 +102,4 @@ def render_jsonl(result: Assessment, explain: bool = False) -> str:
     return render_with(JsonlWriter(explain), result)
 
 
-__all__ = ["JsonWriter", "JsonlWriter", "indent", "render", "render_jsonl"]
+__all__ = ["JsonWriter", "JsonlWriter", "render", "render_jsonl"]

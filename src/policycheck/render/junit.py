@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import IO
 
-from policycheck.model.assessment import Assessment, CaseAssessment, Flag, RuleResult
+from policycheck.model.assessment import Assessment, CaseAssessment, FileError, Flag, RuleResult
 from policycheck.model.rule import SEVERITY_ORDER
 from policycheck.render import parts
+from policycheck.render.stream import Head, Spool, Tail, render_with
 from policycheck.review.waivers import describe
 
 # Characters XML 1.0 cannot carry at all, even escaped.
@@ -38,25 +40,70 @@ def clean(value: object) -> str:
 
 
 def render(result: Assessment) -> str:
-    root = ET.Element("testsuites", {"name": "policycheck"})
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for case in result.cases:
-        suite, counts = _suite(case, result)
-        root.append(suite)
-        for k in totals:
-            totals[k] += counts[k]
-    for k, v in totals.items():
-        root.set(k, str(v))
-    root.set("time", "0")
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return render_with(JunitWriter(), result)
 
 
-def _suite(case: CaseAssessment, result: Assessment) -> tuple[ET.Element, dict[str, int]]:
+class JunitWriter:
+    """JUnit case by case: each case's suite goes to a spool as it arrives; the root element,
+    whose attributes hold the totals, is written at the end. A file not assessed is a suite of
+    its own with one errored testcase."""
+
+    def begin(self, out: IO[str], head: Head) -> None:
+        self.out, self.head = out, head
+        self.suites = Spool()
+        self.totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+
+    def problem(self, error: FileError) -> None:
+        pass  # written after the case suites, at the end
+
+    def _add(self, suite: ET.Element, counts: dict[str, int]) -> None:
+        ET.indent(suite, space="  ", level=1)
+        self.suites.write("\n  " + ET.tostring(suite, encoding="unicode"))
+        for k in self.totals:
+            self.totals[k] += counts[k]
+
+    def case(self, case: CaseAssessment) -> None:
+        self._add(*_suite(case, self.head.rule_pack.digest))
+
+    def end(self, tail: Tail) -> None:
+        for error in tail.errors:
+            self._add(*_error_suite(error))
+        root = ET.Element("testsuites", {"name": "policycheck"})
+        for k, v in self.totals.items():
+            root.set(k, str(v))
+        root.set("time", "0")
+        self.out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        if self.suites.empty:
+            self.suites.close()
+            self.out.write(ET.tostring(root, encoding="unicode") + "\n")
+            return
+        open_tag = ET.tostring(root, encoding="unicode")
+        assert open_tag.endswith(" />")
+        self.out.write(open_tag[:-3] + ">")
+        self.suites.copy_to(self.out)
+        self.out.write("\n</testsuites>\n")
+
+
+def _error_suite(error: FileError) -> tuple[ET.Element, dict[str, int]]:
+    """A file that was not assessed: one testcase, errored, with every problem in its body."""
+    suite = ET.Element("testsuite", {"name": clean(error.file), "id": clean(error.file)})
+    tc = ET.SubElement(suite, "testcase", {"name": "case file", "classname": "policycheck.not-assessed",
+                                           "file": clean(error.file), "time": "0"})
+    first = error.problems[0].text if error.problems else f"{error.file}: not assessed"
+    el = ET.SubElement(tc, "error", {"message": clean("not assessed: " + first), "type": "not assessed"})
+    el.text = clean("\n".join(p.text for p in error.problems))
+    counts = {"tests": 1, "failures": 0, "errors": 1, "skipped": 0}
+    for k in ("tests", "failures", "errors", "skipped"):
+        suite.set(k, str(counts[k]))
+    suite.set("time", "0")
+    return suite, counts
+
+
+def _suite(case: CaseAssessment, digest: str) -> tuple[ET.Element, dict[str, int]]:
     suite = ET.Element("testsuite", {"name": clean(case.file), "id": clean(case.case)})
     props = ET.SubElement(suite, "properties")
     for name, value in [("case", case.case), ("title", case.title), ("as_of", case.as_of),
-                        ("case_as_of", case.case_as_of), ("rule_pack", result.rule_pack.digest),
+                        ("case_as_of", case.case_as_of), ("rule_pack", digest),
                         ("summary", case.summary), ("history", len(case.history)),
                         ("after_as_of", len(case.after_as_of))] + \
             [(f"condition.{c.condition}", c.status) for c in case.conditions]:
@@ -112,6 +159,8 @@ def _testcase(case: CaseAssessment, outcome: RuleResult, flags: list[Flag]) -> E
         ET.SubElement(tc, "skipped", {"message": clean("not assessed" + (f": missing {missing}" if missing else ""))})
     elif outcome.status == "not applicable":
         ET.SubElement(tc, "skipped", {"message": "not applicable: the case has no facts this rule checks"})
+    elif outcome.status == "fired":  # its flags are below --min-severity, so not shown
+        ET.SubElement(tc, "skipped", {"message": "flags below --min-severity, not shown"})
     return tc
 
 

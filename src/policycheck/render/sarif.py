@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import posixpath
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
-from policycheck.model.assessment import Assessment, CaseAssessment, Flag, Quote
+from policycheck.model.assessment import Assessment, CaseAssessment, FileError, Flag, Quote
 from policycheck.model.rule import CONDITIONS
 from policycheck.load.rules import LoadedRule, RulePack
 from policycheck.render import parts
+from policycheck.render.stream import Head, JsonList, Tail, render_with, splice
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -41,28 +42,77 @@ _QUOTE_KEYS = ("ref", "text", "title", "url", "location", "date", "kind", "basis
 def render(result: Assessment, pack: RulePack | None = None, *, root: str | Path | None = None) -> str:
     """SARIF JSON (sorted keys, stable). ``root`` is the folder case paths are made relative to
     (the working directory by default)."""
-    base = Path(root) if root is not None else Path.cwd()
-    descriptors = _descriptors(result, pack)
-    index = {d["id"]: i for i, d in enumerate(descriptors)}
-    baseline_used = result.review is not None and result.review.baseline is not None
-    results = [_result(case.case, flag, index, base, baseline_used)
-               for case in result.cases for flag in case.flags]
-    results += [_result(case.case, flag, index, base, False, history=True)
-                for case in result.cases for flag in case.history]
-    run: dict[str, Any] = {
-        "tool": {"driver": {
-            "name": "policycheck", "version": result.version, "semanticVersion": result.version,
-            "rules": descriptors,
-            "properties": {"rulePack": result.rule_pack.digest, "rules": result.rule_pack.rules},
-        }},
-        "originalUriBaseIds": {SRCROOT: {"description": {"text": "The folder policycheck ran in (repository root)."}}},
-        "columnKind": "unicodeCodePoints",
-        "invocations": [_invocation(result, base)],
-        "results": results,
-        "properties": {"summary": result.summary, "cases": [_case_properties(c) for c in result.cases]},
-    }
-    body = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return render_with(SarifWriter(root=root), result, pack)
+
+
+class SarifWriter:
+    """SARIF case by case. Results and per-case properties go to spools as cases arrive; the
+    notifications and summary (which sort before them) are written at the end. Without a
+    rule pack the rule descriptors come from the flags seen, so results are kept until then."""
+
+    def __init__(self, *, root: str | Path | None = None) -> None:
+        self.base = Path(root) if root is not None else Path.cwd()
+
+    def begin(self, out: IO[str], head: Head) -> None:
+        self.out, self.head = out, head
+        self.index = {r.id: i for i, r in enumerate(head.pack.rules)} if head.pack is not None else None
+        self.results, self.history, self.cases = JsonList(4), JsonList(4), JsonList(5)
+        self.held: list[tuple[str, Flag, bool]] = []      # without a pack: (case, flag, history)
+        self.first: dict[str, Flag] = {}                   # without a pack: first flag of each rule
+        self.first_history: dict[str, Flag] = {}
+        self.expired: dict[tuple[str, int | None], int] = {}
+
+    def problem(self, error: FileError) -> None:
+        pass  # tool execution notifications, written at the end
+
+    def case(self, case: CaseAssessment) -> None:
+        for f in case.flags:
+            if f.waiver is not None and f.waiver.expired:
+                key = (f.waiver.file, f.waiver.line)
+                self.expired[key] = self.expired.get(key, 0) + 1
+        if self.index is None:
+            for f in case.flags:
+                self.first.setdefault(f.rule, f)
+            for f in case.history:
+                self.first_history.setdefault(f.rule, f)
+            self.held += [(case.case, f, False) for f in case.flags] + [(case.case, f, True) for f in case.history]
+        else:
+            self._write_results(case.case, case.flags, case.history, self.index)
+        self.cases.add(_case_properties(case))
+
+    def _write_results(self, case_id: str, flags: list[Flag], history: list[Flag], index: dict[str, int]) -> None:
+        for flag in flags:
+            self.results.add(_result(case_id, flag, index, self.base, self.head.baseline))
+        for flag in history:
+            self.history.add(_result(case_id, flag, index, self.base, False, history=True))
+
+    def end(self, tail: Tail) -> None:
+        if self.head.pack is not None:
+            descriptors = [_descriptor(r) for r in self.head.pack.rules]
+        else:
+            seen = {**self.first_history, **self.first}
+            descriptors = [_descriptor_from_flag(seen[k]) for k in sorted(seen)]
+            index = {d["id"]: i for i, d in enumerate(descriptors)}
+            for case_id, flag, past in self.held:
+                if past:
+                    self.history.add(_result(case_id, flag, index, self.base, False, history=True))
+                else:
+                    self.results.add(_result(case_id, flag, index, self.base, self.head.baseline))
+        self.results.append_list(self.history)
+        run: dict[str, Any] = {
+            "tool": {"driver": {
+                "name": "policycheck", "version": self.head.version, "semanticVersion": self.head.version,
+                "rules": descriptors,
+                "properties": {"rulePack": self.head.rule_pack.digest, "rules": self.head.rule_pack.rules},
+            }},
+            "originalUriBaseIds": {SRCROOT: {"description": {"text": "The folder policycheck ran in (repository root)."}}},
+            "columnKind": "unicodeCodePoints",
+            "invocations": [_invocation(tail, self.expired, self.base)],
+            "results": "\0results\0",
+            "properties": {"summary": tail.summary, "cases": "\0cases\0"},
+        }
+        body = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+        splice(body, {"\0results\0": self.results, "\0cases\0": self.cases}, self.out)
 
 
 def _descriptors(result: Assessment, pack: RulePack | None) -> list[dict[str, Any]]:
@@ -227,15 +277,17 @@ def _result(case_id: str, flag: Flag, index: dict[str, int], base: Path, baselin
     return res
 
 
-def _invocation(result: Assessment, base: Path) -> dict[str, Any]:
+def _invocation(tail: Tail, expired: dict[tuple[str, int | None], int], base: Path) -> dict[str, Any]:
     notes: list[dict[str, Any]] = []
-    r = result.review
+    for error in tail.errors:
+        for p in error.problems:
+            loc = _location(error.file, p.line, base)
+            if p.line and p.column:
+                loc["physicalLocation"]["region"]["startColumn"] = p.column
+            notes.append({"level": "error", "message": {"text": f"not assessed: {p.text}"}, "locations": [loc],
+                          "properties": {"file": error.file, **({"path": p.path} if p.path else {})}})
+    r = tail.review
     if r is not None:
-        expired: dict[tuple[str, int | None], int] = {}
-        for f in result.flags():
-            if f.waiver is not None and f.waiver.expired:
-                key = (f.waiver.file, f.waiver.line)
-                expired[key] = expired.get(key, 0) + 1
         for (file, line), n in sorted(expired.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
             notes.append({"level": "warning", "message": {"text": f"waiver expired; {n} flag(s) re-raised"},
                           "locations": [_location(file, line, base)]})
@@ -243,7 +295,7 @@ def _invocation(result: Assessment, base: Path) -> dict[str, Any]:
             notes.append({"level": "warning",
                           "message": {"text": f"stale waiver: rule '{s.rule}' on case '{s.case}' matches no flag"},
                           "locations": [_location(s.file, s.line, base)]})
-    inv: dict[str, Any] = {"executionSuccessful": True}
+    inv: dict[str, Any] = {"executionSuccessful": not tail.errors}
     if notes:
         inv["toolExecutionNotifications"] = notes
     return inv

@@ -39,6 +39,7 @@ class Head:
     version: str
     rule_pack: PackInfo
     pack: RulePack | None = None
+    baseline: bool = False          # a baseline is in use (SARIF marks results new / unchanged)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class Writer(Protocol):
 
 
 def head_of(result: Assessment, pack: RulePack | None = None) -> Head:
-    return Head(result.tool, result.version, result.rule_pack, pack)
+    return Head(result.tool, result.version, result.rule_pack, pack,
+                baseline=result.review is not None and result.review.baseline is not None)
 
 
 def tail_of(result: Assessment) -> Tail:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from typing import IO
 
 from tabulate import tabulate
 
-from policycheck.model.assessment import Assessment, CaseAssessment, Flag, ItemStatus, Status
-from policycheck.model.rule import CONDITIONS
+from policycheck.model.assessment import Assessment, CaseAssessment, FileError, Flag, ItemStatus, Status
+from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
 from policycheck.render import parts as words
+from policycheck.render.stream import Head, Tail, render_with
+from policycheck.render.terminal import MIN_WIDTH, PLAIN, Style
 from policycheck.review.waivers import describe, state
 
 WIDTH = 100
@@ -21,59 +25,144 @@ _ITEM_CELL: dict[Status, str] = {"concern": "concern", "watch": "watch", "no con
 def render_assessment(result: Assessment, *, explain: bool = False) -> str:
     """The assessment as text for a 100-column terminal; ``explain`` adds each case's
     explanation (render/explain.py) after its table."""
-    parts = [_case(c, explain) for c in result.cases]
-    parts.append(_wrap(f"Summary: {result.summary}"))
-    if result.review is not None:  # waivers / baseline in use (review workflows)
-        r = result.review
-        parts.append(_wrap(f"Review: {r.counted} of {r.flags} flags count toward --fail-on ({r.waived} waived, "
-                           f"{r.expired} with an expired waiver, {r.in_baseline} in the baseline)"))
-    return "\n\n".join(parts) + "\n"
+    return render_with(TableWriter(explain=explain), result)
 
 
-def _wrap(text: str) -> str:
+VIEWS = ("full", "summary")
+
+
+@dataclass(frozen=True)
+class Look:
+    width: int = WIDTH
+    style: Style = PLAIN
+
+
+class TableWriter:
+    """The table case by case (each case's block is written as soon as it is assessed).
+
+    - ``view="summary"``: one line per case, worst first (highest open severity, then number
+      of open flags, then conditions of concern), written at the end;
+    - ``quiet``: only the flags that fail the run (``fail_on``: counted flags at or above it),
+      one ``file:line: severity rule (case): message`` line each, then the summary;
+    - ``width`` wraps the free text and the Finding column; ``style`` colours severities and statuses.
+    """
+
+    def __init__(self, *, explain: bool = False, view: str = "full", quiet: bool = False,
+                 fail_on: str | None = None, width: int = WIDTH, style: Style = PLAIN) -> None:
+        self.explain, self.view, self.quiet, self.fail_on = explain, view, quiet, fail_on
+        self.look = Look(max(MIN_WIDTH, width), style)
+
+    def begin(self, out: IO[str], head: Head) -> None:
+        self.out = out
+        self.blocks = 0
+        self.lines: list[tuple[tuple[int, int, int, str], str]] = []
+
+    def problem(self, error: FileError) -> None:
+        pass  # listed before the summary
+
+    def _write(self, block: str) -> None:
+        self.out.write(("\n\n" if self.blocks else "") + block)
+        self.blocks += 1
+        self.out.flush()
+
+    def case(self, case: CaseAssessment) -> None:
+        if self.quiet:
+            for f in case.flags:
+                if self.fail_on is not None and f.counts and SEVERITY_ORDER[f.severity] >= SEVERITY_ORDER[self.fail_on]:
+                    self.out.write(_failing_line(case, f, self.look) + "\n")
+                    self.out.flush()
+        elif self.view == "summary":
+            open_flags = [f for f in case.flags if f.counts]
+            worst = max((SEVERITY_ORDER[f.severity] for f in open_flags), default=-1)
+            concerns = sum(1 for c in case.conditions if c.status == "concern")
+            label = max(open_flags, key=lambda f: SEVERITY_ORDER[f.severity]).severity if open_flags else "-"
+            line = f"{label:<7} {' '.join(case.summary.split())}"   # one line per case, never wrapped
+            if label != "-":
+                line = self.look.style.severity(label) + line[len(label):]
+            self.lines.append(((-worst, -len(open_flags), -concerns, case.case), line))
+        else:
+            self._write(_case(case, self.explain, self.look))
+
+    def end(self, tail: Tail) -> None:
+        look = self.look
+        if self.view == "summary" and not self.quiet:
+            self._write("\n".join(line for _, line in sorted(self.lines)))
+        if tail.errors and not self.quiet:
+            self._write(_errors(list(tail.errors), look))
+        if self.quiet:
+            self.out.write(_wrap(f"Summary: {tail.summary}", look.width) + "\n")
+            return
+        self._write(_wrap(f"Summary: {tail.summary}", look.width))
+        if tail.review is not None:  # waivers / baseline in use (review workflows)
+            r = tail.review
+            self._write(_wrap(f"Review: {r.counted} of {r.flags} flags count toward --fail-on ({r.waived} waived, "
+                              f"{r.expired} with an expired waiver, {r.in_baseline} in the baseline)", look.width))
+        self.out.write("\n")
+
+
+def _failing_line(case: CaseAssessment, flag: Flag, look: Look) -> str:
+    file, line = flag.location()
+    where = f"{file}:{line}" if line else (file or case.file)
+    return (f"{where}: {look.style.severity(flag.severity)} {flag.rule} ({case.case}): "
+            + " ".join(flag.message.split()))
+
+
+def _errors(errors: list[FileError], look: Look) -> str:
+    lines = [look.style.bold(f"Files not assessed ({len(errors)}):")]
+    for err in errors:
+        for p in err.problems:
+            lines.append(textwrap.fill(f"- {p.text}", look.width, subsequent_indent="    ", break_on_hyphens=False,
+                                       break_long_words=False))
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = WIDTH) -> str:
     """Free text wrapped to the terminal width, continuation lines indented."""
-    return textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+    return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
-def _case(case: CaseAssessment, explain: bool = False) -> str:
-    head = _wrap(f"== {case.case}: {case.title}") + "\n" + textwrap.fill(
-        f"{case.file} ({words.as_of(case)})", WIDTH, initial_indent="   ", subsequent_indent="     ",
+def _case(case: CaseAssessment, explain: bool = False, look: Look = Look()) -> str:
+    width, style = look.width, look.style
+    head = style.bold(_wrap(f"== {case.case}: {case.title}", width)) + "\n" + textwrap.fill(
+        f"{case.file} ({words.as_of(case)})", width, initial_indent="   ", subsequent_indent="     ",
         break_on_hyphens=False, break_long_words=False)
-    cond_rows = [[f"{c.condition} {c.name}", c.status, c.flags, c.highest or "-",
+    cond_rows = [[f"{c.condition} {c.name}", style.status(c.status), c.flags,
+                  style.severity(c.highest) if c.highest else "-",
                   f"{c.rules_assessed}/{c.rules_applicable}"] for c in case.conditions]
+    narrow = {"maxcolwidths": [max(14, width - 60), None, None, None, 8]} if width < WIDTH else {}
     conds = tabulate(cond_rows, headers=["Condition", "Status", "Flags", "Highest", "Rules assessed"],
-                     tablefmt="simple")
+                     tablefmt="simple", **narrow)  # type: ignore[arg-type]
     blocks = [head, conds]
     if case.flags:
-        # Severity 10 + rule 28 + finding 56 + two 2-space gaps = 98 columns at most.
-        rows = [[f.severity + ("*" if f.mitigated or f.escalations else ""),
+        # Severity 10 + rule 28 + finding 56 + two 2-space gaps = 98 columns at most (at 100).
+        rows = [[style.severity(f.severity + ("*" if f.mitigated or f.escalations else ""), f.severity),
                  f"{f.rule}\n({' '.join(f.conditions)})" + _REVIEW_TAG.get(state(f), "").replace(" (", "\n("),
                  _finding(f)] for f in case.flags]
         blocks.append(tabulate(rows, headers=["Severity", "Rule (conditions)", "Finding"], tablefmt="simple",
-                               maxcolwidths=[10, 28, 56]))
+                               maxcolwidths=[10, 28, width - 44]))
         if any(f.mitigated or f.escalations for f in case.flags):
             blocks.append(_wrap("* severity adjusted: " + "; ".join(
-                f"{f.rule}: {words.adjusted(f)}" for f in case.flags if f.mitigated or f.escalations)))
+                f"{f.rule}: {words.adjusted(f)}" for f in case.flags if f.mitigated or f.escalations), width))
         if any(f.related for f in case.flags):
             blocks.append(_wrap("Relationships: " + "; ".join(
-                f"{f.rule}: {words.related(f)}" for f in case.flags if f.related)))
+                f"{f.rule}: {words.related(f)}" for f in case.flags if f.related), width))
         reviewed = [f for f in case.flags if describe(f)]
         if reviewed:
-            blocks.append(_wrap("Review: " + "; ".join(f"{f.rule}: {describe(f)}" for f in reviewed)))
+            blocks.append(_wrap("Review: " + "; ".join(f"{f.rule}: {describe(f)}" for f in reviewed), width))
     else:
         blocks.append("No flags.")
     if case.history:
-        blocks.append(_history(case))
+        blocks.append(_history(case, width))
     if case.after_as_of:
-        blocks.append(_later(case))
+        blocks.append(_later(case, width))
     if case.items:
-        blocks.append(_items(case.items))
+        blocks.append(_items(case.items, look))
     gaps = [r for r in case.rules if r.status == "not assessed"]
     if gaps:
         lack = "1 rule lacks" if len(gaps) == 1 else f"{len(gaps)} rules lack"
         hint = "" if explain else " (--explain lists the case-file fields to fill in)"
-        blocks.append(_wrap(f"Not assessed ({lack} facts): " + ", ".join(r.rule for r in gaps) + hint))
-    blocks.append(_wrap(case.summary))
+        blocks.append(_wrap(f"Not assessed ({lack} facts): " + ", ".join(r.rule for r in gaps) + hint, width))
+    blocks.append(_wrap(case.summary, width))
     if explain:
         from policycheck.render.explain import case_text
 
@@ -92,34 +181,35 @@ def _finding(flag: Flag) -> str:
     return text
 
 
-def _history(case: CaseAssessment) -> str:
+def _history(case: CaseAssessment, width: int = WIDTH) -> str:
     # When 10 + severity 10 (its header and tabulate's padding) + rule 24 + finding 48 + three
-    # 2-space gaps = 98 columns at most.
+    # 2-space gaps = 98 columns at most (at 100).
     rows = [[f.window.text(), f.severity, f"{f.rule}\n({' '.join(f.conditions)})", _finding(f)] for f in case.history]
-    return _wrap(f"History ({words.HISTORY_NOTE}):") + "\n" + tabulate(
+    return _wrap(f"History ({words.HISTORY_NOTE}):", width) + "\n" + tabulate(
         rows, headers=["When", "Severity", "Rule (conditions)", "Finding"], tablefmt="simple",
-        maxcolwidths=[10, 8, 24, 48])
+        maxcolwidths=[10, 8, 24, width - 52])
 
 
-def _later(case: CaseAssessment) -> str:
-    lines = [_wrap(f"After the as-of date ({words.LATER_NOTE}):")]
+def _later(case: CaseAssessment, width: int = WIDTH) -> str:
+    lines = [_wrap(f"After the as-of date ({words.LATER_NOTE}):", width)]
     for ev in case.after_as_of:
         where = f"{ev.file}:{ev.line}" if ev.line else ev.file
-        lines.append(textwrap.fill(f"- {ev.date} {ev.item} {ev.id}: {ev.title} ({where})", WIDTH,
+        lines.append(textwrap.fill(f"- {ev.date} {ev.item} {ev.id}: {ev.title} ({where})", width,
                                    subsequent_indent="    ", break_on_hyphens=False, break_long_words=False))
     return "\n".join(lines)
 
 
-def _items(items: list[ItemStatus]) -> str:
-    # Item 32 + in force 19 + five conditions 7 (OTC: 3) + six 2-space gaps = 98 columns at most.
+def _items(items: list[ItemStatus], look: Look = Look()) -> str:
+    # Item 32 + in force 19 + five conditions 7 (OTC: 3) + six 2-space gaps = 98 columns at most (at 100).
     rows = []
     for it in items:
         by: dict[str, Status] = {c.condition: c.status for c in it.conditions}
-        cells = [_ITEM_CELL[by[k]] if k in by else "" for k in CONDITIONS]
+        cells = [look.style.status(by[k]).replace(by[k], _ITEM_CELL[by[k]]) if k in by else "" for k in CONDITIONS]
         rows.append([f"{it.item} {it.id}", _since(it), *cells])
     table = tabulate(rows, headers=["Item", "In force", *CONDITIONS], tablefmt="simple",
-                     maxcolwidths=[32, 19] + [7] * len(CONDITIONS))
-    return table + "\n" + _wrap("Items: concern, watch, ok = no concern found, ? = not assessed, - = not applicable.")
+                     maxcolwidths=[max(16, look.width - 68), 19] + [7] * len(CONDITIONS))
+    return table + "\n" + _wrap("Items: concern, watch, ok = no concern found, ? = not assessed, - = not applicable.",
+                                 look.width)
 
 
 def _since(item: ItemStatus) -> str:

@@ -47,12 +47,19 @@ class BaselineFile(_Strict):
 
 def baseline_json(result: Assessment) -> str:
     """The baseline of an assessment, as stable JSON (sorted, one trailing newline)."""
-    entries = sorted(
-        ({"case": c.case, "rule": f.rule, "fingerprint": f.fingerprint, "severity": f.severity,
-          "facts": [f"{e.fact} {e.id}" for e in f.evidence]}
-         for c in result.cases for f in c.flags if not f.waived),
-        key=lambda e: (e["case"], e["rule"], e["fingerprint"]))
-    body = {"policycheck_baseline": FORMAT_VERSION, "rule_pack": result.rule_pack.digest, "flags": entries}
+    return baseline_text([e for c in result.cases for e in baseline_entries(c)], result.rule_pack.digest)
+
+
+def baseline_entries(case: CaseAssessment) -> list[dict[str, object]]:
+    """The baseline entries of one case (its flags, except those under an unexpired waiver)."""
+    return [{"case": case.case, "rule": f.rule, "fingerprint": f.fingerprint, "severity": f.severity,
+             "facts": [f"{e.fact} {e.id}" for e in f.evidence]} for f in case.flags if not f.waived]
+
+
+def baseline_text(entries: list[dict[str, object]], digest: str) -> str:
+    """A baseline file from entries (``baseline_entries``), sorted by case, rule and fingerprint."""
+    ordered = sorted(entries, key=lambda e: (str(e["case"]), str(e["rule"]), str(e["fingerprint"])))
+    body = {"policycheck_baseline": FORMAT_VERSION, "rule_pack": digest, "flags": ordered}
     return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -27,6 +27,7 @@ A fixture file is ``<rule id>.test.yaml`` next to the rule (or any ``*.test.yaml
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,12 @@ from policycheck.model.case import check_date
 from policycheck.facts.timeline import day, is_date
 from policycheck.model.assessment import CaseAssessment
 from policycheck.load.cases import LoadedCase, case_from_document, load_case
-from policycheck.errors import InputError, PolicycheckError, Problem
+from policycheck.errors import InputError, Location, PolicycheckError, Problem
 from policycheck.model.rule import Condition, Severity
 from policycheck.load.rules import RulePack, is_fixture
+from policycheck.io import confine
 from policycheck.io.schema_errors import validate_document
-from policycheck.io.reader import Document, read_document
+from policycheck.io.reader import Document, excerpt, read_document
 
 FIXTURE_SUFFIXES = (".test.yaml", ".test.yml")
 
@@ -122,18 +124,34 @@ _DEFAULTS = {"schema_version": 2, "as_of": "2024-01-01",
              "sources": [{"id": "fixture", "title": "Test fixture (invented data)", "date": "unknown", "kind": "primary"}]}
 
 
+def _fixture_like(path: Path, root: Path) -> bool:
+    try:
+        return is_fixture(path, root)
+    except ValueError:  # pragma: no cover - not under root
+        return False
+
+
 def iter_fixture_files(folders: Iterable[str | Path]) -> list[Path]:
+    """The fixture files under ``folders`` (sorted), walked safely (``io.confine.walk``):
+    fixture-like entries that cannot be read come out as ``confine.RefusedPath`` items
+    (``load_fixture_file`` raises their reason)."""
     out: list[Path] = []
     for folder in folders:
         root = Path(folder)
-        if root.is_file():
-            out.append(root)
+        if root.is_file() or confine.is_filesystem_root(root):
+            out.append(root)  # the rule loader refuses the filesystem root with its reason
             continue
-        out += sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml") and is_fixture(p, root))
+        found = confine.walk(root, (".yaml", ".yml"), what="fixture file")
+        out += [p for p in found.entries() if _fixture_like(p, root)]
     return out
 
 
-def load_fixture_file(path: Path) -> list[LoadedTest]:
+def load_fixture_file(path: Path, roots: confine.Roots | None = None) -> list[LoadedTest]:
+    """The tests of one fixture file. A ``case_file`` must resolve inside ``roots`` (default:
+    the project's roots and the fixture's folder; ``load_suite`` adds the rules folder)."""
+    if confine.is_filesystem_root(path):
+        raise InputError([Problem("refusing to walk the filesystem root for fixtures; name the rules folder",
+                                  Location(confine.shown(path)))])
     doc = read_document(path)
     ff = validate_document(doc, FixtureFile, "a fixture file", shape="with 'tests'")
     rule = ff.rule or path.name.split(".test.")[0]
@@ -142,7 +160,7 @@ def load_fixture_file(path: Path) -> list[LoadedTest]:
     for i, t in enumerate(ff.tests):
         line = doc.line_of(("tests", i, "name")) or 1
         try:
-            case = _fixture_case(t, doc, path, i)
+            case = _fixture_case(t, doc, path, i, roots)
         except PolicycheckError as exc:
             problems.extend(exc.problems)
             continue
@@ -152,12 +170,9 @@ def load_fixture_file(path: Path) -> list[LoadedTest]:
     return tests
 
 
-def _fixture_case(t: FixtureTest, doc: Document, path: Path, i: int) -> LoadedCase:
+def _fixture_case(t: FixtureTest, doc: Document, path: Path, i: int, roots: confine.Roots | None = None) -> LoadedCase:
     if t.case_file is not None:
-        target = (path.parent / t.case_file)
-        if not target.is_file():
-            raise InputError([Problem(f"case_file '{t.case_file}' not found", doc.location(("tests", i, "case_file")))])
-        return load_case(target)
+        return _case_file(t.case_file, doc, path, i, roots)
     data = copy.deepcopy(t.case or {})
     slug = "fixture-" + str(i + 1)
     data.setdefault("as_of", _latest_start(data) or _DEFAULTS["as_of"])
@@ -173,6 +188,24 @@ def _fixture_case(t: FixtureTest, doc: Document, path: Path, i: int) -> LoadedCa
     places = {p[len(base):]: v for p, v in doc.places.items() if p[: len(base)] == base}
     sub = Document(doc.file, data, places)
     return case_from_document(sub)
+
+
+def _case_file(name: str, doc: Document, path: Path, i: int, roots: confine.Roots | None) -> LoadedCase:
+    """A fixture's ``case_file``, confined: it must resolve (links followed) inside the allowed
+    roots, and be a regular file; the refusal never reads or shows the target."""
+    where = doc.location(("tests", i, "case_file"))
+    target = path.parent / name
+    allowed = (roots or confine.Roots.default()).with_(confine.real(path.parent))
+    if not allowed.allows(confine.real(target)):
+        raise InputError([Problem(f"case_file '{excerpt(name)}' leads outside the rules folder and the repository; "
+                                  f"not read (a fixture names a case inside them; {confine.ALLOW_ENV} lists more "
+                                  "allowed folders)", where)])
+    if not os.path.lexists(target):
+        raise InputError([Problem(f"case_file '{excerpt(name)}' not found", where)])
+    why = confine.describe(target)
+    if why is not None:
+        raise InputError([Problem(f"case_file '{excerpt(name)}': {why}", where)])
+    return load_case(target)
 
 
 _STARTS = ("date", "release_date", "announced", "since")
@@ -201,10 +234,11 @@ def _latest_start(data: Any) -> str | None:
 def load_suite(folders: Sequence[str | Path], pattern: str | None = None) -> Suite:
     suite = Suite()
     problems: list[Problem] = []
+    roots = confine.Roots.default(*folders)
     for f in iter_fixture_files(folders):
         suite.files.append(str(f))
         try:
-            tests = load_fixture_file(f)
+            tests = load_fixture_file(f, roots)
         except PolicycheckError as exc:
             problems.extend(exc.problems)
             continue
