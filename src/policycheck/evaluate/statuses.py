@@ -10,6 +10,7 @@ rule compares with) leave that rule not assessed but do not make the condition s
 
 from __future__ import annotations
 
+import typing
 import re
 from collections.abc import Sequence
 
@@ -151,8 +152,8 @@ def items(loaded: LoadedCase, snap: Snapshot, runs: dict[str, tuple[LoadedRule, 
     for lr, compiled, run in runs.values():
         for k, combo in run.present:
             unsettled: bool | None = None
-            for cond in lr.rule.conditions:
-                seen = settled_of[cond]
+            for rcond in lr.rule.conditions:
+                seen = settled_of[rcond]
                 for i in combo:
                     key = snap.facts[i].key
                     if key not in live:  # an item's status reads only its facts in force
@@ -166,8 +167,7 @@ def items(loaded: LoadedCase, snap: Snapshot, runs: dict[str, tuple[LoadedRule, 
         hit = set().union(*(flags_of.get(key, set()) for key in mine)) if mine else set()
         iflags = [f for n, f in enumerate(flags) if n in hit]
         conds = []
-        cond: Condition
-        for cond in CONDITIONS:  # type: ignore[assignment]
+        for cond in typing.cast("list[Condition]", list(CONDITIONS)):
             cflags = [f for f in iflags if cond in f.conditions]
             highest = max((f.severity for f in cflags), key=SEVERITY_ORDER.__getitem__, default=None)
             touched = [settled_of[cond][key] for key in mine if key in settled_of[cond]]

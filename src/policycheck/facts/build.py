@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from policycheck.facts import timeline as tl
+from policycheck.facts.flow import TERMS, amount_flow
 from policycheck.facts.timeline import Span
 from policycheck.model import case as c
 from policycheck.load.cases import LoadedCase
@@ -304,24 +305,6 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     return b.done(loaded, v.sources, span, now, v.clauses, path + ("clauses",))
 
 
-_INVESTMENT_FORMS = frozenset({"equity", "convertible", "cloud_credits"})
-
-
-def amount_flow(d: c.Deal) -> Any:
-    """The deal's money flow: the case's own ``amount.flow``, else read from ``forms``; None
-    (unstated) or ``unknown`` when neither says."""
-    if isinstance(d.amount, c.Money) and d.amount.flow is not None:
-        return d.amount.flow
-    forms = d.forms
-    if not isinstance(forms, list) or not forms:
-        return forms if forms == c.UNKNOWN else None
-    if _INVESTMENT_FORMS & set(forms):
-        return "investment"
-    if set(forms) == {"committed_cloud_spend"}:
-        return "developer_spend"
-    if set(forms) == {"licence_fee"}:
-        return "licence_fee"
-    return None
 
 
 def _invested_to_date(d: c.Deal, present: list[c.Deal]) -> Any:
@@ -378,19 +361,20 @@ def _invested(present: list[c.Deal]) -> dict[int, Any]:
 
 def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, invested: dict[int, Any],
           superseded_on: dict[str, list[str]]) -> Fact:
+    case = loaded.case
     b = _Builder("deal", d.id, path)
-    _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "shares", "compute", "distribution",
-                 "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
-                 "priority_accelerator_access", "partner_accelerators", "compute_available_in_uk",
-                 "developer_multihoming", "supersedes"), path)
+    _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "shares", "supersedes"), path)
     flow = amount_flow(d)
+    n, source = tl.terms_source(case, d, now) if flow == "investment" else (path[1], d)
+    _copy(b, source, TERMS, ("deals", n))   # a superseded investment round: the superseding deal's terms
     b.put("amount_flow", flow, path + (("amount", "flow") if isinstance(d.amount, c.Money) and d.amount.flow
                                        else ("forms",)))
     if flow == "investment":
         b.put("invested_to_date", invested[id(d)], path + ("amount",))
     elif flow in (None, c.UNKNOWN) and d.amount is not None:
         b.put("invested_to_date", flow, path + ("amount",))
-    ends = [x for x in (d.until, *(o for o in superseded_on.get(d.id, ()) if tl.day(o) <= now)) if x is not None]
+    replaced = () if flow == "investment" else superseded_on.get(d.id, ())  # an investment stays made
+    ends = [x for x in (d.until, *(o for o in replaced if tl.day(o) <= now)) if x is not None]
     if ends:        # an end the deal states, or a superseding round already made by `now`
         b.put("until", min(ends, key=tl.day), path + ("until",))
     amount = d.amount

@@ -7,7 +7,9 @@ started, and *live* while the span has not ended:
 
 * a licence version: from its ``date`` until its ``until``, else the next version's date;
 * a deal: from its ``date`` until its ``until``, else the date of the first later deal that
-  ``supersedes`` it;
+  ``supersedes`` it; an investment round (``facts.flow``) runs until its own ``until`` only:
+  a superseding deal replaces its commercial terms from that deal's date (``terms_source``),
+  but the money paid and the stake stay;
 * a governance grant: from its ``since`` (else the deal's date) until its ``until`` (its own
   dates, whether or not the deal is still in force);
 * a model: from its ``release_date`` (always present when the date is unknown);
@@ -23,6 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from policycheck.facts.flow import amount_flow
 from policycheck.model import case as c
 
 _DAY = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
@@ -79,9 +82,26 @@ def deal_spans(case: c.Case) -> dict[str, Span]:
             superseded.setdefault(sid, []).append(d.date)
     out = {}
     for d in case.deals:
-        ends = [x for x in (d.until, *superseded.get(d.id, ())) if x is not None]
+        replaced = () if amount_flow(d) == "investment" else superseded.get(d.id, ())
+        ends = [x for x in (d.until, *replaced) if x is not None]
         out[d.id] = Span(d.date, min(ends, key=day) if ends else None)
     return out
+
+
+def terms_source(case: c.Case, deal: c.Deal, at: str) -> tuple[int, c.Deal]:
+    """The deal (and its index in ``case.deals``) whose commercial terms ``deal`` carries at
+    ``at``: the deal itself, or, once later deals that supersede it have started, the latest
+    of them (followed on while that one is superseded in turn)."""
+    index = {d.id: n for n, d in enumerate(case.deals)}
+    n, seen = index[deal.id], {deal.id}
+    while True:
+        current = case.deals[n]
+        later = [(day(o.date), m) for m, o in enumerate(case.deals)
+                 if current.id in (o.supersedes or ()) and day(o.date) <= at and o.id not in seen]
+        if not later:
+            return n, current
+        n = max(later)[1]
+        seen.add(case.deals[n].id)
 
 
 def grant_span(deal: c.Deal, grant: c.GovernanceRight | c.GovernanceGrant) -> Span:

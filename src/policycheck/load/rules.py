@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from policycheck import limits
 from policycheck.engine import load_problems
 from policycheck.errors import InputError, Location, Problem, RuleLoadError
 from policycheck.load.parse import parse_rule
@@ -24,8 +25,11 @@ from policycheck.model.rule import Rule
 from policycheck.io import confine
 from policycheck.io.schema_errors import validate_document
 from policycheck.io.reader import Document, read_bytes, read_document
+from policycheck.limits import Limits
 
 RULE_SUFFIXES = (".yaml", ".yml")
+_PARSED: dict[tuple[str, str, bytes, Limits], LoadedRule] = {}  # (file, family, bytes, limits) -> the rule
+_PARSED_MAX = 4096   # a process that loads many packs (tests, a server) keeps at most this many
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,10 @@ def load_rules(folders: Sequence[str | Path] = (), *, bundled: bool = True) -> R
 def load_rule_file(path: Path, root: Path | None = None) -> LoadedRule:
     display = str(path)
     data = read_bytes(path, display=display, roots=confine.Roots.default(root) if root is not None else None)
+    family = path.parent.name if root is None or path.parent != root else "general"
+    key = (display, family, data, limits.current())  # rule checks read the limits in effect
+    if key in _PARSED:  # parsing and checking are a function of the bytes: read again, parsed once
+        return _PARSED[key]
     doc = read_document(path, display=display, raw=data)  # the bytes parsed are the bytes digested
     rule = validate_document(doc, Rule, "a rule file", shape="with id, title, when, ...",
                              error=RuleLoadError)
@@ -147,8 +155,11 @@ def load_rule_file(path: Path, root: Path | None = None) -> LoadedRule:
     spec, problems = check_rule(rule, doc)
     if spec is None:
         raise RuleLoadError(problems)
-    family = path.parent.name if root is None or path.parent != root else "general"
-    return LoadedRule(spec, family, display, doc.line_of(("id",)) or 1, doc, data)
+    loaded = LoadedRule(spec, family, display, doc.line_of(("id",)) or 1, doc, data)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = loaded
+    return loaded
 
 
 def check_rule(rule: Rule, doc: Document) -> tuple[RuleSpec | None, list[Problem]]:
