@@ -288,3 +288,48 @@ def test_free_access_has_no_unit() -> None:
     assert ch.values["free_after"] is True
     assert status(ch, "price_unit") == "not applicable"
 
+
+
+# Supersession: an investment stays made when its round's terms are replaced.
+def _rounds() -> dict[str, Any]:
+    deal = {"partner": "big", "developer": "lab", "developer_multihoming": False}
+    return {
+        "schema_version": 2, "id": "rounds", "title": "Rounds", "kind": ["deal"], "as_of": "2025-06-01",
+        "summary": "Two investment rounds and a later deal that replaces their terms.",
+        "sources": [{"id": "s", "title": "S", "date": "2024", "kind": "primary"}],
+        "parties": [{"id": "lab", "name": "Lab", "roles": ["fm_developer"]},
+                    {"id": "big", "name": "Big", "roles": ["investor"], "leading_markets": ["cloud"]}],
+        "deals": [
+            {**deal, "id": "r1", "title": "R1", "date": "2020-01-01", "compute": "exclusive",
+             "amount": {"value": 1e9, "currency": "USD", "flow": "investment"}},
+            {**deal, "id": "spend", "title": "Spend", "date": "2021-01-01", "compute": "exclusive",
+             "amount": {"value": 5e8, "currency": "USD", "flow": "developer_spend"}},
+            {**deal, "id": "r2", "title": "R2", "date": "2023-01-01", "compute": "exclusive",
+             "amount": {"value": 1e10, "currency": "USD", "flow": "investment"}},
+            {**deal, "id": "new", "title": "New terms", "date": "2025-01-01", "compute": "right_of_first_refusal",
+             "supersedes": ["r1", "spend", "r2"]},
+        ]}
+
+
+def _deals(data: dict[str, Any]) -> dict[str, Fact]:
+    loaded = case_from_document(parse_document(json.dumps(data), "rounds.json"))
+    return {f.id: f for f in flatten(loaded) if f.type == "deal"}
+
+
+def test_a_superseded_investment_round_stays_in_force_with_the_superseding_terms() -> None:
+    facts = _deals(_rounds())
+    r2 = facts["r2"]
+    assert "until" not in r2.values                      # the money and the stake stay
+    assert r2.values["compute"] == "right_of_first_refusal"  # the terms are the new deal's
+    assert r2.values["invested_to_date"] == 1.1e10         # both rounds, superseded or not
+    assert r2.values["amount"] == 1e10
+    # a deal that is not an investment ends when it is superseded
+    assert facts["spend"].values["until"] == "2025-01-01"
+
+
+def test_before_the_superseding_deal_a_round_keeps_its_own_terms() -> None:
+    data = _rounds()
+    data["as_of"] = "2024-06-01"
+    facts = _deals(data)
+    assert facts["r2"].values["compute"] == "exclusive"
+    assert "new" not in facts
