@@ -46,12 +46,22 @@ def test_load_assess_roundtrip() -> None:
     assert [c.case for c in result.cases] == ["llama-2"]
     n_files = len([p for p in (DATA / "rules").rglob("*.yaml") if not p.name.endswith(".test.yaml")])
     assert result.rule_pack.rules == n_files == 9 and result.rule_pack.digest == pack.digest
-    # Severities after mitigation, as the test rules and the Llama 2 terms give them (the
-    # user threshold is medium, lowered to low by its "only the largest" mitigation).
-    assert {f.rule: f.severity for f in result.cases[0].flags} == {
-        "t-output-ban": "high", "t-threshold-added": "medium", "t-latest-restricts-commercial": "low",
-        "t-user-threshold": "low", "t-gatekeeper-developer": "info"}
-    assert result.summary == "1 case, 5 flags (1 high, 1 medium, 2 low, 1 info); 1 with a concern"
+    # Severities after mitigation, as the test rules and the case's terms give them: the user
+    # threshold is medium, lowered to low by its "only the largest" mitigation (700 million
+    # users); LLaMA's research licence and the Llama 2 Community License are both in force, so
+    # each is a latest version restricting commercial use.
+    flags = sorted((f.rule, f.evidence[0].id, f.base_severity, f.severity) for f in result.cases[0].flags)
+    assert flags == [
+        ("t-gatekeeper-developer", "meta", "info", "info"),
+        ("t-latest-restricts-commercial", "llama-2-community-license@1", "low", "low"),
+        ("t-latest-restricts-commercial", "llama-research-licence@1", "low", "low"),
+        ("t-output-ban", "llama-2-community-license@1", "high", "high"),
+        ("t-user-threshold", "llama-2-community-license@1", "medium", "low")]
+    # Two licences of one version each (the family view): no join between two versions of
+    # one licence has anything to match.
+    status = {r.rule: r.status for r in result.cases[0].rules}
+    assert status["t-threshold-added"] == status["t-later-adds-output-ban"] == "not applicable"
+    assert result.summary == "1 case, 5 flags (1 high, 3 low, 1 info); 1 with a concern"
 
 
 def test_assess_accepts_one_case_or_an_iterable() -> None:

@@ -1,9 +1,10 @@
 """Assessing a case on a date: what is in force counts, what ended is history, what is later
 is listed and ignored (issue 9, "as-of evaluation").
 
-Microsoft-OpenAI is assessed in 2020, 2023, early 2024 and 2025, and the Meta licence before
-and after Llama 2 (18 July 2023). Every bundled case is then checked at several dates for the
-invariants: no current flag rests on a term not in force, nothing after the date is flagged,
+Microsoft-OpenAI is assessed in 2020, 2023, early 2024 and 2025; Meta's model family before and
+after Llama 2 (18 July 2023: a second model under a second licence, LLaMA keeping its own); and
+Stability AI's SD3 Medium licence before and after its relicensing (5 July 2024: a new version
+of one licence). Every bundled case is then checked at several dates for the invariants: no current flag rests on a term not in force, nothing after the date is flagged,
 and no condition reads "not assessed" with no rule applying.
 """
 
@@ -22,6 +23,7 @@ from policycheck.model.assessment import CaseAssessment, Flag
 ROOT = Path(__file__).resolve().parent.parent
 MSFT = ROOT / "cases" / "deals" / "microsoft-openai.yaml"
 LLAMA2 = ROOT / "cases" / "licences" / "llama-2.yaml"
+SD3 = ROOT / "cases" / "licences" / "stability-sd3-licence.yaml"
 CASES = sorted((ROOT / "cases").rglob("*.yaml"))
 
 
@@ -46,8 +48,8 @@ def test_microsoft_openai_in_2020_sees_only_the_2019_round(pack) -> None:  # typ
     assert {e.id for f in result.flags for e in f.evidence if e.fact == "deal"} == {"msft-openai-2019"}
     assert result.history == []
     later = {e.id for e in result.after_as_of if e.item == "deal"}
-    assert later == {"msft-openai-2021", "msft-openai-2023", "msft-openai-bing-2023", "msft-openai-observer-2023",
-                     "msft-openai-2025"}
+    assert later == {"msft-openai-gpt3-licence-2020", "msft-openai-2021", "msft-openai-2023", "msft-openai-bing-2023",
+                     "msft-openai-observer-2023", "msft-openai-2025"}
     assert any(e.item == "regulatory" and e.date == "2025-03-05" for e in result.after_as_of)
 
 
@@ -85,28 +87,59 @@ def test_microsoft_openai_in_2025_reports_the_replaced_exclusivity_as_history(pa
 
 def test_llama_before_july_2023_is_the_research_licence_in_force(pack) -> None:  # type: ignore[no-untyped-def]
     result = at(LLAMA2, "2023-05-01", pack)
-    assert on(result.flags, "non-commercial-terms") == {"meta-llama-licence@1"}
-    assert {e.id for e in result.after_as_of} >= {"meta-llama-licence@2", "llama-2"}
-    assert not [f for f in result.flags if f.family == "licence-widening"]
-    assert not any(e.id == "meta-llama-licence@2" for f in result.flags for e in f.evidence)
+    assert on(result.flags, "non-commercial-terms") == {"llama-research-licence@1"}
+    assert {e.id for e in result.after_as_of} >= {"llama-2-community-license@1", "llama-2"}
+    assert not [f for f in result.flags if f.family in ("licence-widening", "model-family")]
+    assert not any(e.id in ("llama-2-community-license@1", "llama-2") for f in result.flags for e in f.evidence)
 
 
-def test_llama_2_after_july_2023_reads_as_a_widening_of_commercial_use(pack) -> None:  # type: ignore[no-untyped-def]
+def test_llama_2_after_july_2023_widens_the_family_and_llama_keeps_its_licence(pack) -> None:  # type: ignore[no-untyped-def]
+    """Two models under two licences: Llama 2 widens commercial use across Meta's family, and
+    LLaMA, never relicensed, stays under its research licence (a current flag, not history)."""
     result = at(LLAMA2, "2023-09-18", pack)
+    (widened,) = [f for f in result.flags if f.rule == "family-commercial-use-widened"]
+    assert widened.severity == "info" and widened.window.since == "2023-07-18"
+    assert {e.id for e in widened.evidence} >= {"llama", "llama-2", "llama-research-licence@1",
+                                                "llama-2-community-license@1"}
+    (kept,) = [f for f in result.flags if f.rule == "non-commercial-terms"]
+    assert kept.evidence[0].id == "llama-research-licence@1" and kept.window.until is None
+    assert result.history == []                         # nothing ended: Llama 2 is a new licence
+    assert not [f for f in result.flags if f.family in ("licence-timeline", "licence-widening")]
+
+
+def test_sd3_medium_after_july_2024_reads_as_a_widening_of_commercial_use(pack) -> None:  # type: ignore[no-untyped-def]
+    """One licence, two versions: the non-commercial research licence of June 2024, replaced by
+    the Community License (commercial use below US$1M revenue) on 5 July 2024."""
+    before = at(SD3, "2024-06-20", pack)
+    assert on(before.flags, "non-commercial-terms") == {"stability-sd3-medium-licence@1"}
+    assert {e.id for e in before.after_as_of} == {"stability-sd3-medium-licence@2"}
+    assert not [f for f in before.flags if f.family == "licence-widening"]
+    result = at(SD3, "2024-07-05", pack)
     assert not on(result.flags, "non-commercial-terms")
     (old,) = [f for f in result.history if f.rule == "non-commercial-terms"]
-    assert (old.window.since, old.window.until) == ("2023-02-24", "2023-07-18")
+    assert (old.window.since, old.window.until) == ("2024-06-12", "2024-07-05")
     widened = [f for f in result.flags if f.rule == "commercial-use-widened"]
     assert widened and widened[0].severity == "info"
+    assert [e.id for e in widened[0].evidence] == ["stability-sd3-medium-licence@1", "stability-sd3-medium-licence@2"]
     narrowing = {f.rule for f in result.flags if f.family == "licence-timeline"}
     assert "commercial-use-withdrawn" not in narrowing
-    assert "new-user-threshold" in narrowing            # a restriction Llama 2 added, flagged as such
+    assert "new-user-threshold" in narrowing            # a restriction the Community License added, flagged as such
 
 
 def test_the_same_case_on_two_dates_gives_two_assessments(pack) -> None:  # type: ignore[no-untyped-def]
-    early, late = at(LLAMA2, "2023-05-01", pack), at(LLAMA2, "2024-01-01", pack)
+    early, late = at(SD3, "2024-06-20", pack), at(SD3, "2024-07-05", pack)
     assert early.as_of != late.as_of
-    assert {f.fingerprint for f in early.flags}.isdisjoint({f.fingerprint for f in late.flags})
+
+    def prints(result: CaseAssessment, version: str) -> set[str]:
+        return {f.fingerprint for f in result.flags if f.evidence[0].id == version}
+
+    # The SD3 Medium licence changed between the dates: none of its findings carries over ...
+    replaced = prints(early, "stability-sd3-medium-licence@1")
+    assert replaced and replaced.isdisjoint({f.fingerprint for f in late.flags})
+    assert prints(late, "stability-sd3-medium-licence@2")
+    assert replaced <= {f.fingerprint for f in late.history}    # they are its history, same fingerprints
+    # ... while SDXL's licence, in force on both dates, keeps the same findings.
+    assert prints(early, "creativeml-openrail-pp-m@1") == prints(late, "creativeml-openrail-pp-m@1") != set()
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

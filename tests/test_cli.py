@@ -81,38 +81,40 @@ def test_golden_json_says_what_the_test_pack_should_find() -> None:
     assert data["tool"] == "policycheck" and data["rule_pack"]["rules"] == 9
     (case,) = data["cases"]
     assert case["case"] == "llama-2" and case["file"] == CASE
+    # LLaMA and Llama 2: two models under two licences, each licence of one version, both in
+    # force on the case's date (LLaMA was never relicensed).
+    got = sorted((f["rule"], tuple((e["alias"], e["id"]) for e in f["evidence"]), f["severity"], f["base_severity"],
+                  f["mitigated"]) for f in case["flags"])
+    assert got == [
+        ("t-gatekeeper-developer", (("p", "meta"),), "info", "info", False),       # Meta leads in social media
+        # each licence is the latest (only) version of itself, and neither allows commercial use freely
+        ("t-latest-restricts-commercial", (("v", "llama-2-community-license@1"),), "low", "low", False),
+        ("t-latest-restricts-commercial", (("v", "llama-research-licence@1"),), "low", "low", False),
+        ("t-output-ban", (("v", "llama-2-community-license@1"),), "high", "high", False),
+        # 700 million users: lowered by "only the largest" (500 million or more)
+        ("t-user-threshold", (("v", "llama-2-community-license@1"),), "low", "medium", True),
+    ]
     flags = {f["rule"]: f for f in case["flags"]}
-    assert {r: (f["severity"], f["base_severity"], f["mitigated"]) for r, f in flags.items()} == {
-        "t-output-ban": ("high", "high", False),
-        "t-threshold-added": ("medium", "medium", False),
-        "t-latest-restricts-commercial": ("low", "low", False),
-        "t-user-threshold": ("low", "medium", True),
-        "t-gatekeeper-developer": ("info", "info", False),
-    }
     assert [f["rule"] for f in case["flags"]][0] == "t-output-ban"  # highest severity first
     assert flags["t-user-threshold"]["mitigations"][0]["id"] == "only-the-largest"
-    join = flags["t-threshold-added"]["evidence"]
-    assert [(e["alias"], e["id"]) for e in join] == [("old", "meta-llama-licence@1"), ("new", "meta-llama-licence@2")]
-    assert [(e["alias"], e["id"]) for e in flags["t-latest-restricts-commercial"]["evidence"]] == [
-        ("v", "meta-llama-licence@2")]
     # evidence points at the case file line of the tested value
     lines = (ROOT / CASE).read_text().splitlines()
     ban = {f["field"]: f for f in flags["t-output-ban"]["evidence"][0]["fields"]}["output_training_ban"]
     assert ban["status"] == "known" and ban["value"] is True
     assert lines[ban["line"] - 1].strip().startswith("output_training_ban:")
     status = {r["rule"]: r["status"] for r in case["rules"]}
-    # a term rule looks only at the version in force (Llama 2: revocable on breach), so LLaMA's
-    # unstated revocation no longer leaves it not assessed
-    assert status["t-revocable-at-will"] == "clear" and status["t-exclusive-compute"] == "not applicable"
+    # LLaMA's research licence is in force beside Llama 2's (revocable on breach) and leaves
+    # revocation unstated: the revocation rule is not assessed, on a term in force
+    assert status["t-revocable-at-will"] == "not assessed" and status["t-exclusive-compute"] == "not applicable"
     assert status["t-closed-weights"] == "clear"
     missing = {(m["id"], m["field"], m["status"], m["in_force"]) for r in case["rules"] for m in r["missing"]}
-    assert not any(m[:2] == ("meta-llama-licence@1", "revocation") for m in missing)
-    # the trajectory rule compares with LLaMA, whose output ban is unknown: a missing fact of a
-    # superseded version, which leaves the rule (not the condition) not assessed
-    assert ("meta-llama-licence@1", "output_training_ban", "unknown", False) in missing
-    assert status["t-later-adds-output-ban"] == "not assessed"
+    assert missing == {("llama-research-licence@1", "revocation", "unknown", True)}
+    # a new licence is not a later version of the old one: the rules joining two versions of
+    # one licence have nothing to join
+    assert status["t-later-adds-output-ban"] == status["t-threshold-added"] == "not applicable"
     assert {c["condition"]: c["status"] for c in case["conditions"]} == {
-        "C1": "concern", "C2": "no concern found", "C3": "concern", "C4": "watch", "OTC": "concern"}
+        "C1": "concern", "C2": "not assessed", "C3": "concern", "C4": "watch", "OTC": "watch",
+        "JUR": "not applicable"}
 
 
 def test_golden_table_fits_a_100_column_terminal() -> None:
@@ -125,7 +127,8 @@ def test_golden_table_shows_flags_conditions_and_gaps() -> None:
     text = (GOLDEN / "llama-2.table.txt").read_text()
     assert text.startswith("== llama-2: ")
     for needle in ("t-output-ban", "t-user-threshold", "C2 Contestability", "not assessed", "watch",
-                   "t-later-adds-output-ban", "Summary: 1 case, 5 flags"):
+                   "Not assessed (1 rule lacks facts): t-revocable-at-will", "licence llama-research-licence",
+                   "Summary: 1 case, 5 flags"):
         assert needle in text, needle
 
 
@@ -140,10 +143,11 @@ def test_json_is_stable_across_runs_and_equals_the_api() -> None:
     # Both could agree and still be wrong: check the shared output against the case itself.
     (case,) = json.loads(first)["cases"]
     assert case["case"] == "llama-2" and case["file"] == CASE
-    assert sorted(f["rule"] for f in case["flags"]) == [
-        "t-gatekeeper-developer", "t-latest-restricts-commercial", "t-output-ban", "t-threshold-added",
-        "t-user-threshold"]
-    assert json.loads(first)["summary"] == "1 case, 5 flags (1 high, 1 medium, 2 low, 1 info); 1 with a concern"
+    assert sorted((f["rule"], f["evidence"][0]["id"]) for f in case["flags"]) == [
+        ("t-gatekeeper-developer", "meta"), ("t-latest-restricts-commercial", "llama-2-community-license@1"),
+        ("t-latest-restricts-commercial", "llama-research-licence@1"), ("t-output-ban", "llama-2-community-license@1"),
+        ("t-user-threshold", "llama-2-community-license@1")]
+    assert json.loads(first)["summary"] == "1 case, 5 flags (1 high, 3 low, 1 info); 1 with a concern"
 
 
 def test_assess_a_folder_and_several_files() -> None:
@@ -205,14 +209,29 @@ def test_fail_on_with_no_flags(tmp_path: Path) -> None:
     assert "No flags." in result.stdout
 
 
+# A licence whose first version says nothing known about an output ban and whose second has one
+# (invented test data, like tests/data/cases/facts.yaml).
+OUTPUT_BAN_ADDED = {
+    "schema_version": 2, "id": "ban-added", "title": "A licence that later adds an output ban", "kind": ["licence"],
+    "as_of": "2024-01-31", "summary": "Version 2 adds an output ban; version 1's is unknown.",
+    "sources": [{"id": "s", "title": "Test data (invented)", "date": "2024", "kind": "primary"}],
+    "parties": [{"id": "lab", "name": "Lab", "roles": ["fm_developer"]}],
+    "licences": [{"id": "lic", "name": "Licence", "kind": "model_licence", "licensor": "lab", "versions": [
+        {"version": "1", "date": "2023-01-01", "terms": {"output_training_ban": "unknown"}},
+        {"version": "2", "date": "2023-06-01", "terms": {"output_training_ban": {"scope": "other_models"}}}]}]}
+
+
 @pytest.mark.parametrize(("case", "rule"), [
-    # LLaMA's output_training_ban is unknown: the trajectory rule to Llama 2 is not assessed
-    # (its condition still counts as assessed: the gap is on a version no longer in force)
-    (CASE, "otc/t-later-adds-output-ban.yaml"),
+    # version 1's output_training_ban is unknown: the trajectory rule to version 2 is not
+    # assessed (its condition still counts as assessed: the gap is on a version no longer in force)
+    ("ban-added.json", "otc/t-later-adds-output-ban.yaml"),
     # the licence version in force leaves revocation unstated: not assessed, and so is C2
     ("tests/data/cases/facts.yaml", "licence-terms/t-revocable-at-will.yaml"),
 ])
 def test_fail_on_ignores_not_assessed_rules(tmp_path: Path, case: str, rule: str) -> None:
+    if case == "ban-added.json":
+        case = str(tmp_path / case)
+        Path(case).write_text(json.dumps(OUTPUT_BAN_ADDED), encoding="utf-8")
     # a gap is reported, but it is not a flag
     result = assess(case, *one_rule_pack(tmp_path, rule), "--fail-on", "info")
     assert result.exit_code == 0, result.stdout

@@ -1,5 +1,5 @@
 """`policycheck diff`: flags added/removed/re-graded, conditions, terms in force, exit codes,
-JSON round trips, and the LLaMA -> Llama 2 licence update."""
+JSON round trips, a licence update (SD3 Medium's, July 2024) and the LLaMA -> Llama 2 family case."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from review_support import assess, run, write_case, write_rules
 
 from policycheck.diff import Diff
@@ -185,26 +186,54 @@ def test_diff_is_deterministic(env):
         assert run([*args, "--format", fmt]).stdout == run([*args, "--format", fmt]).stdout
 
 
-def test_llama_to_llama_2_lists_what_narrowed_and_what_widened():
-    """The issue's "done when": the LLaMA research licence against the Llama 2 Community Licence."""
-    llama, llama2 = ROOT / "cases/licences/llama.yaml", ROOT / "cases/licences/llama-2.yaml"
-    res = run(["diff", "--no-config", str(llama), str(llama2), "--format", "json"])
-    assert res.exit_code == 1, res.stderr  # Llama 2 adds concerns
+SD3 = ROOT / "cases/licences/stability-sd3-licence.yaml"
+SD3_LICENCE = "stability-sd3-medium-licence"
+
+
+def _sd3_before_the_community_licence(folder: Path) -> Path:
+    """The bundled SD3 case as its file stood before 5 July 2024: the SD3 Medium licence with
+    its first version only (the non-commercial research licence), assessed the day before."""
+    data = yaml.safe_load(SD3.read_text(encoding="utf-8"))
+    (lic,) = [x for x in data["licences"] if x["id"] == SD3_LICENCE]
+    assert [v["version"] for v in lic["versions"]] == ["Stability AI Non-Commercial Research Community License",
+                                                       "Stability AI Community License"]
+    del lic["versions"][1:]
+    data["as_of"] = "2024-07-04"
+    out = folder / "sd3-before.json"
+    out.write_text(json.dumps(data, default=str), encoding="utf-8")
+    return out
+
+
+def test_a_licence_update_lists_what_narrowed_and_what_widened(tmp_path):
+    """The issue's "done when", on a licence that really has two versions: SD3 Medium's
+    non-commercial research licence (June 2024) against the Community License that replaced
+    it (July 2024): commercial use opened below US$1M revenue, a threshold and a wider output
+    ban arrived."""
+    old = _sd3_before_the_community_licence(tmp_path)
+    res = run(["diff", "--no-config", str(old), str(SD3), "--format", "json"])
+    assert res.exit_code == 1, res.stderr  # the Community License adds concerns
     d = Diff.model_validate_json(res.stdout)
-    (t,) = d.terms_in_force
-    assert t.old_version == "LLaMA non-commercial research licence"
-    assert t.new_version == "Llama 2 Community License"
+    by_licence = {t.new_licence: t for t in d.terms_in_force}
+    assert set(by_licence) == {"creativeml-openrail-pp-m", SD3_LICENCE}
+    assert by_licence["creativeml-openrail-pp-m"].terms == []   # SDXL's licence did not change
+    t = by_licence[SD3_LICENCE]
+    assert t.old_licence == SD3_LICENCE
+    assert t.old_version == "Stability AI Non-Commercial Research Community License"
+    assert t.new_version == "Stability AI Community License"
     terms = {x.field: (x.old, x.new) for x in t.terms}
-    # What widened for licensees: commercial use; what narrowed: outputs may no longer train other models.
+    # What widened for licensees: commercial use, hosting for others; what narrowed: a revenue
+    # threshold above which Stability decides, and an output ban reaching all foundation models.
     assert terms["commercial_use"] == ("prohibited", "restricted")
-    assert terms["research_only"] == ("yes", "no")
-    assert terms["output_training_ban"] == ("unknown", "yes")
-    # The rules agree: the research-only concern goes, the output-ban concern arrives.
-    assert "output-training-ban" in t.widened
-    assert "non-commercial-terms" in t.narrowed
-    assert any(c.rule == "output-training-ban" and c.change == "added" and c.new_concern for c in d.flags)
+    assert terms["hosted_service_restriction"] == ("yes", "no")
+    assert terms["has_user_threshold"] == ("no", "yes")
+    assert terms["output_ban_scope"] == ("competing models", "foundation models")
+    # The rules agree: the non-commercial concern goes, the threshold and wider-ban concerns arrive.
+    assert {"user-threshold-licensor-discretion", "output-ban-widened", "new-user-threshold"} <= set(t.widened)
+    assert {"non-commercial-terms", "hosted-service-restriction"} <= set(t.narrowed)
+    assert any(c.rule == "output-ban-widened" and c.change == "added" and c.new_concern for c in d.flags)
+    assert any(c.rule == "non-commercial-terms" and c.change == "removed" for c in d.flags)
     # And the table output names both directions.
-    table = run(["diff", "--no-config", str(llama), str(llama2)]).stdout
+    table = run(["diff", "--no-config", str(old), str(SD3)]).stdout
     assert "terms narrowed (rules now firing): " in table and "terms widened (rules no longer firing): " in table
     # The summary line agrees with the structured diff it sums up (counted here, by hand).
     m = re.fullmatch(r"flags: (.*) \((\d+) unchanged\); (\d+) condition status changes?; (\d+) new concerns?",
@@ -215,6 +244,22 @@ def test_llama_to_llama_2_lists_what_narrowed_and_what_widened():
     assert m[1] == ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     assert (int(m[2]), int(m[3]), int(m[4])) == (d.unchanged_flags, len(d.conditions), d.new_concerns)
     assert counts["added"] >= 2 and d.new_concerns >= 1
+
+
+def test_llama_to_llama_2_is_a_new_licence_beside_the_old_one():
+    """LLaMA and Llama 2 are two models under two licences (the family view): diffing the LLaMA
+    case against the family case compares the research licence with itself (unchanged) and
+    brings Llama 2's licence in as new, not as a later version of LLaMA's."""
+    llama, llama2 = ROOT / "cases/licences/llama.yaml", ROOT / "cases/licences/llama-2.yaml"
+    res = run(["diff", "--no-config", str(llama), str(llama2), "--format", "json"])
+    assert res.exit_code == 1, res.stderr  # Llama 2's licence adds concerns
+    d = Diff.model_validate_json(res.stdout)
+    (t,) = d.terms_in_force
+    assert t.old_licence == t.new_licence == "llama-research-licence" and t.terms == []
+    assert "non-commercial-terms" in t.unchanged
+    assert "family-commercial-use-widened" in t.widened   # Llama 2 widens commercial use across the family
+    added = {c.rule for c in d.flags if c.change == "added" and c.new_concern}
+    assert "output-training-ban" in added
 
 
 def test_review_commands_module_imports_on_its_own():

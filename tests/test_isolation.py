@@ -21,8 +21,9 @@ from policycheck.io.reader import read_document
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 LLAMA2 = ROOT / "cases" / "licences" / "llama-2.yaml"
+SD3 = ROOT / "cases" / "licences" / "stability-sd3-licence.yaml"
 MSFT = ROOT / "cases" / "deals" / "microsoft-openai.yaml"
-CASE_FILES = [LLAMA2, MSFT, DATA / "cases" / "facts.yaml", DATA / "cases" / "minimal.json"]
+CASE_FILES = [LLAMA2, SD3, MSFT, DATA / "cases" / "facts.yaml", DATA / "cases" / "minimal.json"]
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +54,23 @@ def test_same_case_twice_is_byte_identical(cases: dict[str, LoadedCase], full_pa
 
 
 def test_the_test_pack_fires_on_llama_2(cases: dict[str, LoadedCase], test_pack: RulePack) -> None:
-    """Guard for the tests below: they compare flags, so there must be some, of every kind."""
+    """Guard for the tests below: they compare flags, so there must be some, of every kind,
+    joins between two versions of one licence included (the SD3 Medium licence's)."""
     result = assess(cases["llama-2"], test_pack).cases[0]
     status = {r.rule: r.status for r in result.rules}
     assert status == {
         "t-closed-weights": "clear", "t-exclusive-compute": "not applicable", "t-gatekeeper-developer": "fired",
-        "t-later-adds-output-ban": "not assessed", "t-latest-restricts-commercial": "fired",
-        # only the version in force on the as-of date is looked at: Llama 2 is revocable on
-        # breach (LLaMA's unstated revocation no longer counts)
-        "t-output-ban": "fired", "t-revocable-at-will": "clear", "t-threshold-added": "fired",
+        # two licences of one version each (the family view): no pair of versions to join
+        "t-later-adds-output-ban": "not applicable", "t-latest-restricts-commercial": "fired",
+        # LLaMA's research licence stays in force beside Llama 2's, and its revocation is unstated
+        "t-output-ban": "fired", "t-revocable-at-will": "not assessed", "t-threshold-added": "not applicable",
         "t-user-threshold": "fired",
     }
+    sd3 = assess(cases["stability-sd3-licence"], test_pack).cases[0]
+    status = {r.rule: r.status for r in sd3.rules}
+    # the Community License (July 2024) added a user threshold the June 2024 version did not have
+    assert status["t-threshold-added"] == "fired" and status["t-later-adds-output-ban"] == "clear"
+    assert {f.rule for f in sd3.history} >= {"t-output-ban"}   # the June 2024 version's, ended
 
 
 def test_alternating_cases_do_not_leak(cases: dict[str, LoadedCase], full_pack: RulePack) -> None:

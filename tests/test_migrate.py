@@ -311,12 +311,15 @@ def test_a_named_file_that_is_not_a_case_is_an_error_but_a_folder_skips_it(sampl
 
 
 def test_a_v1_file_given_to_assess_is_one_line_pointing_at_migrate() -> None:
+    """One located error line for the file, then the run's exit reason (issue 11: every exit 2
+    ends with a ``policycheck: ...`` line saying why; tests/test_ci_exit.py)."""
     for name in ("flow.yaml", "until.yaml"):  # until.yaml uses a v2 field: the version is reported, nothing else
         path = str(V1 / name)
         result = CliRunner().invoke(main, ["assess", "--no-config", path], catch_exceptions=False)
         assert result.exit_code == 2
-        (line,) = result.stderr.splitlines()
+        line, reason = result.stderr.splitlines()
         assert line.startswith(f"error: {path}:") and "case format v1" in line and "policycheck migrate" in line
+        assert reason == f"policycheck: 1 file not assessed: {path}"
 
 
 def test_until_sample_migrates_and_its_until_is_read() -> None:
@@ -338,7 +341,17 @@ def test_the_bundled_microsoft_openai_case_was_migrated_from_its_v1_text() -> No
     """The v1 sample is the bundled case before format v2; the bundled case then gained v2 facts."""
     migrated = migrate_text(text_of("microsoft-openai.yaml")).text
     now = (ROOT / "cases" / "deals" / "microsoft-openai.yaml").read_text(encoding="utf-8")
-    assert migrated.splitlines()[:10] == now.splitlines()[:10]
+    old_case, new_case = load_case_text(migrated).case, load_case_text(now).case
+    # The same case (its header and summary were since corrected, issue 10: the GPT-3 licence) ...
+    for field in ("schema_version", "id", "title", "kind", "as_of"):
+        assert getattr(old_case, field) == getattr(new_case, field), field
+    assert [p.id for p in old_case.parties] == [p.id for p in new_case.parties]
+    assert [ln for ln in migrated.splitlines()[3:9]] == [ln for ln in now.splitlines()[3:9]]
+    # ... whose deals the bundled case keeps, except the observer exit, now the end of the
+    # observer right, and which gained the 2020 exclusive GPT-3 licence.
+    old_deals, new_deals = [d.id for d in old_case.deals], [d.id for d in new_case.deals]
+    assert [d for d in old_deals if d not in new_deals] == ["msft-openai-observer-exit-2024"]
+    assert "msft-openai-gpt3-licence-2020" in new_deals and "msft-openai-gpt3-licence-2020" not in old_deals
     assert "msft-openai-observer-exit-2024" in migrated and "msft-openai-observer-exit-2024" not in now
 
 

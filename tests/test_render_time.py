@@ -83,6 +83,8 @@ def _conditions() -> list[ConditionResult]:
                         rules_applicable=0, rules_assessed=0, checked=[]),
         ConditionResult(condition="OTC", name="Open-then-closed licence risk", status="watch", flags=0,
                         highest=None, rules_applicable=1, rules_assessed=1, checked=["old-terms"]),
+        ConditionResult(condition="JUR", name="Merger-control indicator (outside ch. 3)", status="not applicable",
+                        flags=0, highest=None, rules_applicable=0, rules_assessed=0, checked=[]),
     ]
 
 
@@ -90,16 +92,17 @@ def _items() -> list[ItemStatus]:
     def conds(*statuses: str) -> list[ItemCondition]:
         return [ItemCondition(condition=c, status=s, flags=1 if s == "concern" else 0,  # type: ignore[arg-type]
                               highest="high" if s == "concern" else None)
-                for c, s in zip(["C1", "C2", "C3", "C4", "OTC"], statuses)]
+                for c, s in zip(["C1", "C2", "C3", "C4", "OTC", "JUR"], statuses)]
 
     return [
         ItemStatus(item="licence", id="acme-licence@2", title="Acme licence v2", file=FILE, line=55, in_force=True,
                    window=Window(since="2023-07-18"),
-                   conditions=conds("concern", "no concern found", "not assessed", "not applicable", "watch")),
+                   conditions=conds("concern", "no concern found", "not assessed", "not applicable", "watch",
+                                    "not applicable")),
         ItemStatus(item="licence", id="acme-licence@1", title="Acme licence v1", file=FILE, line=40, in_force=False,
                    window=Window(since="2023-02-24", until="2023-07-18"),
                    conditions=conds("not applicable", "not applicable", "not assessed", "not applicable",
-                                    "not applicable")),
+                                    "not applicable", "not applicable")),
     ]
 
 
@@ -297,25 +300,25 @@ def test_html_items_table(result):
     doc = check_html(html.render(result), result)
     (items,) = [t for t in doc.iter("table") if "items" in t.classes()]
     head = [th.text() for th in next(items.iter("thead")).iter("th")]
-    assert head == ["Item", "In force", "C1", "C2", "C3", "C4", "OTC"]
+    assert head == ["Item", "In force", "C1", "C2", "C3", "C4", "OTC", "JUR"]
     rows = list(next(items.iter("tbody")).iter("tr"))
     assert len(rows) == 2
     cells = list(rows[0].iter("td"))
     assert cells[0].text() == "in force since 2023-07-18"
     assert [sorted(c.classes()) for c in cells[1:]] == [["s-concern"], ["s-no-concern-found"], ["s-not-assessed"],
-                                                        ["s-not-applicable"], ["s-watch"]]
+                                                        ["s-not-applicable"], ["s-watch"], ["s-not-applicable"]]
     assert cells[1].text().startswith("concern") and "high, 1 flag" in cells[1].text()
     assert list(rows[1].iter("td"))[0].text() == "2023-02-24 to 2023-07-18 (ended)"
 
 
 def test_markdown_and_table_items(result):
     md = markdown.render(result).splitlines()
-    start = md.index("| Item | In force | C1 | C2 | C3 | C4 | OTC |")
+    start = md.index("| Item | In force | C1 | C2 | C3 | C4 | OTC | JUR |")
     assert md[start + 2] == ("| licence `acme-licence@2` | in force since 2023-07-18 | **concern** (high, 1) | "
-                             "no concern found | _not assessed_ | not applicable | watch |")
+                             "no concern found | _not assessed_ | not applicable | watch | not applicable |")
     text = render_assessment(result)
     line = next(x for x in text.splitlines() if x.startswith("licence acme-licence@2"))
-    assert line.split() == ["licence", "acme-licence@2", "since", "2023-07-18", "concern", "ok", "?", "-", "watch"]
+    assert line.split() == ["licence", "acme-licence@2", "since", "2023-07-18", "concern", "ok", "?", "-", "watch", "-"]
     assert "ok = no concern found, ? = not assessed, - = not applicable" in text
 
 

@@ -180,15 +180,19 @@ def test_missing_file(tmp_path: Path) -> None:
     assert "cannot read file" in info.value.problems[0].message
 
 
-def test_oversized_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from policycheck.io import reader as source_file
+def test_oversized_file(tmp_path: Path) -> None:
+    """The size limit in effect (``limits.file_bytes``, configurable) is the one applied."""
+    from policycheck import limits
 
-    monkeypatch.setattr(source_file, "MAX_BYTES", 100)
     f = tmp_path / "big.yaml"
     f.write_text("a: " + "x" * 200 + "\n")
-    with pytest.raises(InputError) as info:
-        read_document(f)
-    assert "larger than 100 bytes" in info.value.problems[0].message
+    with limits.using(limits.DEFAULT.replace(file_bytes=100)):
+        with pytest.raises(InputError) as info:
+            read_document(f)
+        assert read_document(f, max_bytes=300).data == {"a": "x" * 200}
+    message = info.value.problems[0].message
+    assert "larger than 100 bytes" in message and "limits.file_bytes" in message
+    assert read_document(f).data == {"a": "x" * 200}  # the default limit is back
 
 
 def test_display_name_is_used_in_errors(tmp_path: Path) -> None:

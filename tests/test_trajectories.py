@@ -194,7 +194,12 @@ def test_the_pack_has_both_families() -> None:
     assert len(NARROWING) >= 10 and len(WIDENING) >= 8
     assert not NARROWING & WIDENING
     assert all(PACK.by_id()[r].rule.severity == "info" for r in WIDENING)
-    assert {PACK.by_id()[r].family for r in WIDENING} == {"licence-widening"}
+    # A widening between versions of one licence is in licence-widening; one across a
+    # developer's models and their licences (the family view, rule pack v2) in model-family,
+    # tagged so.
+    by_family = {r: PACK.by_id()[r].family for r in WIDENING}
+    assert set(by_family.values()) == {"licence-widening", "model-family"}
+    assert {r for r, f in by_family.items() if f == "model-family"} == WIDENING & tagged(PACK, "model-family")
 
 
 def _one_rule_pack(tmp_path: Path, rule: dict[str, Any]) -> RulePack:

@@ -36,7 +36,6 @@ def diff_cmd(old: str, new: str, fmt: str, outputs: tuple[str, ...], exit_zero: 
 
     \b
     Example:
-        policycheck diff cases/licences/llama.yaml cases/licences/llama-2.yaml
         git show main:cases/acme.yaml > /tmp/acme-old.yaml
         policycheck diff /tmp/acme-old.yaml cases/acme.yaml --format markdown
         policycheck diff old.yaml new.yaml -o markdown:diff.md -o json:diff.json

@@ -131,13 +131,14 @@ def flatten(loaded: LoadedCase, at: str | None = None) -> list[Fact]:
     spans = tl.deal_spans(case)
     present = [d for d in case.deals if spans[d.id].present(now)]
     invested = _invested(present)
+    later = tl.superseders(case)
     superseded_on: dict[str, list[str]] = {}   # deal id -> dates of the later deals that supersede it
     for o in case.deals:
         for sid in o.supersedes or ():
             superseded_on.setdefault(sid, []).append(o.date)
     for i, d in enumerate(case.deals):
         if spans[d.id].present(now):
-            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now, invested, superseded_on))
+            facts.append(_deal(loaded, d, ("deals", i), spans[d.id], now, invested, superseded_on, later))
     for i, ch in enumerate(case.data_access_changes):
         span = tl.change_span(ch)
         if span.present(now):
@@ -360,13 +361,13 @@ def _invested(present: list[c.Deal]) -> dict[int, Any]:
 
 
 def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, invested: dict[int, Any],
-          superseded_on: dict[str, list[str]]) -> Fact:
+          superseded_on: dict[str, list[str]], later: dict[str, list[tuple[str, int]]]) -> Fact:
     case = loaded.case
     b = _Builder("deal", d.id, path)
     _copy(b, d, ("title", "date", "partner", "developer", "forms", "stake_pct", "shares", "supersedes"), path)
     flow = amount_flow(d)
-    n, source = tl.terms_source(case, d, now) if flow == "investment" else (path[1], d)
-    _copy(b, source, TERMS, ("deals", n))   # a superseded investment round: the superseding deal's terms
+    n = tl.terms_source(case, int(path[1]), now, later) if flow == "investment" else int(path[1])
+    _copy(b, case.deals[n], TERMS, ("deals", n))   # a superseded investment round: the superseding deal's terms
     b.put("amount_flow", flow, path + (("amount", "flow") if isinstance(d.amount, c.Money) and d.amount.flow
                                        else ("forms",)))
     if flow == "investment":

@@ -88,19 +88,25 @@ def deal_spans(case: c.Case) -> dict[str, Span]:
     return out
 
 
-def terms_source(case: c.Case, deal: c.Deal, at: str) -> tuple[int, c.Deal]:
-    """The deal (and its index in ``case.deals``) whose commercial terms ``deal`` carries at
-    ``at``: the deal itself, or, once later deals that supersede it have started, the latest
-    of them (followed on while that one is superseded in turn)."""
-    index = {d.id: n for n, d in enumerate(case.deals)}
-    n, seen = index[deal.id], {deal.id}
+def superseders(case: c.Case) -> dict[str, list[tuple[str, int]]]:
+    """Deal id -> (day, index in ``case.deals``) of every deal that ``supersedes`` it."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for m, o in enumerate(case.deals):
+        for sid in o.supersedes or ():
+            out.setdefault(sid, []).append((day(o.date), m))
+    return out
+
+
+def terms_source(case: c.Case, n: int, at: str, later: dict[str, list[tuple[str, int]]]) -> int:
+    """The index of the deal whose commercial terms ``case.deals[n]`` carries at ``at``: the
+    deal itself, or, once deals that supersede it have started, the latest of them (followed
+    on while that one is superseded in turn). ``later`` is ``superseders(case)``."""
+    seen = {case.deals[n].id}
     while True:
-        current = case.deals[n]
-        later = [(day(o.date), m) for m, o in enumerate(case.deals)
-                 if current.id in (o.supersedes or ()) and day(o.date) <= at and o.id not in seen]
-        if not later:
-            return n, current
-        n = max(later)[1]
+        started = [e for e in later.get(case.deals[n].id, ()) if e[0] <= at and case.deals[e[1]].id not in seen]
+        if not started:
+            return n
+        n = max(started)[1]
         seen.add(case.deals[n].id)
 
 

@@ -31,6 +31,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path, PosixPath
 
 from policycheck.errors import Location, Problem
@@ -82,14 +83,22 @@ def _config_folder(start: Path) -> Path | None:
     return None
 
 
-def _bundled() -> list[Path]:
-    from policycheck.load.rules import bundled_rules_dir
-    from policycheck.errors import PolicycheckError
+def bundled_pack_dir() -> Path | None:
+    """Where the bundled rule pack ships: inside the wheel (``policycheck/_bundled_rules``) or
+    the source checkout's ``rules/``; None when neither is there. Found here, not through
+    ``load.rules`` (a later stage, which itself reads through this module)."""
+    packaged = resources.files("policycheck") / "_bundled_rules"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[3] / "rules"
+    return checkout if checkout.is_dir() else None
 
-    try:
-        pack = real(bundled_rules_dir())
-    except PolicycheckError:  # pragma: no cover - an installation without its rule pack
+
+def _bundled() -> list[Path]:
+    found = bundled_pack_dir()
+    if found is None:  # pragma: no cover - an installation without its rule pack
         return []
+    pack = real(found)
     # a source checkout: the bundled fixtures name the checkout's cases (../../cases/...)
     return [pack.parent] if (pack.parent / "cases").is_dir() else [pack]
 

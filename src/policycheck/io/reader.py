@@ -28,7 +28,6 @@ try:  # the C loader is much faster; fall back silently where libyaml is missing
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-MAX_BYTES = limits.DEFAULT.file_bytes  # the default; the limit in effect is limits.current().file_bytes
 MAX_DEPTH = 40
 EXCERPT = 40  # characters of an unknown key (or other text from a file) quoted in a message
 
@@ -73,6 +72,14 @@ def excerpt(text: object, limit: int = EXCERPT) -> str:
     raw = str(text)
     cut = raw[:limit]
     return confine.shown(cut) + ("..." if len(raw) > limit else "")
+
+
+def shown_tag(tag: str) -> str:
+    """A YAML tag as the file spells it (``tag:yaml.org,2002:binary`` -> ``!!binary``), cut
+    short and escaped like any other text from a file (at twice ``EXCERPT``: a tag's name is
+    the part that says what was refused, and it comes last)."""
+    short = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return excerpt(short, 2 * EXCERPT)
 
 
 def format_path(path: Path_) -> str:
@@ -221,7 +228,7 @@ def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
     doc._seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         if node.tag not in (_TAG + "map",):
-            raise _fail(doc, node, path, f"unsupported YAML tag {excerpt(node.tag)}")
+            raise _fail(doc, node, path, f"unsupported YAML tag {shown_tag(node.tag)}")
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
@@ -236,7 +243,7 @@ def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _TAG + "seq":
-            raise _fail(doc, node, path, f"unsupported YAML tag {excerpt(node.tag)}")
+            raise _fail(doc, node, path, f"unsupported YAML tag {shown_tag(node.tag)}")
         return [_build(item, path + (i,), doc, depth + 1) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
     return _scalar(node, path, doc)
@@ -246,7 +253,7 @@ def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
     value: str = node.value
     tag = node.tag
     if tag not in _PLAIN_TAGS:
-        raise _fail(doc, node, path, f"unsupported YAML tag {excerpt(tag)}")
+        raise _fail(doc, node, path, f"unsupported YAML tag {shown_tag(tag)}")
     if node.style in ("'", '"', "|", ">"):
         return value
     if tag == _TAG + "null":

@@ -128,7 +128,7 @@ def _pattern(ctx: _Ctx, alias: str, p: Pattern, path: Path_, earlier: list[str],
 def _conditions(ctx: _Ctx, alias: str, where: Mapping[str, Any], any_of: list[dict[str, Any]], path: Path_,
                 earlier: list[str]) -> tuple[Conjunction, tuple[Conjunction, ...]]:
     main = _where(ctx, alias, where, path + ("where",), earlier)
-    if len(any_of) > limits.current().any_of:  # durable error 303 at 64 branches matched at once
+    if len(any_of) > limits.current().any_of:  # engine error 303 at 64 branches matched at once (docs/engine.md)
         ctx.fail(path + ("any_of",), f"any_of has {len(any_of)} branches; {limits.hint('any_of')} (the engine fails "
                  "when one fact matches 64 branches at once); split the rule, or use 'in' for values of one field")
     branches = tuple(_where(ctx, alias, branch, path + ("any_of", i), earlier) for i, branch in enumerate(any_of))
@@ -258,7 +258,7 @@ def _check(ctx: _Ctx, alias: str, name: str, spec: FieldSpec, op: str, operand: 
             return None
         if not _literal_ok(ctx, spec, name, operand, path):
             return None
-    elif isinstance(operand, list) and len(operand) > limits.current().in_values:  # durable hangs at 512
+    elif isinstance(operand, list) and len(operand) > limits.current().in_values:  # the engine hangs at 512 (docs/engine.md)
         ctx.fail(path, f"'{op}' lists {len(operand)} values; {limits.hint('in_values')} (the engine hangs on 512 "
                  "or more); split the list over several rules, or add a field that classifies the value")
         return None
