@@ -1,0 +1,214 @@
+"""A bounded fuzz suite (issue 12, item 8): mutated case, rule, waiver and configuration files,
+bytes and structure, through the real command line (in-process).
+
+Asserted for every input: no traceback and no exception escaping the CLI, exit code 0, 1 or
+2, every ``error`` line on stderr one located line (``error: FILE[:LINE[:COL]]: ...``), exit 2
+said in at least one such line, and a bounded time per run. Examples are few and derandomized
+(the suite runs in CI in a few seconds); fuzz/fuzz_case.py runs the same checks with atheris for
+long local runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from hostile.make_corpus import ERROR_LINE, MINIMAL, TEST_RULES, waivers
+from policycheck.cli import main
+from policycheck.io import confine
+
+RULE = (Path(TEST_RULES) / "otc" / "t-latest-restricts-commercial.yaml").read_text(encoding="utf-8")
+WAIVERS = waivers("2030-01-01")
+CONFIG = "fail_on: low\nformat: json\nlimits:\n  versions: 50\nexclude: [drafts]\n"
+SECONDS = 10.0
+
+FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# --- mutations ---------------------------------------------------------------------------------
+
+HOSTILE_TEXT = ["\x1b]8;;https://evil.example\x07x\x1b]8;;\x07", "a\nerror: forged", "\u202eevil", "\ud800",
+                "@octocat #123 `a|b`", "２０２４-01-31", "٢٠٢٤-٠١-٣١", "2029-W01-1", "x" * 3000, "", "unknown",
+                "../../etc/passwd", "/dev/zero", "*", "&a", "!!python/object:os.system"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                    st.sampled_from(HOSTILE_TEXT), st.text(max_size=20))
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                      max_leaves=12)
+
+
+def _paths(data: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every path to a value inside parsed YAML."""
+    yield here
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _paths(v, here + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _paths(v, here + (i,))
+
+
+def _set(data: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
+    if not path:
+        return value
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return data
+
+
+@st.composite
+def structural(draw: st.DrawFn, seed: str) -> bytes:
+    """The seed file parsed, one to three values replaced, deleted or given an unknown key, dumped."""
+    data = yaml.safe_load(seed)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = list(_paths(data))
+        path = draw(st.sampled_from(paths))
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "delete" and path:
+            data = _set(data, path, None, True)
+        elif action == "add":
+            target = data
+            for step in path:
+                target = target[step]
+            if isinstance(target, dict):
+                target[draw(st.sampled_from(HOSTILE_TEXT[:4] + ["commerical_use", "id"]))] = draw(values)
+            elif isinstance(target, list):
+                target.append(draw(values))
+        else:
+            data = _set(data, path, draw(values), False)
+    text = yaml.safe_dump(data, allow_unicode=draw(st.booleans()), sort_keys=False)
+    return text.encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def byte_level(draw: st.DrawFn, seed: str) -> bytes:
+    """The seed's bytes with a few cut, repeated, overwritten or inserted (controls, bad UTF-8, YAML syntax)."""
+    raw = bytearray(seed.encode("utf-8"))
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(raw)))
+        op = draw(st.sampled_from(["insert", "overwrite", "delete", "repeat", "truncate"]))
+        junk = draw(st.one_of(st.binary(min_size=1, max_size=6),
+                              st.sampled_from([b"\x1b[2J", b"\xff\xfe", b"\xed\xa0\x80", b"\x00", b"&a ", b"*a",
+                                               b"!!str ", b"<<: ", b"{", b"[", b"'", b'"', b"\t", b"\r\n", b"---\n",
+                                               b": ", b"- ", b"\xef\xbb\xbf"])))
+        if op == "insert":
+            raw[at:at] = junk
+        elif op == "overwrite":
+            raw[at:at + len(junk)] = junk
+        elif op == "delete":
+            del raw[at:at + draw(st.integers(1, 20))]
+        elif op == "repeat":
+            raw[at:at] = raw[at:at + draw(st.integers(1, 40))] * draw(st.integers(1, 4))
+        else:
+            del raw[at:]
+    return bytes(raw)
+
+
+def mutated(seed: str) -> st.SearchStrategy[bytes]:
+    return st.one_of(structural(seed), byte_level(seed))
+
+
+# --- running the CLI ---------------------------------------------------------------------------
+
+@contextmanager
+def workdir() -> Iterator[Path]:
+    saved = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="policycheck-fuzz-") as folder:
+        os.chdir(folder)
+        before = os.environ.pop(confine.ALLOW_ENV, None)
+        try:
+            yield Path(folder)
+        finally:
+            os.chdir(saved)
+            if before is not None:
+                os.environ[confine.ALLOW_ENV] = before
+
+
+def check_run(args: list[str]) -> None:
+    """Run the CLI and assert the safe outcome for any input."""
+    start = time.perf_counter()
+    res = CliRunner().invoke(main, args)
+    took = time.perf_counter() - start
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    assert "Traceback" not in res.output
+    assert res.exit_code in (0, 1, 2), (res.exit_code, res.stderr[-500:])
+    lines = res.stderr.splitlines()
+    errors = [ln for ln in lines if ln.startswith("error")]
+    assert all(ERROR_LINE.match(ln) for ln in errors), errors
+    if res.exit_code == 2:
+        assert errors or any(ln.startswith(("policycheck: ", "Error: ")) for ln in lines), lines
+    assert took < SECONDS, took
+
+
+def fuzz_file(name: str, content: bytes, args: Callable[[Path], list[str]], extra: dict[str, str] | None = None) -> None:
+    with workdir() as here:
+        (here / name).parent.mkdir(parents=True, exist_ok=True)
+        (here / name).write_bytes(content)
+        for other, text in (extra or {}).items():
+            (here / other).parent.mkdir(parents=True, exist_ok=True)
+            (here / other).write_text(text, encoding="utf-8")
+        check_run(args(here))
+
+
+ASSESS = ["--no-config", "--no-bundled", "--rules", TEST_RULES]
+
+
+@FUZZ
+@given(content=mutated(MINIMAL))
+def test_mutated_case_files(content: bytes) -> None:
+    fuzz_file("case.yaml", content, lambda _: ["assess", "case.yaml", *ASSESS])
+
+
+@FUZZ
+@given(content=mutated(RULE))
+def test_mutated_rule_files(content: bytes) -> None:
+    fuzz_file("rules/otc/rule.yaml", content,
+              lambda _: ["assess", "case.yaml", "--no-config", "--no-bundled", "--rules", "rules"],
+              {"case.yaml": MINIMAL})
+
+
+@FUZZ
+@given(content=mutated(WAIVERS))
+def test_mutated_waiver_files(content: bytes) -> None:
+    fuzz_file("waivers.yaml", content,
+              lambda _: ["assess", "case.yaml", *ASSESS, "--waivers", "waivers.yaml", "--today", "2029-12-31"],
+              {"case.yaml": MINIMAL})
+
+
+@FUZZ
+@given(content=mutated(CONFIG))
+def test_mutated_config_files(content: bytes) -> None:
+    fuzz_file(".policycheck.yaml", content,
+              lambda _: ["assess", "case.yaml", "--config", ".policycheck.yaml", "--no-bundled", "--rules", TEST_RULES],
+              {"case.yaml": MINIMAL})
+
+
+def test_the_checks_catch_an_unlocated_error(monkeypatch: Any) -> None:
+    """check_run is not vacuous: an error line without a location fails it."""
+    import click
+
+    @click.command()
+    def bad() -> None:
+        click.echo("error: something went wrong", err=True)
+        raise SystemExit(2)
+
+    monkeypatch.setattr("test_fuzz.main", bad)
+    try:
+        check_run([])
+    except AssertionError:
+        return
+    raise AssertionError("an unlocated error line passed the checks")
