@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
+from policycheck.load.rules import load_rules
 from policycheck import __version__
 from policycheck.cli import main
 
@@ -503,7 +504,7 @@ def test_version_via_python_dash_m() -> None:
     proc = subprocess.run([sys.executable, "-m", "policycheck", "--version"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"policycheck, version {__version__}"
+    assert proc.stdout.strip() == f"policycheck, version {__version__} (rule pack {load_rules().digest})"
 
 
 def test_python_dash_m_reports_errors_without_traceback() -> None:

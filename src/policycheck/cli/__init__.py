@@ -17,8 +17,22 @@ from policycheck.cli.common import EXIT_FLAGGED, EXIT_INPUT, EXIT_OK
 __all__ = ["ASSESS_FORMATS", "EXIT_FLAGGED", "EXIT_INPUT", "EXIT_OK", "main"]
 
 
+def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``-V/--version``: the version and the bundled rule pack's digest (the digest outputs
+    record), one line: ``policycheck, version 0.1.0 (rule pack 1a2b3c4d5e6f7a8b)``."""
+    if not value or ctx.resilient_parsing:
+        return
+    from policycheck.cli.common import guard
+    from policycheck.load.rules import load_rules
+
+    pack = guard(load_rules)
+    click.echo(f"policycheck, version {__version__} (rule pack {pack.digest})")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="policycheck")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and the bundled rule pack's digest, and exit.")
 def main() -> None:
     """Assess AI model licences, partnerships and data-access changes against the CMA's
     AI Foundation Models report (chapter 3): conditions C1-C4 and open-then-closed risks.

@@ -104,7 +104,7 @@ def assess(paths: tuple[str, ...], fmt: str | None, outputs: tuple[str, ...], fa
            no_color: bool, select_rules: tuple[str, ...], skip_rules: tuple[str, ...], families: tuple[str, ...],
            conditions: tuple[str, ...], exclude: tuple[str, ...], waivers: str | None, baseline: str | None,
            write_baseline: str | None, as_of: str | None, explain: bool, today: str | None,
-           config_file: str | None, no_config: bool, rules_dirs: tuple[str, ...], no_bundled: bool) -> None:
+           config_file: str | None, no_config: bool, rules_dirs: tuple[str, ...], bundled: bool | None) -> None:
     """Assess case files (or folders of them; - reads one case from stdin) and print the
     flagged assessment.
 
@@ -127,7 +127,7 @@ def assess(paths: tuple[str, ...], fmt: str | None, outputs: tuple[str, ...], fa
     from policycheck.io.config import merge
 
     with interrupts():
-        opts = merge(config(config_file, no_config, reason=True), rules=rules_dirs, no_bundled=no_bundled,
+        opts = merge(config(config_file, no_config, reason=True), rules=rules_dirs, bundled=bundled,
                      fail_on=fail_on.lower() if fail_on else None, waivers=waivers, baseline=baseline, fmt=fmt,
                      select_rules=select_rules, skip_rules=skip_rules, families=families, conditions=conditions,
                      exclude=exclude, min_severity=min_severity.lower() if min_severity else None,
@@ -221,7 +221,7 @@ class Run:
         from policycheck.review.waivers import load_waivers
 
         opts = self.opts
-        full = load_pack(opts.rules, not opts.bundled, reason=True)
+        full = load_pack(opts.rules, opts.bundled, reason=True)
         pack = guard_run(lambda: select_rules(full, rules=opts.select_rules, skip=opts.skip_rules,
                                               families=opts.families, conditions=opts.conditions))
         waivers_file, baseline_file = opts.waivers, opts.baseline

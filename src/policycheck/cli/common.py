@@ -130,18 +130,75 @@ def write(text: str, output: str | None) -> None:
 
 
 def rules_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--rules DIR`` (repeatable) and ``--bundled/--no-bundled``, the same on every command that
+    takes rules; the callback gets ``rules_dirs`` and ``bundled`` (None: not given, so the
+    configuration's ``bundled``, else True). ``--with-bundled`` is a hidden alias of
+    ``--bundled`` (the spelling `test` and `lint` used before)."""
+    fn = click.option("--with-bundled", "with_bundled", is_flag=True, hidden=True,
+                      help="Old spelling of --bundled.")(fn)
+    fn = click.option("--bundled/--no-bundled", "bundled", default=None,
+                      help="Use the bundled rule pack as well as the --rules folders [default: --bundled, or the "
+                           "configuration's 'bundled'].")(fn)
     fn = click.option("--rules", "rules_dirs", multiple=True, type=click.Path(), metavar="DIR",
-                      help="Extra rule folder (repeatable); added to the bundled pack.")(fn)
-    fn = click.option("--no-bundled", is_flag=True, help="Use only the --rules folders, not the bundled pack.")(fn)
-    return fn
+                      help="Rule folder to add to the pack (repeatable); with --no-bundled, the pack is these alone.")(fn)
+    return _fold_with_bundled(fn)
 
 
-def load_pack(rules_dirs: Sequence[str], no_bundled: bool, reason: bool = False) -> RulePack:
+def _fold_with_bundled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, with_bundled: bool = False, **kwargs: Any) -> Any:
+        if with_bundled:
+            if kwargs.get("bundled") is False:
+                raise click.UsageError("--with-bundled and --no-bundled contradict each other")
+            kwargs["bundled"] = True
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def load_pack(rules_dirs: Sequence[str], bundled: bool, reason: bool = False) -> RulePack:
     from policycheck.load.rules import load_rules
 
-    if no_bundled and not rules_dirs:
+    if not bundled and not rules_dirs:
         raise click.UsageError("--no-bundled needs at least one --rules DIR")
-    return (guard_run if reason else guard)(lambda: load_rules(rules_dirs, bundled=not no_bundled))
+    return (guard_run if reason else guard)(lambda: load_rules(rules_dirs, bundled=bundled))
+
+
+def emit(render: Callable[[str], str], outputs: Sequence[str], fmt: str, formats: Sequence[str]) -> None:
+    """Write a command's report: ``-o [FORMAT:]FILE`` as for assess (cli/outputs.py
+    ``parse_outputs``); every file is written atomically and only once all have rendered."""
+    from policycheck.cli.outputs import STDOUT, AtomicFile, parse_outputs
+
+    specs = parse_outputs(outputs, fmt, formats)
+    texts = [(spec, render(spec.fmt)) for spec in specs]
+    sinks: list[AtomicFile] = []
+    try:
+        for spec, text in texts:
+            if spec.target == STDOUT:
+                continue
+            try:
+                sink = AtomicFile(spec.target)
+            except OSError as exc:
+                raise Fail([f"{spec.target}: cannot write: {exc.strerror or exc}"]) from None
+            sinks.append(sink)
+            sink.handle.write(text)
+        for spec, text in texts:
+            if spec.target == STDOUT:
+                click.echo(text, nl=False)
+        for sink in sinks:
+            sink.commit()
+    finally:
+        for sink in sinks:
+            sink.discard()
+
+
+def output_option(formats: Sequence[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-o/--output [FORMAT:]FILE``, as on assess and diff."""
+    return click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
+                        help="FILE: write the --format output to FILE instead of stdout (atomically). FORMAT:FILE: "
+                             f"also write FORMAT ({', '.join(formats)}) to FILE (repeatable; FORMAT:- is stdout).")
 
 
 def load_cases(paths: Sequence[str]) -> list[LoadedCase]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from policycheck.cli.common import (
-    EXIT_FLAGGED, Fail, config, exit_codes_help, guard_run, interrupts, listing, load_pack,
+    EXIT_FLAGGED, Fail, config, config_options, exit_codes_help, guard_run, interrupts, listing, load_pack,
+    output_option, rules_option,
 )
 
 DIFF_FORMATS = ("table", "markdown", "json")
@@ -17,18 +18,12 @@ DIFF_FORMATS = ("table", "markdown", "json")
 @click.argument("old", type=click.Path())
 @click.argument("new", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
-              help="FILE: write the --format output to FILE instead of stdout. FORMAT:FILE: also write FORMAT "
-                   "to FILE (repeatable; FORMAT:- is stdout).")
+@output_option(DIFF_FORMATS)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when the diff finds new concerns.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Read this configuration file instead of searching up from the working directory.")
-@click.option("--no-config", is_flag=True, help="Ignore .policycheck.yaml / [tool.policycheck].")
-@click.option("--rules", "rules_dirs", multiple=True, type=click.Path(), metavar="DIR",
-              help="Extra rule folder (repeatable); added to the bundled pack.")
-@click.option("--no-bundled", is_flag=True, help="Use only the --rules folders, not the bundled pack.")
+@config_options
+@rules_option
 def diff_cmd(old: str, new: str, fmt: str, outputs: tuple[str, ...], exit_zero: bool, config_file: str | None,
-             no_config: bool, rules_dirs: tuple[str, ...], no_bundled: bool) -> None:
+             no_config: bool, rules_dirs: tuple[str, ...], bundled: bool | None) -> None:
     """Compare two versions of a case (case files, or assessment JSON from `assess --format json`):
     flags added and removed, severities and condition statuses changed, and for licences the
     terms in force, old against new. Exits 1 when there is a new concern (an added or raised flag
@@ -48,9 +43,9 @@ def diff_cmd(old: str, new: str, fmt: str, outputs: tuple[str, ...], exit_zero: 
     from policycheck.render.diff import render
 
     with interrupts():
-        opts = merge(config(config_file, no_config, reason=True), rules=rules_dirs, no_bundled=no_bundled)
+        opts = merge(config(config_file, no_config, reason=True), rules=rules_dirs, bundled=bundled)
         specs = parse_outputs(outputs, fmt, DIFF_FORMATS)
-        pack = load_pack(opts.rules, not opts.bundled, reason=True)
+        pack = load_pack(opts.rules, opts.bundled, reason=True)
         sides = []
         errors: list[str] = []
         bad: list[str] = []

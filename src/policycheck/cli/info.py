@@ -4,24 +4,66 @@ from __future__ import annotations
 
 import click
 
-from policycheck.cli.common import Fail, guard, load_cases, load_pack, rules_option
+from policycheck.cli.common import (
+    Fail, config, config_options, emit, guard, load_pack, output_option, rules_option,
+)
+
+VALIDATE_FORMATS = ("text", "json")
+RULES_FORMATS = ("table", "json", "markdown")
+SCHEMA_FORMATS = ("json", "yaml")
+FACTS_FORMATS = ("json", "table")
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def validate(paths: tuple[str, ...]) -> None:
+@click.option("--format", "fmt", type=click.Choice(VALIDATE_FORMATS), default="text", show_default=True,
+              help="text: one line; json: the valid files and their case ids.")
+@output_option(VALIDATE_FORMATS)
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Leave out case files matching GLOB (repeatable; as for assess, and the configuration's "
+                   "'exclude' when not given).")
+@config_options
+def validate(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], exclude: tuple[str, ...],
+             config_file: str | None, no_config: bool) -> None:
     """Check case files against the case format; print one line per problem.
+
+    Reads .policycheck.yaml / [tool.policycheck] as assess does: its 'exclude' patterns and
+    'limits' apply.
 
     \b
     Example:
         policycheck validate cases/
+        policycheck validate cases/ --format json -o validated.json
     """
-    cases = load_cases(paths)
-    click.echo(f"{len(cases)} case file{'s' if len(cases) != 1 else ''} valid")
+    import json
+
+    from policycheck import limits
+    from policycheck.io.config import merge
+    from policycheck.load.cases import load_cases as load_all
+    from policycheck.load.walk import case_paths
+
+    opts = merge(config(config_file, no_config), exclude=exclude)
+    with limits.using(opts.limits):
+        walk = case_paths(paths, opts.exclude)
+        if not walk.files:
+            why = f" ({walk.excluded} excluded by --exclude)" if walk.excluded else ""
+            raise Fail([f"{', '.join(paths)}: no case files (.yaml, .yml, .json) found{why}"])
+        files = walk.files
+        cases = list(guard(lambda: load_all(files)))
+
+    def render(form: str) -> str:
+        if form == "json":
+            body = {"valid": len(cases), "excluded": walk.excluded,
+                    "files": [{"file": c.file, "case": c.case.id} for c in cases]}
+            return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return f"{len(cases)} case file{'s' if len(cases) != 1 else ''} valid\n"
+
+    emit(render, outputs, fmt, VALIDATE_FORMATS)
 
 
 @click.command(name="rules")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(RULES_FORMATS), default="table", show_default=True)
+@output_option(RULES_FORMATS)
 @click.option("--section", metavar="SECTION",
               help="Only rules citing this report section or a part of it (3.3 matches 3.3.1 and 3.3.1(c); "
                    "3.3.1 does not match 3.3.10); a table also shows what the section describes and how it is "
@@ -29,10 +71,15 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--coverage", "coverage_file", type=click.Path(), metavar="FILE",
               help="Coverage file: the report's sections and which rules encode each mechanism "
                    "[default: the bundled docs/coverage.yaml].")
+@config_options
 @rules_option
-def rules_cmd(fmt: str, section: str | None, coverage_file: str | None, rules_dirs: tuple[str, ...],
-              no_bundled: bool) -> None:
+def rules_cmd(fmt: str, outputs: tuple[str, ...], section: str | None, coverage_file: str | None,
+              config_file: str | None, no_config: bool, rules_dirs: tuple[str, ...], bundled: bool | None) -> None:
     """List the rules: id, severity, conditions, cited sections and title.
+
+    The pack is the one assess uses: the configuration's 'rules' and 'bundled'
+    (.policycheck.yaml / [tool.policycheck]) unless --rules / --bundled / --no-bundled say
+    otherwise.
 
     The Markdown catalogue (docs/rules.md) takes chapter 3 section by section: the mechanisms
     each section describes, the rules that encode them or the reason none does (from the
@@ -42,46 +89,62 @@ def rules_cmd(fmt: str, section: str | None, coverage_file: str | None, rules_di
     \b
     Example:
         policycheck rules --section 3.3.1
-        policycheck rules --format markdown > docs/rules.md
+        policycheck rules --format markdown -o docs/rules.md
     """
+    from policycheck import limits
+    from policycheck.io.config import merge
     from policycheck.render import catalogue
 
-    pack = load_pack(rules_dirs, no_bundled)
+    opts = merge(config(config_file, no_config), rules=rules_dirs, bundled=bundled)
+    with limits.using(opts.limits):
+        pack = load_pack(opts.rules, opts.bundled)
     coverage = guard(lambda: catalogue.load_coverage(coverage_file))
-    if no_bundled and coverage_file is None:
+    if not opts.bundled and coverage_file is None:
         coverage = coverage.without_mechanisms()
 
-    def run() -> str:
+    def render(form: str) -> str:
         try:
-            return catalogue.render(pack, fmt, coverage=coverage, section=section)
+            return catalogue.render(pack, form, coverage=coverage, section=section)
         except catalogue.SectionError as exc:  # one line, no file to point at
             raise Fail([exc.line]) from None
 
-    click.echo(guard(run), nl=False)
+    emit(lambda form: guard(lambda: render(form)), outputs, fmt, RULES_FORMATS)
 
 
 @click.command()
-def schema() -> None:
+@click.option("--format", "fmt", type=click.Choice(SCHEMA_FORMATS), default="json", show_default=True)
+@output_option(SCHEMA_FORMATS)
+def schema(fmt: str, outputs: tuple[str, ...]) -> None:
     """Print the JSON Schema of the case format (for editors and CI validation).
 
     \b
     Example:
-        policycheck schema > case.schema.json
+        policycheck schema -o case.schema.json
+        policycheck schema --format yaml
     """
     import json
+
+    import yaml
 
     from policycheck.model.case import SCHEMA_VERSION, Case
 
     body = Case.model_json_schema()
     body["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     body["title"] = f"policycheck case file v{SCHEMA_VERSION}"
-    click.echo(json.dumps(body, indent=2, sort_keys=True))
+
+    def render(form: str) -> str:
+        if form == "yaml":
+            return str(yaml.safe_dump(body, sort_keys=True, allow_unicode=True))
+        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+    emit(render, outputs, fmt, SCHEMA_FORMATS)
 
 
 @click.command()
 @click.argument("search", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
-def facts(search: tuple[str, ...], fmt: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(FACTS_FORMATS), default="json", show_default=True)
+@output_option(FACTS_FORMATS)
+def facts(search: tuple[str, ...], fmt: str, outputs: tuple[str, ...]) -> None:
     """Print the fact vocabulary rules can use: fact types, fields, kinds, allowed values, and
     the case-file field each fact field is read from (its case_path).
 
@@ -107,20 +170,23 @@ def facts(search: tuple[str, ...], fmt: str) -> None:
                                           for w in words)})}
         if not vocabulary:
             raise Fail([f"no fact field or case path matches {', '.join(search)}"])
-    if fmt == "json":
-        click.echo(json.dumps(vocabulary, indent=2, sort_keys=True))
-        return
-    rows = []
-    for t, fields in vocabulary.items():
-        for name, spec in fields.items():
-            kind = str(spec["kind"]) + (f" of {spec['item']}" if "item" in spec else "")
-            source = ("derived from " if spec.get("derived") else "") + str(spec["case_path"])
-            values = spec.get("values")
-            rows.append((f"{t}.{name}", kind, source, ", ".join(map(str, values)) if isinstance(values, list) else ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    for field, kind, source, values in rows:
-        line = f"{field:<{widths[0]}}  {kind:<{widths[1]}}  <- {source}" + (f"  [{values}]" if values else "")
-        click.echo(line)
+
+    def render(form: str) -> str:
+        if form == "json":
+            return json.dumps(vocabulary, indent=2, sort_keys=True) + "\n"
+        rows = []
+        for t, fields in vocabulary.items():
+            for name, spec in fields.items():
+                kind = str(spec["kind"]) + (f" of {spec['item']}" if "item" in spec else "")
+                source = ("derived from " if spec.get("derived") else "") + str(spec["case_path"])
+                values = spec.get("values")
+                rows.append((f"{t}.{name}", kind, source,
+                             ", ".join(map(str, values)) if isinstance(values, list) else ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(2)]
+        return "".join(f"{field:<{widths[0]}}  {kind:<{widths[1]}}  <- {source}" + (f"  [{values}]" if values else "")
+                       + "\n" for field, kind, source, values in rows)
+
+    emit(render, outputs, fmt, FACTS_FORMATS)
 
 
 COMMANDS: list[click.Command] = [validate, rules_cmd, schema, facts]

@@ -9,18 +9,24 @@ from typing import Any
 
 import click
 
-from policycheck.cli.common import EXIT_FLAGGED, EXIT_OK, Fail, guard
+from policycheck.cli.common import EXIT_FLAGGED, EXIT_OK, Fail, guard, rules_option
 
 EXIT_FAILED = EXIT_FLAGGED  # a failing rule test or a lint finding
 
 
-def _folders(dirs: Sequence[str], with_bundled: bool) -> list[Path]:
-    """The rule folders of the pack: the given ones (default: the bundled pack), each once."""
+def _folders(dirs: Sequence[str], rules_dirs: Sequence[str], bundled: bool | None) -> list[Path]:
+    """The rule folders of the pack, each once. ``--rules DIR`` means what it means on assess
+    (a folder added to the bundled pack unless --no-bundled); folders given positionally keep
+    their old meaning, the pack under test alone unless --bundled; with neither, the bundled pack."""
     from policycheck.ruletest.lint import unique_folders
     from policycheck.load.rules import bundled_rules_dir
 
-    chosen = [Path(d) for d in dirs]
-    if not chosen or with_bundled:
+    chosen = [Path(d) for d in (*dirs, *rules_dirs)]
+    if bundled is None:
+        bundled = not dirs or bool(rules_dirs)
+    if not bundled and not chosen:
+        raise click.UsageError("--no-bundled needs at least one rule folder (RULES_DIR or --rules DIR)")
+    if bundled:
         chosen.insert(0, _relative(bundled_rules_dir()))
     return unique_folders(chosen)
 
@@ -33,9 +39,7 @@ def _relative(path: Path) -> Path:
         return path
 
 
-_DIRS = click.argument("rules_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False), metavar="[RULES_DIR]...")
-_WITH_BUNDLED = click.option("--with-bundled", is_flag=True,
-                             help="Add the bundled pack to the given folders (for fixtures that name bundled rules).")
+_DIRS = click.argument("dirs", nargs=-1, type=click.Path(exists=True, file_okay=False), metavar="[RULES_DIR]...")
 
 
 @click.command(name="test")
@@ -48,12 +52,14 @@ _WITH_BUNDLED = click.option("--with-bundled", is_flag=True,
               help="Exit 1 when fewer than PCT% of rules have both a firing and a non-firing fixture.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="Also print a line for every passing test.")
-@_WITH_BUNDLED
-def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bool, min_coverage: float | None,
-             fmt: str, verbose: bool, with_bundled: bool) -> None:
+@rules_option
+def test_cmd(dirs: tuple[str, ...], pattern: str | None, show_coverage: bool, min_coverage: float | None,
+             fmt: str, verbose: bool, rules_dirs: tuple[str, ...], bundled: bool | None) -> None:
     """Run the rule fixtures (*.test.yaml) of a rule pack.
 
-    The pack is the rules under RULES_DIR (default: the bundled pack). Prints one line per
+    The pack is the rules under RULES_DIR alone (add --bundled for fixtures that name bundled
+    rules), or the bundled pack and each --rules DIR, as for assess (default: the bundled
+    pack; --no-bundled: the --rules folders alone). Prints one line per
     failing test, "file:line: [rule] name: expected ..., got ...", then "N passed, N failed".
     Exit 0 when every test passes, 1 when one fails (or coverage is below --min-coverage),
     2 on bad input.
@@ -62,12 +68,13 @@ def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bo
     Example:
         policycheck test
         policycheck test my-rules/ -k "output ban" --coverage --min-coverage 100
+        policycheck test --rules my-rules/            # my rules and the bundled pack
     """
     from policycheck.ruletest.coverage import coverage, render_text
     from policycheck.ruletest.fixtures import load_suite, run_suite
     from policycheck.load.rules import load_rules
 
-    folders = _folders(rules_dirs, with_bundled)
+    folders = _folders(dirs, rules_dirs, bundled)
     pack = guard(lambda: load_rules(folders, bundled=False))
     suite = guard(lambda: load_suite(folders, pattern))
     if not suite.tests:
@@ -105,12 +112,13 @@ def test_cmd(rules_dirs: tuple[str, ...], pattern: str | None, show_coverage: bo
 @click.command(name="lint")
 @_DIRS
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_WITH_BUNDLED
-def lint_cmd(rules_dirs: tuple[str, ...], fmt: str, with_bundled: bool) -> None:
+@rules_option
+def lint_cmd(dirs: tuple[str, ...], fmt: str, rules_dirs: tuple[str, ...], bundled: bool | None) -> None:
     """Lint a rule pack: load errors, duplicate ids, blank citations, unfilled placeholders,
     patterns that can never match, and rules without firing and non-firing fixtures.
 
-    Prints one "file:line: code: message" line per finding. Exit 0 when clean, 1 with findings,
+    The rule folders are chosen as for `policycheck test` (RULES_DIR alone, or the bundled
+    pack and each --rules DIR). Prints one "file:line: code: message" line per finding. Exit 0 when clean, 1 with findings,
     2 on bad input or usage.
 
     \b
@@ -120,7 +128,7 @@ def lint_cmd(rules_dirs: tuple[str, ...], fmt: str, with_bundled: bool) -> None:
     """
     from policycheck.ruletest.lint import lint
 
-    report = lint(_folders(rules_dirs, with_bundled))
+    report = lint(_folders(dirs, rules_dirs, bundled))
     if fmt == "json":
         body = {"rules": report.rules, "tests": report.tests,
                 "findings": [{"file": f.file, "line": f.line, "code": f.code, "message": f.message}

@@ -249,20 +249,23 @@ class Options:
     markdown_limit: int | None = None
 
 
-def merge(config: Config, *, rules: tuple[str, ...] = (), no_bundled: bool = False, fail_on: str | None = None,
+def merge(config: Config, *, rules: tuple[str, ...] = (), bundled: bool | None = None, no_bundled: bool = False,
+          fail_on: str | None = None,
           waivers: str | None = None, baseline: str | None = None, fmt: str | None = None,
           select_rules: tuple[str, ...] = (), skip_rules: tuple[str, ...] = (), families: tuple[str, ...] = (),
           conditions: tuple[str, ...] = (), exclude: tuple[str, ...] = (), min_severity: str | None = None,
           markdown_limit: int | None = None) -> Options:
-    """The options in effect. ``fail_on="none"`` turns a configured threshold off; each list
-    option given on the command line replaces the file's list."""
+    """The options in effect. ``bundled`` (``--bundled/--no-bundled``; None: not given) wins over
+    the file's ``bundled``; ``no_bundled=True`` is the older spelling of ``bundled=False``.
+    ``fail_on="none"`` turns a configured threshold off; each list option given on the command
+    line replaces the file's list."""
     s = config.settings
     base = config.file.parent if config.file is not None else Path.cwd()
     patterns = (tuple(_anchor(p, Path.cwd()) for p in exclude) if exclude
                 else tuple(_anchor(p, base) for p in s.exclude))
     return Options(
         rules=tuple(rules) if rules else tuple(config.rules),
-        bundled=False if no_bundled else s.bundled,
+        bundled=False if no_bundled else (s.bundled if bundled is None else bundled),
         fail_on=None if fail_on == "none" else (fail_on or s.fail_on),  # type: ignore[arg-type]
         waivers=waivers if waivers is not None else config.waivers,
         baseline=baseline if baseline is not None else config.baseline,

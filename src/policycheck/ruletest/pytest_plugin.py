@@ -8,7 +8,12 @@ of the file becomes one item, with the test's sentence as its name::
     rules/licence-terms/output-training-ban.test.yaml::A licence that bars outputs ...
 
 The rule pack a fixture runs against is every configured rule folder plus the rule folder
-that holds the fixture, loaded once per session. Disable with ``-p no:policycheck``.
+that holds the fixture, loaded once per session. A configured folder is collected wherever
+it is: when pytest runs without paths (its invocation folder or ``testpaths``), configured
+folders outside them are added to the run; with paths given, only those are collected. The
+header line says which folders are configured and what became of each
+(``policycheck: rule folders: ../shared-rules (outside the test paths: collected)``).
+Disable with ``-p no:policycheck``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:  # the plugin is imported by every pytest run: keep policychec
     from policycheck.load.rules import RulePack
 
 _PACKS = pytest.StashKey[dict[tuple[Path, ...], Any]]()
+_NOTES = pytest.StashKey[dict[Path, str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -154,3 +160,36 @@ class RuleFixtureItem(pytest.Item):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "policycheck_fixture: a rule fixture test collected from a *.test.yaml file")
+    config.stash[_NOTES] = _add_outside_folders(config)
+
+
+def _add_outside_folders(config: pytest.Config) -> dict[Path, str]:
+    """Add the configured rule folders that the run would not reach to its paths (only when
+    pytest chose the paths itself); say for each configured folder what became of it."""
+    notes: dict[Path, str] = {}
+    chosen = config.args_source != pytest.Config.ArgsSource.ARGS
+    base = Path(config.invocation_params.dir)
+    roots = [(base / arg.split("::", 1)[0]).resolve() for arg in config.args]
+    for d in _configured(config):
+        if not d.is_dir():
+            notes[d] = "not a folder: nothing collected"
+        elif any(d.is_relative_to(r) for r in roots):
+            notes[d] = "collected"
+        elif chosen:
+            config.args.append(str(d))
+            notes[d] = "outside the test paths: collected"
+        else:
+            notes[d] = "not under the paths given: not collected"
+    return notes
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    notes = config.stash.get(_NOTES, {})
+    if not notes:
+        return []
+    root = Path(config.rootpath).resolve()
+
+    def shown(d: Path) -> str:
+        return str(d.relative_to(root)) if d.is_relative_to(root) else str(d)
+
+    return ["policycheck: rule folders: " + ", ".join(f"{shown(d)} ({why})" for d, why in notes.items())]
