@@ -142,3 +142,15 @@ def test_the_predicates_can_fail(tmp_path: Path) -> None:
                   "Traceback (most recent call last)\n", 99.0, tmp_path)
     failures = entry.failures(bad)
     assert len(failures) == 9, "\n".join(failures)
+
+
+def test_terminal_escape_shows_controls_and_file_name_bytes() -> None:
+    """The one escaping function of the terminal output (render/terminal.py) the fixes use."""
+    from policycheck.render.terminal import encodable, escape, escaped
+
+    assert escape("a\x1b[2J\u202e\x07\x9b\udcffb") == "a\\x1b[2J\\u202e\\x07\\x9b\\xffb"
+    assert escape("x\ny\tz") == "x\ny\tz"
+    assert escape("x\ny", one_line=True) == "x\\x0ay"
+    assert escape(escape("\x1b]8;;")) == "\\x1b]8;;"            # escaping twice changes nothing
+    assert escaped({"t": ["\x1b", ("\u2066",)]}) == {"t": ["\\x1b", ("\\u2066",)]}
+    assert encodable(["bad\udcff\x1b.yaml"]) == ["bad\\xff\x1b.yaml"]   # only the undecodable byte

@@ -9,6 +9,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from policycheck.render.terminal import escape
+
 
 @dataclass(frozen=True)
 class Location:
@@ -37,13 +39,16 @@ class Problem:
     suggestion: str | None = None
 
     def render(self) -> str:
+        """The problem as one line: ``FILE[:LINE[:COL]]: [PATH: ]MESSAGE``, with every newline,
+        control character and undecodable file-name byte shown as a visible escape (a file
+        name holding a newline cannot start a second ``error:`` line)."""
         text = f"{self.location.prefix()}: "
         if self.location.path:
             text += f"{self.location.path}: "
         text += self.message
         if self.suggestion:
             text += f" (did you mean '{self.suggestion}'?)"
-        return text
+        return escape(text, one_line=True)
 
 
 class PolicycheckError(Exception):

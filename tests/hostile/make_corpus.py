@@ -37,19 +37,7 @@ ASSESS = ("--no-config", "--no-bundled", "--rules", TEST_RULES)
 
 # Corpus entries that the current code does not handle safely (see the report of issue 12).
 # Each stays asserted: tests/test_hostile_corpus.py checks that every one is STILL unsafe.
-KNOWN_UNSAFE: frozenset[str] = frozenset({
-    "terminal-controls-in-case-strings",
-    "markdown-controls-mentions-refs",
-    "non-utf8-file-name-outputs",
-    "non-utf8-file-name-stdout",
-    "non-utf8-name-in-errors",
-    "newline-and-osc-in-file-name",
-    "rule-pack-javascript-url-sarif",
-    "rule-pack-javascript-url-catalogue",
-    "baseline-5000-cases-read-back",
-    "assessment-json-as-baseline-over-2mb",
-    "explicit-str-tag",
-})
+KNOWN_UNSAFE: frozenset[str] = frozenset()  # none at the time of writing
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from policycheck.render.terminal import escape
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -57,7 +59,7 @@ class Fail(click.ClickException):
 def listing(names: Sequence[str], total: int | None = None) -> str:
     """"a, b, c" with at most REASON_LIST names, then "+N more" (``total``: how many there are)."""
     n = len(names) if total is None else total
-    shown = list(names[:REASON_LIST])
+    shown = [escape(str(name), one_line=True) for name in names[:REASON_LIST]]  # file names are untrusted
     return ", ".join(shown) + (f", +{n - len(shown)} more" if n > len(shown) else "")
 
 

@@ -204,7 +204,9 @@ def _children(alternatives: list[Any], tally: _Tally) -> None:
     while stack:
         item = stack.pop()
         op = _first_op(item)
-        if op == "$or":
+        if op == "$or" and "$and" in item:  # a chain that starts with an "or": its first test hangs here
+            stack.append(item["$and"][0])
+        elif op == "$or":
             stack.extend(item["$or"])
         elif op == "$eq":
             eq += 1

@@ -50,6 +50,7 @@ class Document:
     data: Any
     places: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     _seen: set[int] = field(default_factory=set, repr=False, compare=False)
+    _source: str = field(default="", repr=False, compare=False)   # the text, while it is built
 
     def location(self, path: Path_) -> Location:
         """The location of ``path``, or of its nearest ancestor that has one."""
@@ -95,12 +96,12 @@ def format_path(path: Path_) -> str:
 
 
 def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int | None = None,
-               roots: confine.Roots | None = None) -> bytes:
+               roots: confine.Roots | None = None, limit_key: str = "file_bytes") -> bytes:
     """The bytes of a regular file, safely: a path refused by a folder walk, a symbolic link
     that leads outside the allowed roots, and anything but a regular file (FIFO, device,
     socket, folder, dangling link, loop) are refused with a located error and never opened;
     the size is checked before reading and at most ``max_bytes`` + 1 bytes are read
-    (default: ``limits.current().file_bytes``)."""
+    (default: the limit ``limit_key`` in effect, ``limits.current().file_bytes`` unless told)."""
     name = display or confine.shown(path)
     if isinstance(path, confine.RefusedPath):
         raise InputError([path.problem])
@@ -108,7 +109,7 @@ def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_
     def fail(message: str) -> InputError:
         return InputError([Problem(message, Location(name))])
 
-    limit = max_bytes if max_bytes is not None else limits.current().file_bytes
+    limit: int = max_bytes if max_bytes is not None else getattr(limits.current(), limit_key)
     why = confine.named_problem(path, roots, what="file")
     if why is not None:
         raise fail(why)
@@ -120,7 +121,7 @@ def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_
     if not stat.S_ISREG(st.st_mode):
         raise fail(f"{confine.kind_of(st.st_mode)}, not a regular file; not read")
     if st.st_size > limit:
-        raise fail(f"file is larger than {limit} bytes ({limits.hint('file_bytes')})")
+        raise fail(f"file is larger than {limit} bytes ({limits.hint(limit_key)})")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(confine.real(path), flags)
@@ -144,17 +145,18 @@ def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_
         os.close(fd)
     raw = b"".join(chunks)
     if len(raw) > limit:
-        raise fail(f"file is larger than {limit} bytes ({limits.hint('file_bytes')})")
+        raise fail(f"file is larger than {limit} bytes ({limits.hint(limit_key)})")
     return raw
 
 
 def read_document(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int | None = None,
-                  roots: confine.Roots | None = None, raw: bytes | None = None) -> Document:
+                  roots: confine.Roots | None = None, raw: bytes | None = None,
+                  limit_key: str = "file_bytes") -> Document:
     """Read a YAML (or JSON) file into a Document, raising InputError with a place (the file
     is read by ``read_bytes``; ``raw``: bytes already read that way)."""
     name = display or str(path)
     if raw is None:
-        raw = read_bytes(path, display=name, max_bytes=max_bytes, roots=roots)
+        raw = read_bytes(path, display=name, max_bytes=max_bytes, roots=roots, limit_key=limit_key)
     return document_from_bytes(raw, name)
 
 
@@ -202,8 +204,10 @@ def parse_document(text: str, file: str = "<string>") -> Document:
     doc = Document(file, None)
     if node is None:
         raise InputError([Problem("file is empty", Location(file, 1, 1))])
+    doc._source = text
     doc.data = _build(node, (), doc, 0)
     doc._seen.clear()
+    doc._source = ""
     return doc
 
 
@@ -249,13 +253,20 @@ def _build(node: yaml.Node, path: Path_, doc: Document, depth: int) -> Any:
     return _scalar(node, path, doc)
 
 
+def _tagged(node: yaml.ScalarNode, doc: Document) -> bool:
+    """Whether the scalar carries an explicit tag (``!!str 123``): its node starts at the ``!``
+    (marks count characters, with the C loader and the pure-Python one alike)."""
+    at = node.start_mark.index
+    return doc._source[at:at + 1] == "!"
+
+
 def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
     value: str = node.value
     tag = node.tag
     if tag not in _PLAIN_TAGS:
         raise _fail(doc, node, path, f"unsupported YAML tag {shown_tag(tag)}")
-    if node.style in ("'", '"', "|", ">"):
-        return value
+    if node.style in ("'", '"', "|", ">") or (tag == _TAG + "str" and _tagged(node, doc)):
+        return value   # quoted, a block, or an explicit !!str: text as written
     if tag == _TAG + "null":
         return None
     if value in ("true", "True", "TRUE"):

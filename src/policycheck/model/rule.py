@@ -28,7 +28,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["info", "low", "medium", "high"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
@@ -49,11 +51,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
 
+_WEB_URL = re.compile(r"^https?://[^\s<>()\[\]\"'`]+$")
+
+
 class Citation(_Strict):
     source: str = Field(min_length=1, description="e.g. 'CMA FM Initial Report'")
     section: str = Field(min_length=1, description="e.g. '§3.7.6'")
     url: str | None = None
     paragraph: str | None = Field(default=None, description="What the cited text says, in a sentence")
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        """Only an http(s) address without spaces, quotes, brackets or angle brackets: the URL
+        becomes a link in SARIF, HTML and the Markdown catalogue (no ``javascript:``)."""
+        if url is not None and not _WEB_URL.match(url):
+            raise ValueError("must be an http:// or https:// address (no spaces, quotes, brackets or <>)")
+        return url
 
     def text(self) -> str:
         return f"{self.source} {self.section}"

@@ -23,12 +23,15 @@ from typing import IO
 
 from policycheck.model.assessment import Assessment, CaseAssessment, FileError, Flag
 from policycheck.render.stream import Head, Tail, render_with
+from policycheck.render.terminal import escape
 
 LEVEL = {"high": "error", "medium": "warning", "low": "notice", "info": "notice"}
 
 
 def escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data: ``%``, CR and LF percent-encoded as the runner expects, then
+    every other control made visible (the log is a terminal)."""
+    return escape(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(value: str) -> str:

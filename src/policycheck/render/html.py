@@ -19,6 +19,7 @@ from policycheck.model.assessment import (
 from policycheck.model.rule import CONDITIONS
 from policycheck.render import parts
 from policycheck.render.stream import Head, Spool, Tail, render_with
+from policycheck.render.terminal import encodable
 from policycheck.review.waivers import describe, state
 
 _CSS = """
@@ -101,10 +102,12 @@ class HtmlWriter:
         pass  # a section of its own, at the end
 
     def case(self, case: CaseAssessment) -> None:
+        case = encodable(case)   # a file name that is not UTF-8: its bytes shown as \xNN
         self.rows.write(_matrix_row(case) + "\n")
         self.sections.write("\n".join(_case(case)) + "\n")
 
     def end(self, tail: Tail) -> None:
+        tail = encodable(tail)
         out = self.out
         summary, version, pack = tail.summary, self.head.version, self.head.rule_pack
         out.write("\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from policycheck.model.assessment import Assessment, CaseAssessment, FileError
 from policycheck.render.stream import Head, JsonList, Tail, dump, render_with
+from policycheck.render.terminal import encodable
 
 _PLACEHOLDER = "\0cases\0"
 
@@ -51,9 +52,11 @@ class JsonWriter:
         pass  # listed under "errors" at the end
 
     def case(self, case: CaseAssessment) -> None:
+        case = encodable(case)   # a file name that is not UTF-8: its bytes shown as \xNN
         self.cases.add_text(dump(_case_data(case, self.explain)))
 
     def end(self, tail: Tail) -> None:
+        tail = encodable(tail)
         self.cases.close()
         shell = Assessment(tool=self.head.tool, version=self.head.version, rule_pack=self.head.rule_pack,
                            summary=tail.summary, cases=[], review=tail.review, errors=list(tail.errors))
@@ -81,15 +84,18 @@ class JsonlWriter:
         self.cases = self.errors = 0
 
     def problem(self, error: FileError) -> None:
+        error = encodable(error)
         self.errors += 1
         self.out.write(_line({"type": "error", **error.model_dump(mode="json")}))
 
     def case(self, case: CaseAssessment) -> None:
+        case = encodable(case)   # a file name that is not UTF-8: its bytes shown as \xNN
         self.cases += 1
         self.out.write(_line({"type": "case", **_case_data(case, self.explain)}))
         self.out.flush()
 
     def end(self, tail: Tail) -> None:
+        tail = encodable(tail)
         body: dict[str, Any] = {"type": "summary", "tool": self.head.tool, "version": self.head.version,
                                 "rule_pack": self.head.rule_pack.model_dump(mode="json"), "summary": tail.summary,
                                 "cases": self.cases, "errors": self.errors}

@@ -29,6 +29,7 @@ from policycheck.model.assessment import Assessment, CaseAssessment, FileError, 
 from policycheck.model.rule import SEVERITY_ORDER
 from policycheck.render import parts
 from policycheck.render.stream import Head, Spool, Tail, render_with
+from policycheck.render.terminal import encodable
 from policycheck.review.waivers import describe
 
 # Characters XML 1.0 cannot carry at all, even escaped.
@@ -63,9 +64,11 @@ class JunitWriter:
             self.totals[k] += counts[k]
 
     def case(self, case: CaseAssessment) -> None:
+        case = encodable(case)   # a file name that is not UTF-8: its bytes shown as \xNN
         self._add(*_suite(case, self.head.rule_pack.digest))
 
     def end(self, tail: Tail) -> None:
+        tail = encodable(tail)
         for error in tail.errors:
             self._add(*_error_suite(error))
         root = ET.Element("testsuites", {"name": "policycheck"})

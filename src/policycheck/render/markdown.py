@@ -16,9 +16,13 @@ from policycheck.model.assessment import (
 from policycheck.model.rule import CONDITIONS
 from policycheck.render import parts
 from policycheck.render.stream import Head, Spool, Tail, render_with
+from policycheck.render.terminal import escape
 from policycheck.review.waivers import describe, state
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# "@name" would notify a GitHub user and "#123" link an issue: a zero-width space after the
+# sign keeps the text as written but not live.
+_LIVE = re.compile(r"(@(?=\w)|#(?=\d))")
 # "not assessed" (a rule applies but lacks facts) is italic; "not applicable" (no rule applies) plain.
 _STATUS: dict[Status, str] = {"concern": "**concern**", "watch": "watch", "no concern found": "no concern found",
                               "not assessed": "_not assessed_", "not applicable": "not applicable"}
@@ -26,14 +30,14 @@ _STATUS: dict[Status, str] = {"concern": "**concern**", "watch": "watch", "no co
 
 def text(value: object) -> str:
     """Plain text made inert in Markdown: one line, punctuation escaped, HTML characters as entities."""
-    s = " ".join(str(value).split())
+    s = " ".join(escape(str(value)).split())
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", s)
+    return _LIVE.sub("\\1\u200b", _SPECIAL.sub(r"\\\1", s))
 
 
 def code(value: object) -> str:
-    """An inline code span that survives backticks in the value."""
-    s = " ".join(str(value).split())
+    """An inline code span that survives backticks in the value (controls made visible)."""
+    s = " ".join(escape(str(value)).split())
     fence = "`"
     while fence in s:
         fence += "`"

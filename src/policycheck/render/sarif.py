@@ -30,6 +30,7 @@ from policycheck.model.rule import CONDITIONS
 from policycheck.load.rules import LoadedRule, RulePack
 from policycheck.render import parts
 from policycheck.render.stream import Head, JsonList, Tail, render_with, splice
+from policycheck.render.terminal import encodable
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -66,6 +67,7 @@ class SarifWriter:
         pass  # tool execution notifications, written at the end
 
     def case(self, case: CaseAssessment) -> None:
+        case = encodable(case)   # a file name that is not UTF-8: its bytes shown as \xNN
         for f in case.flags:
             if f.waiver is not None and f.waiver.expired:
                 key = (f.waiver.file, f.waiver.line)
@@ -87,6 +89,7 @@ class SarifWriter:
             self.history.add(_result(case_id, flag, index, self.base, False, history=True))
 
     def end(self, tail: Tail) -> None:
+        tail = encodable(tail)
         if self.head.pack is not None:
             descriptors = [_descriptor(r) for r in self.head.pack.rules]
         else:

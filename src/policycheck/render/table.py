@@ -12,7 +12,7 @@ from policycheck.model.assessment import Assessment, CaseAssessment, FileError, 
 from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
 from policycheck.render import parts as words
 from policycheck.render.stream import Head, Tail, render_with
-from policycheck.render.terminal import MIN_WIDTH, PLAIN, Style
+from policycheck.render.terminal import MIN_WIDTH, PLAIN, Style, escape, escaped
 from policycheck.review.waivers import describe, state
 
 WIDTH = 100
@@ -66,6 +66,7 @@ class TableWriter:
         self.out.flush()
 
     def case(self, case: CaseAssessment) -> None:
+        case = escaped(case)   # case text reaches the terminal with its controls made visible
         if self.quiet:
             for f in case.flags:
                 if self.fail_on is not None and f.counts and SEVERITY_ORDER[f.severity] >= SEVERITY_ORDER[self.fail_on]:
@@ -85,6 +86,7 @@ class TableWriter:
 
     def end(self, tail: Tail) -> None:
         look = self.look
+        tail = escaped(tail)
         if self.view == "summary" and not self.quiet:
             self._write("\n".join(line for _, line in sorted(self.lines)))
         if tail.errors and not self.quiet:
@@ -111,7 +113,7 @@ def _errors(errors: list[FileError], look: Look) -> str:
     lines = [look.style.bold(f"Files not assessed ({len(errors)}):")]
     for err in errors:
         for p in err.problems:
-            lines.append(textwrap.fill(f"- {p.text}", look.width, subsequent_indent="    ", break_on_hyphens=False,
+            lines.append(textwrap.fill(f"- {escape(p.text)}", look.width, subsequent_indent="    ", break_on_hyphens=False,
                                        break_long_words=False))
     return "\n".join(lines)
 

@@ -3,21 +3,98 @@
 The renderers never look at the environment; the CLI decides (``colour_wanted``,
 ``terminal_width``) and hands a ``Style`` and a width to the table writer. Colour is ANSI SGR
 only (no cursor movement), so a log that keeps it still reads.
+
+Text from case files, rule packs and file names is escaped before it is printed (``escape``,
+``escaped``): control characters, bidi overrides and undecodable file-name bytes appear as
+visible escapes (``\\x1b``, ``\\u202e``, ``\\xff``), so a case cannot move the cursor, forge a
+line, hide a link (OSC 8) or reorder what the reader sees. ``encodable`` does the least of it
+(undecodable file-name bytes only) for the formats that escape the rest themselves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any, TypeVar
 
 _RESET = "\x1b[0m"
 _SEVERITY = {"high": "\x1b[1;31m", "medium": "\x1b[33m", "low": "\x1b[36m", "info": "\x1b[2m"}
 _STATUS = {"concern": "\x1b[1;31m", "watch": "\x1b[33m", "no concern found": "\x1b[32m",
            "not assessed": "\x1b[2;3m", "not applicable": "\x1b[2m"}
 MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 72, 160, 100
+
+# C0 and C1 controls (ESC, BEL, CSI ...), DEL, bidi marks, overrides and isolates, and
+# surrogates (a file name that is not UTF-8 decodes to U+DC80..U+DCFF).
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE_TEXT = re.compile(f"[{_UNSAFE}]")
+_UNSAFE_LINE = re.compile(f"[\t\n{_UNSAFE}]")
+M = TypeVar("M")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:       # an undecodable byte of a file name: show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str, *, one_line: bool = False) -> str:
+    """``text`` safe to print on a terminal: every control character, bidi override and
+    surrogate shown as a visible escape (``\\x1b``, ``\\u202e``; an undecodable file-name byte
+    as ``\\xff``). Newlines and tabs are kept unless ``one_line`` (error lines)."""
+    return (_UNSAFE_LINE if one_line else _UNSAFE_TEXT).sub(_visible, text)
+
+
+def escaped(value: M) -> M:
+    """A copy of ``value`` (a pydantic model, dataclass, list, tuple, dict or string) with every
+    string escaped by ``escape``; the terminal renderers apply it to case data before formatting."""
+    return _walk(value, _UNSAFE_TEXT)  # type: ignore[no-any-return]
+
+
+def encodable(value: M) -> M:
+    """A copy of ``value`` (as ``escaped``) whose strings can be written as UTF-8: only the
+    surrogates of a file name that is not UTF-8 are replaced (``bad\\xff.yaml``), everything
+    else is kept for the renderers that escape it their own way (JSON, XML, HTML)."""
+    return _walk(value, _SURROGATE)  # type: ignore[no-any-return]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _walk(value: Any, unsafe: re.Pattern[str]) -> Any:
+    from pydantic import BaseModel
+
+    if isinstance(value, str):
+        return unsafe.sub(_visible, value) if unsafe.search(value) else value
+    if isinstance(value, BaseModel):
+        update = {}
+        for name in type(value).model_fields:
+            old = getattr(value, name)
+            new = _walk(old, unsafe)
+            if new is not old:
+                update[name] = new
+        return value.model_copy(update=update) if update else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            old = getattr(value, f.name)
+            new = _walk(old, unsafe)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    if isinstance(value, (list, tuple)):
+        items = [_walk(v, unsafe) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        new_dict = {k: _walk(v, unsafe) for k, v in value.items()}
+        return value if all(new_dict[k] is v for k, v in value.items()) else new_dict
+    return value
 
 
 @dataclass(frozen=True)
