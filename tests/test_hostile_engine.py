@@ -146,3 +146,13 @@ def test_durable_shape_is_plain_python() -> None:
     """)
     res = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, timeout=60)
     assert json.loads(res.stdout) == [], res.stderr
+
+
+def test_an_or_whose_alternative_is_a_chain_starting_with_an_or_is_counted_not_a_crash() -> None:
+    """Found by the differential suite: ``_children`` took the chain for an "or" and read its
+    missing "$or" key (KeyError at load time). The chain's first test is what hangs under the
+    node, so its alternatives count as siblings there."""
+    chain = {"$and": [{"$or": [{"a": i} for i in range(EQ_SIBLINGS + 1)]}, {"b": 1}]}
+    problems = registration_problems("x", {"$or": [chain, {"c": 2}]})
+    assert any("side by side" in p for p in problems), problems
+    assert registration_problems("x", {"$or": [{"$and": [{"$or": [{"a": 1}, {"a": 2}]}, {"b": 1}]}, {"c": 2}]}) == []
