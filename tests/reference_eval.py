@@ -29,7 +29,9 @@ Time.
   before its end: the earlier of a licence version's ``until`` and the next version's date;
   the earlier of a deal's ``until`` and the date of the first later deal listing it in
   ``supersedes`` (a version or round runs until its own end or its replacement, whichever
-  comes first); nothing else ends. Partial dates compare at the start of their period
+  comes first), except that an investment round (money flow ``investment``) ends only at its
+  own ``until`` and carries, once superseded, the superseding deal's commercial terms;
+  nothing else ends. Partial dates compare at the start of their period
   (2023 -> 2023-01-01).
 * D gives the current flags and statuses; every start or end date (governance grants'
   included) before D gives a snapshot; a flag (rule and set of bound facts) found in some
@@ -216,6 +218,9 @@ _DEAL = ("title", "date", "partner", "developer", "supersedes", "forms", "stake_
          "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
          "priority_accelerator_access", "developer_multihoming", "shares", "partner_accelerators",
          "compute_available_in_uk")
+_DEAL_TERMS = ("compute", "distribution", "api_exclusive_to_partner_cloud", "ip_rights",
+               "integration_into_partner_products", "priority_accelerator_access", "developer_multihoming",
+               "partner_accelerators", "compute_available_in_uk")
 _CHANGE = ("holder", "resource", "date", "stage", "announced")
 
 
@@ -340,9 +345,12 @@ def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.Licenc
 
 def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
     f = _Fields("deal", d.id)
+    investment = _flow(d) == "investment"
+    source = _terms_source(d, present) if investment else d
     for name in _DEAL:
-        f.put(name, getattr(d, name))
-    ends = [x for x in (d.until, *(e.date for e in present if d.id in (e.supersedes or ()))) if x is not None]
+        f.put(name, getattr(source if name in _DEAL_TERMS else d, name))
+    superseders = [] if investment else [e.date for e in present if d.id in (e.supersedes or ())]
+    ends = [x for x in (d.until, *superseders) if x is not None]
     until = min(ends, key=day) if ends else None
     if until is not None:
         f.values["until"] = until
@@ -353,8 +361,7 @@ def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
     if flow == "investment":
         f.put("invested_to_date", _invested(d, present))
     elif flow is None or flow == c.UNKNOWN:
-        if d.amount is not None:
-            f.put("invested_to_date", flow)
+        f.put("invested_to_date", flow)
     grants = None
     if isinstance(d.governance, list):
         grants = tuple((g, None, None) if isinstance(g, str) else
@@ -367,6 +374,18 @@ def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:
             {"staff_count": "count", "key_staff_hired": "key_staff", "hire_with_licence": "with_licence",
              "hire_with_investment": "with_investment"})
     return f.done(start=day(d.date), end=None if until is None else day(until), grants=grants)
+
+
+def _terms_source(d: c.Deal, present: list[c.Deal]) -> c.Deal:
+    """An investment round's terms: its own until a present deal supersedes it, then the
+    latest such deal's (followed on through that deal's own superseders)."""
+    seen = {d.id}
+    while True:
+        later = [e for e in present if d.id in (e.supersedes or ()) and e.id not in seen]
+        if not later:
+            return d
+        d = max(later, key=lambda e: (day(e.date), present.index(e)))
+        seen.add(d.id)
 
 
 def _flow(d: c.Deal) -> Any:

@@ -37,7 +37,9 @@ UNKNOWN = "unknown"
 
 def examples(factor: float) -> int:
     """``factor`` times the active hypothesis profile's example budget (for cheaper or dearer tests)."""
-    return max(1, int(settings.default.max_examples * factor))
+    active = settings.default
+    assert active is not None, "a hypothesis profile is loaded (tests/conftest.py)"
+    return max(1, int(active.max_examples * factor))
 
 
 def _maybe(values: st.SearchStrategy[Any], *, none: bool = True, unknown: bool = True) -> st.SearchStrategy[Any]:

@@ -169,10 +169,11 @@ def test_the_cases_are_there_and_set_optional_fields() -> None:
 
 
 def test_the_walk_reaches_nested_terms_and_list_items() -> None:
-    doc = read_document(REPO / "cases" / "licences" / "llama-2.yaml")
+    doc = read_document(REPO / "cases" / "licences" / "llama-2.yaml")   # LLaMA's licence, then Llama 2's
     found = {format_path(p) for p in omissions(doc.data)}
-    assert "licences[0].versions[1].terms.user_threshold" in found
-    assert "licences[0].versions[1].terms.output_training_ban.exempts_licensor_family" in found
+    assert "licences[1].versions[0].terms.user_threshold" in found
+    assert "licences[1].versions[0].terms.user_threshold.measured" in found
+    assert "licences[1].versions[0].terms.output_training_ban.exempts_licensor_family" in found
     assert "models[0].weights" in found
     assert "licences[0].versions[0].terms.commercial_use" in found
     assert not any(f.endswith((".sources", ".clauses", "versions")) for f in found)
@@ -182,18 +183,49 @@ def test_the_walk_reaches_nested_terms_and_list_items() -> None:
     assert not is_read(("sources", 0, "url")) and not is_read(("notes",))
 
 
+def _found(case: str) -> set[str]:
+    return {format_path(p) for p in omissions(read_document(REPO / "cases" / case).data)}
+
+
+def test_the_walk_reaches_the_v2_fields() -> None:
+    """The rule pack v2 fields: deal shares, the flow of the money, the partner's accelerators,
+    staff hired with an investment, leading markets in their {market, sources} form, price tables
+    and free tiers of data access terms, and royalties."""
+    deals = _found("deals/amazon-anthropic.yaml")
+    assert {"deals[0].shares", "deals[0].amount.flow", "deals[0].partner_accelerators"} <= deals
+    assert "parties[0].leading_markets[0].note" in deals   # the mapping form's item is walked into
+    assert "deals[0].staff_hired.with_investment" in _found("deals/meta-scale-ai.yaml")
+    data = _found("data/bing-search-api.yaml")
+    assert {"data_access_changes[0].after.prices", "data_access_changes[0].after.free_tier"} <= data
+    assert "licences[0].versions[0].terms.royalty" in _found("licences/meta-llama-3-family.yaml")
+    assert is_read(("data_access_changes", 0, "after", "prices", 1, "amount"))
+    assert is_read(("parties", 0, "leading_markets", 0, "market"))
+
+
 def test_the_check_catches_a_field_that_defaults_to_false(tmp_path: Path) -> None:
     """A rule that reads a field whose omission settles it would be caught: simulate one by a
     'default' (the field replaced with false instead of deleted) and see the check report it."""
     doc = read_document(REPO / "cases" / "licences" / "llama-2.yaml")
-    p = ("licences", 0, "versions", 1, "terms", "output_training_ban")
+    p = ("licences", 1, "versions", 0, "terms", "output_training_ban")   # the Llama 2 Community License
     before = _statuses(_load(doc, doc.data))
     data = copy.deepcopy(doc.data)
-    data["licences"][0]["versions"][1]["terms"]["output_training_ban"] = "none"   # what a default would say
+    for licence in data["licences"]:   # what a default would say, for every version (LLaMA's is recorded
+        for version in licence["versions"]:   # unknown, which alone keeps the rule not assessed)
+            version["terms"]["output_training_ban"] = "none"
     after = _statuses(_load(doc, data))
     assert before["output-training-ban"] == "fired" and after["output-training-ban"] == "clear"
     deleted = _statuses(_load(doc, without(doc.data, p)))
     assert deleted["output-training-ban"] != "clear"
+
+
+# Known gap (open, reported on issue 10): a join whose referencing field is left out -- a family
+# member's release_date (its place in the family) or released_under (its licence) -- drops the
+# model from the family comparison instead of leaving the family rules around it not assessed.
+# Each entry stays asserted: the test checks the gap is STILL there and is only that, so a fix
+# shows up as a failure until the entry is removed.
+KNOWN_GAPS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("licences/mistral-model-family.yaml", f"models[{n}]"): ("release_date", "released_under") for n in (3, 4, 5)
+}
 
 
 @pytest.mark.parametrize(("case_file", "entry"), _entries(),
@@ -201,4 +233,10 @@ def test_the_check_catches_a_field_that_defaults_to_false(tmp_path: Path) -> Non
 def test_leaving_out_a_field_never_clears_a_rule(case_file: Path, entry: str) -> None:
     found, tried = omission_violations(case_file, entry)
     assert tried > 0
-    assert not found, "\n".join(found)
+    gap = KNOWN_GAPS.get((case_file.relative_to(REPO / "cases").as_posix(), entry))
+    if gap is None:
+        assert not found, "\n".join(found)
+        return
+    assert found, f"{entry}: the known gap is fixed; remove it from KNOWN_GAPS"
+    for line in found:   # the gap and nothing else: family rules, through the two fields named
+        assert any(f"{entry}.{field}:" in line for field in gap) and ": family-" in line, line

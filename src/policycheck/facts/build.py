@@ -372,7 +372,7 @@ def _deal(loaded: LoadedCase, d: c.Deal, path: Path_, span: Span, now: str, inve
                                        else ("forms",)))
     if flow == "investment":
         b.put("invested_to_date", invested[id(d)], path + ("amount",))
-    elif flow in (None, c.UNKNOWN) and d.amount is not None:
+    elif flow in (None, c.UNKNOWN):  # whether it is an investment is not known: nor is the total
         b.put("invested_to_date", flow, path + ("amount",))
     replaced = () if flow == "investment" else superseded_on.get(d.id, ())  # an investment stays made
     ends = [x for x in (d.until, *(o for o in replaced if tl.day(o) <= now)) if x is not None]

@@ -65,7 +65,7 @@ def baseline_text(entries: list[dict[str, object]], digest: str) -> str:
 
 def load_baseline(path: str | Path) -> frozenset[str]:
     """The fingerprints in a baseline file, or in an assessment JSON used as one."""
-    return fingerprints_from_document(read_document(path))
+    return fingerprints_from_document(read_document(path, limit_key="report_bytes"))
 
 
 def fingerprints_from_document(doc: Document) -> frozenset[str]:
@@ -107,7 +107,7 @@ def mark_case(case: CaseAssessment, fingerprints: frozenset[str], seen: set[str]
 def baseline_rules(path: str | Path) -> dict[str, str]:
     """Fingerprint -> rule id of every entry of a baseline file (or assessment JSON), so a run
     that selects rules can leave the other rules' entries out of "no longer match"."""
-    data = read_document(path).data
+    data = read_document(path, limit_key="report_bytes").data
     out: dict[str, str] = {}
     if isinstance(data, dict) and data.get("tool") == "policycheck" and isinstance(data.get("cases"), list):
         for c in data["cases"]:
