@@ -127,3 +127,9 @@ def bundled_rule_ids() -> list[str]:
     """Ids of the bundled rules, from the file names on disk (``rules/<family>/<id>.yaml``)."""
     return sorted(p.name.removesuffix(".yaml") for p in BUNDLED_RULES.rglob("*.yaml")
                   if not p.name.endswith(".test.yaml"))
+
+
+# A licence version that fires one high (output ban), one medium (research only) and one low
+# (gated weights) rule of the test pack: the tests/test_ci_* cases are built from it.
+BAN = {"version": "1.0", "date": "2023-01-01",
+       "terms": {"research_only": True, "weights_access": "gated", "output_training_ban": {"scope": "other_models"}}}

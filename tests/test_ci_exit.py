@@ -9,10 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from review_support import assess, run, write_case, write_rules
+from review_support import BAN, assess, run, write_case, write_rules
 
-BAN = {"version": "1.0", "date": "2023-01-01",
-       "terms": {"research_only": True, "weights_access": "gated", "output_training_ban": {"scope": "other_models"}}}
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from review_support import assess, case_text, run, write_case, write_rules
+from review_support import BAN, assess, case_text, run, write_case, write_rules
 
 from policycheck.render import github
 
 ROOT = Path(__file__).resolve().parents[1]
-BAN = {"version": "1.0", "date": "2023-01-01",
-       "terms": {"research_only": True, "weights_access": "gated", "output_training_ban": {"scope": "other_models"}}}
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ import json
 from typing import Any
 
 import pytest
-from review_support import RULES, assess, run, write_case, write_rules
+from review_support import BAN, RULES, assess, run, write_case, write_rules
 
 from policycheck.load.rules import load_rules
 from policycheck.load.select import select_rules
 
-BAN = {"version": "1.0", "date": "2023-01-01",
-       "terms": {"research_only": True, "weights_access": "gated", "output_training_ban": {"scope": "other_models"}}}
 
 
 @pytest.fixture(scope="module")
