@@ -290,6 +290,8 @@ def _model(case: c.Case, m: c.Model, present: list[c.Model]) -> Fact:
     mine = _known_date(m.release_date)
     if mine is None:
         f.put("previous_model", m.release_date)            # unknown or unstated, as the release date is
+    elif any(o.developer == m.developer and _known_date(o.release_date) is None for o in present):
+        f.put("previous_model", c.UNKNOWN)                 # an undated model may stand between any two
     else:
         earlier = [(_known_date(o.release_date), i, o.id) for i, o in enumerate(present)
                    if o.id != m.id and o.developer == m.developer

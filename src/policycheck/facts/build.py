@@ -168,13 +168,22 @@ def spans(loaded: LoadedCase) -> list[tuple[str, str, Path_, Span]]:
 def _previous_models(case: c.Case) -> dict[str, str | None]:
     """Each model's predecessor in its developer's family: the model released most recently
     before it (ties: the one listed later). None: a first model, or an unknown release date.
+    ``unknown`` for every dated model of a developer that also has an undated one, which may
+    stand between any two of them.
     Sorted per developer (n log n; every pair of models would be quadratic)."""
     out: dict[str, str | None] = {}
     family: dict[str, list[tuple[str, int, c.Model]]] = {}
+    undated: set[str] = set()   # developers with a model whose place in the family is not known
     for n, m in enumerate(case.models):
         if isinstance(m.release_date, str) and m.release_date != c.UNKNOWN:
             family.setdefault(m.developer, []).append((tl.day(m.release_date), n, m))
-    for dated in family.values():
+        else:
+            undated.add(m.developer)
+    for developer, dated in family.items():
+        if developer in undated:   # it may stand between any two of them: no predecessor is known
+            for _, _, m in dated:
+                out[m.id] = c.UNKNOWN
+            continue
         dated.sort(key=lambda e: (e[0], e[1]))
         before: str | None = None        # the last model of the earlier release days
         k = 0
