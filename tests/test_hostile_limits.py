@@ -265,13 +265,16 @@ def test_an_engine_error_during_assessment_names_the_case_and_the_rule() -> None
 # --- the steps that were quadratic ------------------------------------------------------------------
 
 def _previous_reference(cs: c.Case) -> dict[str, str | None]:
-    """The old definition (all pairs): the model released most recently before, ties listed later."""
+    """The definition (all pairs): the model released most recently before, ties listed later;
+    unknown for every dated model of a developer that also has an undated model."""
     out: dict[str, str | None] = {}
     dated = [(build.tl.day(m.release_date), n, m) for n, m in enumerate(cs.models)
              if isinstance(m.release_date, str) and m.release_date != c.UNKNOWN]
+    undated = {m.developer for m in cs.models if not (isinstance(m.release_date, str) and m.release_date != c.UNKNOWN)}
     for when, _, m in dated:
         earlier = [(w, n, x) for w, n, x in dated if x.developer == m.developer and w < when]
-        out[m.id] = max(earlier, key=lambda e: (e[0], e[1]))[2].id if earlier else None
+        out[m.id] = (c.UNKNOWN if m.developer in undated else
+                     max(earlier, key=lambda e: (e[0], e[1]))[2].id if earlier else None)
     return out
 
 
