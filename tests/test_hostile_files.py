@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hostile.make_corpus import add_link_junk
 from click.testing import CliRunner, Result
 
 from policycheck import limits
@@ -156,12 +157,7 @@ def test_dev_zero_as_a_case_path_is_refused_at_once(tmp_path: Path) -> None:
 def test_junk_in_a_folder_is_reported_with_its_reason(tmp_path: Path) -> None:
     cases = tmp_path / "cases"
     case_file(cases / "ok.yaml")
-    (cases / "dangling.yaml").symlink_to(cases / "nowhere.yaml")
-    (cases / "loop-a.yaml").symlink_to(cases / "loop-b.yaml")
-    (cases / "loop-b.yaml").symlink_to(cases / "loop-a.yaml")
-    (cases / "dir.yaml").mkdir()
-    (cases / "sub").mkdir()
-    (cases / "sub" / "up").symlink_to(cases, target_is_directory=True)
+    add_link_junk(cases, "dir.yaml")
     (cases / ".hidden.yaml").symlink_to(cases / "nowhere.yaml")   # hidden entries are skipped on purpose
     (cases / "notes.txt").symlink_to(cases / "nowhere.txt")        # not a case file by its name
     result = assess("cases")

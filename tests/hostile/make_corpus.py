@@ -111,6 +111,17 @@ ERROR_LINE = re.compile(r"^error: [^\s:][^:]*(:\d+){0,2}: \S")
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def add_link_junk(cases: Path, directory_name: str) -> None:
+    """Into ``cases``: a dangling link, a loop of two links, a directory named like a case
+    file and a sub-folder with a link back up (each must be reported, none followed)."""
+    (cases / "dangling.yaml").symlink_to(cases / "nowhere.yaml")
+    (cases / "loop-a.yaml").symlink_to(cases / "loop-b.yaml")
+    (cases / "loop-b.yaml").symlink_to(cases / "loop-a.yaml")
+    (cases / directory_name).mkdir()
+    (cases / "sub").mkdir()
+    (cases / "sub" / "up").symlink_to(cases, target_is_directory=True)
+
+
 def no_text(text: str) -> Check:
     return Check(f"{text!r} appears nowhere in stdout or stderr", lambda o: text not in o.output)
 
@@ -422,12 +433,7 @@ def _special_files(here: Path, secret: Path) -> list[Entry]:
     cases = c / "cases"
     put(cases / "ok.yaml", case_text())
     os.mkfifo(cases / "pipe.yaml")
-    (cases / "dangling.yaml").symlink_to(cases / "nowhere.yaml")
-    (cases / "loop-a.yaml").symlink_to(cases / "loop-b.yaml")
-    (cases / "loop-b.yaml").symlink_to(cases / "loop-a.yaml")
-    (cases / "x.yaml").mkdir()
-    (cases / "sub").mkdir()
-    (cases / "sub" / "up").symlink_to(cases, target_is_directory=True)
+    add_link_junk(cases, "x.yaml")
     d = here / "unreadable-sub-folder"
     put(d / "cases" / "ok.yaml", case_text())
     put(d / "cases" / "locked" / "hidden.yaml", case_text("hidden"))
