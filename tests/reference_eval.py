@@ -69,6 +69,11 @@ Matching, in each snapshot.
   tests are true or undecided. It is *settled* when it fires, or a positive test is false, or
   a ``none`` fact definitely matches; else its unknown / unstated fields read by the rule
   (and those of undecided ``none`` facts) are missing.
+* A *gap*: distinct facts in scope for each positive pattern whose links hold or are
+  undecided (a side unknown or unstated, such as a model whose ``released_under`` is left
+  out), at least one undecided. The rule would look at it but cannot say which fact is on the
+  other side of the link, so a gap counts as present and is never settled; its missing fields
+  are the unknown / unstated sides of its undecided links (nothing else).
 * Each ``any`` alternative is a rule of its own; a set of facts flagged by several
   alternatives (or in several orders) is one flag: the first alternative, then the bindings
   that come first in input order, decide its aliases and mitigations.
@@ -598,12 +603,30 @@ class _Slot:
         return _and([*(_conj(fact, w, self.alias, bound) for w in self.conjunctions),
                      *(_or([_conj(fact, b, self.alias, bound) for b in group]) for group in self.disjunctions if group)])
 
+    def link_checks(self) -> list[RefTest]:
+        """The links of the pattern's own ``where``: ``eq`` references from an id field to
+        another pattern's fact."""
+        return [check for check in self.conjunctions[0].checks
+                if isinstance(check, RefTest) and check.alias != self.alias and check.op == "eq"
+                and FACT_TYPES[self.fact][check.field].kind == "id"]
+
     def links(self, fact: Fact, bound: Mapping[str, Fact]) -> bool:
-        """The links of the pattern's own ``where`` hold (the "present" probe): ``eq``
-        references from an id field to another pattern's fact."""
-        return all(_test(fact, check, self.alias, bound) is True for check in self.conjunctions[0].checks
-                   if isinstance(check, RefTest) and check.alias != self.alias and check.op == "eq"
-                   and FACT_TYPES[self.fact][check.field].kind == "id")
+        """The links hold (the "present" probe)."""
+        return all(_test(fact, check, self.alias, bound) is True for check in self.link_checks())
+
+    def undecided_links(self, fact: Fact, bound: Mapping[str, Fact]) -> list[tuple[str, str]] | None:
+        """None when a link fails; else the (alias, field) sides, unknown or unstated, of the
+        links that are undecided (empty: every link holds)."""
+        out: list[tuple[str, str]] = []
+        for check in self.link_checks():
+            value = _test(fact, check, self.alias, bound)
+            if value is False:
+                return None
+            if value is None:
+                target = bound[check.alias]
+                out += [(self.alias, check.field)] if fact.status(check.field) in _NOT_THERE else []
+                out += [(check.alias, check.other)] if target.status(check.other) in _NOT_THERE else []
+        return out
 
     def reads(self) -> dict[str, set[str]]:
         """Fields the pattern's tests read, by alias (a reference reads both sides)."""
@@ -667,7 +690,7 @@ class RefOutcome:
     flags: tuple[RefFlag, ...]
     history: tuple[RefFlag, ...] = ()
     missing: tuple[RefMissing, ...] = ()
-    present: int = 0                     # present combinations at D
+    present: int = 0                     # present combinations and gaps at D
     blocking: bool = False               # a missing field of a fact in force leaves the rule not assessed
 
 
@@ -712,6 +735,26 @@ def _present(slots: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequ
             if j not in prefix and slot.links(facts[j], bound):
                 yield from extend(prefix + (j,), {**bound, slot.alias: facts[j]})
     yield from extend((), {})
+
+
+def _gaps(slots: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequence[Fact]
+          ) -> Iterator[tuple[tuple[int, ...], list[tuple[str, str]]]]:
+    """Tuples of distinct facts in scope whose links hold or are undecided, at least one
+    undecided (a *gap*), with the unknown or unstated sides of the undecided links."""
+    def extend(prefix: tuple[int, ...], bound: dict[str, Fact], lacking: list[tuple[str, str]]
+               ) -> Iterator[tuple[tuple[int, ...], list[tuple[str, str]]]]:
+        if len(prefix) == len(slots):
+            if lacking:
+                yield prefix, lacking
+            return
+        slot = slots[len(prefix)]
+        for j in cands[len(prefix)]:
+            if j in prefix:
+                continue
+            here = slot.undecided_links(facts[j], bound)
+            if here is not None:
+                yield from extend(prefix + (j,), {**bound, slot.alias: facts[j]}, lacking + here)
+    yield from extend((), {}, [])
 
 
 def _extensions(slots: Sequence[_Slot], cands: Sequence[Sequence[int]], facts: Sequence[Fact], taken: tuple[int, ...],
@@ -768,7 +811,7 @@ def _snapshot(spec: RuleSpec, facts: Sequence[Fact], t: str) -> _Snapshot:
     rule, when = spec.rule, spec.when
     kinds = frozenset(rule.applies_to)
     fired: dict[frozenset[tuple[str, str]], RefFlag] = {}
-    present_total = unsettled = 0
+    present_total = unsettled = gap_total = 0
     missing: dict[tuple[int, str], str] = {}
     blocking = False
     by_id = {m.id: m for m in spec.mitigations}
@@ -813,9 +856,15 @@ def _snapshot(spec: RuleSpec, facts: Sequence[Fact], t: str) -> _Snapshot:
             for j, name in gaps:
                 missing[(j, name)] = facts[j].status(name)
             blocking = blocking or any(facts[j].live(t) for j, _ in gaps)
+        for combo, lacking in _gaps(slots, cands, facts):
+            gap_total += 1
+            where = {s.alias: j for s, j in zip(slots, combo)}
+            for alias, name in lacking:
+                missing[(where[alias], name)] = facts[where[alias]].status(name)
+                blocking = blocking or facts[where[alias]].live(t)
     if rule.relationship is not None:
         fired = _by_relationship(rule.relationship, fired, facts)
-    return _Snapshot(fired, present_total, unsettled, missing, blocking)
+    return _Snapshot(fired, present_total + gap_total, unsettled + gap_total, missing, blocking)
 
 
 def _by_relationship(alias: str, fired: dict[frozenset[tuple[str, str]], RefFlag], facts: Sequence[Fact]

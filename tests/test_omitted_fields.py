@@ -143,16 +143,19 @@ def _entry(path: Path_) -> str:
 
 
 def omission_violations(case_file: Path, entry: str | None = None) -> tuple[list[str], int]:
-    """Rules going from fired / not assessed to clear when one field (of ``entry``, or of any
-    entry) is left out, as readable lines; and how many omissions were tried."""
+    """Rules going from fired / not assessed to clear, or from anything to not applicable, when
+    one field (of ``entry``, or of any entry) is left out, as readable lines; and how many
+    omissions were tried. (A rule that looked at a fact must still look at it when one of its
+    fields is unstated: "not applicable" would say the case has nothing for it.)"""
     doc, before = _baseline(case_file)
     found: list[str] = []
     paths = [p for p in omissions(doc.data) if entry is None or _entry(p) == entry]
     for p in paths:
         after = _statuses(_load(doc, without(doc.data, p)))
         for rule, status in before.items():
-            if status in SETTLED_FROM and after[rule] == "clear":
-                found.append(f"{case_file.name}: without {format_path(p)}: {rule} {status} -> clear")
+            if (status in SETTLED_FROM and after[rule] == "clear") or \
+                    (status != "not applicable" and after[rule] == "not applicable"):
+                found.append(f"{case_file.name}: without {format_path(p)}: {rule} {status} -> {after[rule]}")
     return found, len(paths)
 
 
@@ -218,26 +221,9 @@ def test_the_check_catches_a_field_that_defaults_to_false(tmp_path: Path) -> Non
     assert deleted["output-training-ban"] != "clear"
 
 
-# Known gap (open, reported on issue 10): a join whose referencing field is left out -- a family
-# member's released_under (its licence) -- drops the model from the family comparison instead of
-# leaving the family rules around it not assessed. (A left-out release_date no longer does: an
-# undated model makes every predecessor in its family unknown, facts.build._previous_models.)
-# Each entry stays asserted: the test checks the gap is STILL there and is only that, so a fix
-# shows up as a failure until the entry is removed.
-KNOWN_GAPS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("licences/mistral-model-family.yaml", f"models[{n}]"): ("released_under",) for n in (3, 4, 5)
-}
-
-
 @pytest.mark.parametrize(("case_file", "entry"), _entries(),
                          ids=lambda x: x.relative_to(REPO / "cases").as_posix() if isinstance(x, Path) else x)
 def test_leaving_out_a_field_never_clears_a_rule(case_file: Path, entry: str) -> None:
     found, tried = omission_violations(case_file, entry)
     assert tried > 0
-    gap = KNOWN_GAPS.get((case_file.relative_to(REPO / "cases").as_posix(), entry))
-    if gap is None:
-        assert not found, "\n".join(found)
-        return
-    assert found, f"{entry}: the known gap is fixed; remove it from KNOWN_GAPS"
-    for line in found:   # the gap and nothing else: family rules, through the two fields named
-        assert any(f"{entry}.{field}:" in line for field in gap) and ": family-" in line, line
+    assert not found, "\n".join(found)

@@ -237,3 +237,34 @@ def test_facts_search_without_a_match_is_an_error() -> None:
     result = CliRunner().invoke(main, ["facts", "no_such_thing"])
     assert result.exit_code == 2
     assert "no fact field or case path matches no_such_thing" in result.stderr
+
+
+def test_decided_fields_are_never_missing_on_any_bundled_case() -> None:
+    """A derived field declared ``decided`` (the facts stage gives it a value or leaves it
+    absent) is never unknown or unstated; links through it get no gap rules (compile.gaps), so
+    a builder that started marking it unknown would silently lose "not assessed"."""
+    from pathlib import Path
+
+    from policycheck.facts import flatten
+    from policycheck.load.cases import load_case
+
+    decided = {(t, n) for t, fields in v.DECLARATIONS.items() for n, d in fields.items()
+               if isinstance(d, v._Derived) and d.decided}
+    assert ("licence_version", "previous") in decided
+    seen = 0
+    for path in sorted((Path(__file__).resolve().parents[1] / "cases").rglob("*.yaml")):
+        for fact in flatten(load_case(path)):
+            for t, n in decided:
+                if fact.type == t:
+                    seen += 1
+                    assert n not in fact.unknown and n not in fact.unstated, (path.name, fact.id, n)
+    assert seen >= 20   # licence versions of the bundled cases
+
+
+def test_may_be_missing_is_what_is_neither_always_present_nor_decided() -> None:
+    assert "licence_version" in v.MAY_BE_MISSING["model"]       # released_under left out
+    assert "previous_model" in v.MAY_BE_MISSING["model"]        # an undated model in the family
+    assert "previous" not in v.MAY_BE_MISSING["licence_version"]   # decided: absent for the first only
+    assert "developer" not in v.MAY_BE_MISSING["model"]          # required
+    for t, fields in v.MAY_BE_MISSING.items():
+        assert not fields & ALWAYS_PRESENT[t], t

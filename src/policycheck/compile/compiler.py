@@ -31,6 +31,7 @@ from policycheck.compile.ir import (
     All, Alternative, Compare, CompiledRule, Contains, EngineRule, Either, Exists, Known, Live, Missing, Pattern,
     Ref, Test, complement, is_join, relax, split_joins, split_joins_needing,
 )
+from policycheck.compile.gaps import gap_rules
 from policycheck.model.conditions import Check, Conjunction, FieldTest, MitigationSpec, PatternSpec, RefTest, RuleSpec
 from policycheck.model.vocabulary import FACT_TYPES, PREDECESSOR_LINKS
 
@@ -92,6 +93,7 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
     main: list[Pattern] = []
     plain: list[Pattern] = []     # main without "the fields `none` patterns compare with are known"
     present: list[Pattern] = []
+    link_tests: dict[int, tuple[Ref, ...]] = {}
     complete: list[Pattern] = []
     refutable: list[tuple[int, Test]] = []   # (pattern position, the complement of one of its tests)
     types = {p.alias: p.fact for p in (*positives, *spec.when.none)}
@@ -112,6 +114,7 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
         main.append(Pattern(p.alias, p.fact, tests + decidable, scope=scope))
         plain.append(Pattern(p.alias, p.fact, tests, scope=scope))
         present.append(Pattern(p.alias, p.fact, links, scope=scope))
+        link_tests[n] = tuple(t for t in links if isinstance(t, Ref))
         complete.append(Pattern(p.alias, p.fact, links + known, scope=scope))
         for test in tests:
             if _is_link(test, p.fact):
@@ -169,7 +172,8 @@ def _alternative(spec: RuleSpec, k: int, positives: tuple[PatternSpec, ...]) -> 
     return Alternative(k, aliases, types, {a: frozenset(f) for a, f in fields.items()},
                        main_rule, EngineRule(f"{name}|present", tuple(present)),
                        EngineRule(f"{name}|complete", (*complete, *undecided)), tuple(refuters), mitigations,
-                       possible, mfields, operative, also, _branches(spec, name, positives, plain, negated, operative))
+                       possible, mfields, operative, also, _branches(spec, name, positives, plain, negated, operative),
+                       tuple((g.rule, g.missing) for g in gap_rules(name, present, link_tests)))
 
 
 def _mitigation(spec: RuleSpec, name: str, mit: MitigationSpec, main: list[Pattern], negated: list[Pattern],

@@ -149,10 +149,12 @@ class Alternative:
     operative: tuple[str, str] | None = None               # (alias, field) a flag points at
     also: tuple[EngineRule, ...] = ()                      # more rules whose matches are flags too
     branches: tuple[tuple[str, EngineRule], ...] = ()      # (operative field, main with one any_of branch)
+    gaps: tuple[tuple[EngineRule, tuple[tuple[str, str], ...]], ...] = ()  # (gap rule, (alias, field) it lacks)
 
     def engine_rules(self) -> tuple[EngineRule, ...]:
         return (self.main, *self.also, self.present, self.complete, *self.refuters,
-                *(r for _, r in self.mitigations), *(r for _, r in self.possible), *(r for _, r in self.branches))
+                *(r for _, r in self.mitigations), *(r for _, r in self.possible), *(r for _, r in self.branches),
+                *(r for r, _ in self.gaps))
 
 
 @dataclass(frozen=True)

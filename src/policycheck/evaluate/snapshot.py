@@ -37,6 +37,9 @@ class RuleRun:
     fired: list[Fired] = field(default_factory=list)
     present: set[tuple[int, Combo]] = field(default_factory=set)       # (alternative, combo)
     incomplete: set[tuple[int, Combo]] = field(default_factory=set)    # present and not settled
+    # (alternative, ((fact index, field), ...)): a combination the rule would look at but for a
+    # link with an unknown or unstated side (compile.gaps); never settled
+    gaps: set[tuple[int, tuple[tuple[int, str], ...]]] = field(default_factory=set)
 
 
 @dataclass
@@ -88,4 +91,8 @@ def _rule(compiled: CompiledRule, by_name: dict[str, list[Match]]) -> RuleRun:
             settled |= _combos(by_name.get(refuter.name, []), len(alt.aliases))
         out.present |= {(alt.index, c) for c in present}
         out.incomplete |= {(alt.index, c) for c in present - settled}
+        for engine_rule, missing in alt.gaps:
+            for m in by_name.get(engine_rule.name, []):
+                bound = dict(m.facts)
+                out.gaps.add((alt.index, tuple(sorted((bound[a], f) for a, f in missing))))
     return out

@@ -30,9 +30,9 @@ def rule_result(lr: LoadedRule, compiled: CompiledRule, run: RuleRun, snap: Snap
     status: RuleStatus
     if flagged:
         status = "fired"
-    elif not run.present:
+    elif not run.present and not run.gaps:
         status = "not applicable"
-    elif not run.incomplete:
+    elif not run.incomplete and not run.gaps:
         status = "clear"
     else:
         status = "not assessed"
@@ -45,6 +45,9 @@ def _missing(compiled: CompiledRule, run: RuleRun, facts: list[Fact], loaded: Lo
     """The unknown or unstated fields read by the alternative, of each combination left
     unsettled, and of facts a ``none`` pattern could not decide."""
     out: dict[tuple[str, str], MissingFact] = {}
+    for _k, lacking in run.gaps:   # a link with an unknown or unstated side
+        for index, name in lacking:
+            out[(facts[index].key, name)] = missing_fact(facts[index], name, loaded)
     for k, combo in run.incomplete:
         alt = compiled.alternatives[k]
         for alias, index in zip(alt.aliases, combo):
@@ -161,6 +164,12 @@ def items(loaded: LoadedCase, snap: Snapshot, runs: dict[str, tuple[LoadedRule, 
                     if unsettled is None:
                         unsettled = (k, combo) in run.incomplete and _lacks_live(compiled, k, combo, snap)
                     seen[key] = seen.get(key, True) and not unsettled
+        for _k, lacking in run.gaps:   # the item whose link is undecided is not assessed by the rule
+            for index, _name in lacking:
+                key = snap.facts[index].key
+                if key in live:
+                    for rcond in lr.rule.conditions:
+                        settled_of[rcond][key] = False
     out = []
     for kind, item_id, title, path, keys in listed:
         mine = keys & live

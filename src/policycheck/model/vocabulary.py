@@ -180,14 +180,16 @@ class _Derived:
     doc: str
     always: bool = False                  # facts.py sets it on every fact (e.g. a position)
     like: str | None = None               # a case path whose values (or list items) it shares
+    decided: bool = False                 # facts.py always decides it: a value or absent, never unknown/unstated
 
 
 def taken(path: str, doc: str) -> _Taken:
     return _Taken(path, doc)
 
 
-def derived(kind: Kind, path: str, doc: str, *, always: bool = False, like: str | None = None) -> _Derived:
-    return _Derived(kind, path, doc, always, like)
+def derived(kind: Kind, path: str, doc: str, *, always: bool = False, like: str | None = None,
+            decided: bool = False) -> _Derived:
+    return _Derived(kind, path, doc, always, like, decided)
 
 
 # Links from a fact to its predecessor (the previous version of a licence, the previous model of
@@ -251,7 +253,8 @@ DECLARATIONS: Declarations = {
                                    "Id of the licence version ('<licence>@<n>') the model was released under"),
         "previous_model": derived("id", f"{_M}.release_date",
                                   "Id of the same developer's model released most recently before this one "
-                                  "(the family sequence; absent for the first, or when a release date is unknown)"),
+                                  "(the family sequence; absent for the first; unknown when its own release date, or that "
+                                  "of another model of the family, is unknown)"),
     },
     "licence_version": {
         "id": derived("id", _V, "'<licence id>@<n>', n counting versions from 1", always=True),
@@ -265,7 +268,8 @@ DECLARATIONS: Declarations = {
         "date": taken(f"{_V}.date", "Date the version took effect"),
         "until": derived("date", _V, "Date the version stops being in force: the earlier of its own 'until' and "
                          "the next version's date, once that version has started (absent otherwise)"),
-        "previous": derived("id", _V, "Id of the previous version of the same licence (absent for the first)"),
+        "previous": derived("id", _V, "Id of the previous version of the same licence (absent for the first)",
+                           decided=True),
         "spdx": taken(f"{_V}.spdx", "SPDX id or LicenseRef- name"),
         "models": taken(f"{_L}.models", "Model ids the licence covers"),
         "weights_access": taken(f"{_T}.weights_access", "How the weights can be obtained under this version"),
@@ -465,10 +469,25 @@ def always_present(declarations: Declarations = DECLARATIONS, root: type[BaseMod
     }
 
 
+def may_be_missing(declarations: Declarations = DECLARATIONS, root: type[BaseModel] | None = None
+                   ) -> dict[str, frozenset[str]]:
+    """Fields a fact of a type may carry as unknown or unstated: neither always present nor a
+    derived field the facts stage always decides (a value, or absent)."""
+    always = always_present(declarations, root)
+    return {
+        fact: frozenset(name for name, d in fields.items()
+                        if name not in always[fact] and not (isinstance(d, _Derived) and d.decided))
+        for fact, fields in declarations.items()
+    }
+
+
 FACT_TYPES: dict[str, dict[str, FieldSpec]] = build()
 
 # Fields facts.py sets on every fact of the type (the case schema requires them).
 ALWAYS_PRESENT: dict[str, frozenset[str]] = always_present()
+
+# Fields that may be unknown or unstated on a fact (a link through one may be undecided).
+MAY_BE_MISSING: dict[str, frozenset[str]] = may_be_missing()
 
 
 def by_case_path(vocabulary: Mapping[str, Mapping[str, FieldSpec]] | None = None) -> dict[str, list[tuple[str, str]]]:
