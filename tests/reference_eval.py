@@ -217,7 +217,7 @@ _TERMS = ("weights_access", "commercial_use", "research_only", "licensor_may_cha
           "remote_restriction", "must_use_latest_version", "hosted_service_restriction", "attribution_required",
           "naming_requirement", "restrictions_pass_to_derivatives", "distillation_counts_as_derivative",
           "osi_approved", "marketed_as_open", "terminates_on_ip_claim", "field_of_use_restrictions",
-          "geographic_restrictions", "terms_depend_on_use", "exclusive")
+          "terms_depend_on_use", "exclusive")
 _LISTS = ("field_of_use_restrictions", "geographic_restrictions")
 _DEAL = ("title", "date", "partner", "developer", "supersedes", "forms", "stake_pct", "compute", "distribution",
          "api_exclusive_to_partner_cloud", "ip_rights", "integration_into_partner_products",
@@ -324,11 +324,23 @@ def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.Licenc
     t = v.terms
     for name in _TERMS:
         f.put(name, getattr(t, name))
+    territories = _territories(t.geographic_restrictions)
+    f.put("geographic_restrictions", territories)
+    if isinstance(t.geographic_restrictions, list):
+        if t.geographic_restrictions:
+            bases = [getattr(x, "basis", None) for x in t.geographic_restrictions]
+            f.put("geographic_restrictions_by_law",
+                  False if "licensor_choice" in bases else True if set(bases) == {"legal_requirement"}
+                  else c.UNKNOWN if c.UNKNOWN in bases else None)
+    else:
+        f.put("geographic_restrictions_by_law", t.geographic_restrictions)
     for name in _LISTS:
         raw = getattr(t, name)
+        raw = _territories(raw) if name == "geographic_restrictions" else raw
         f.derived(f"has_{name}", raw, bool(raw))
         if prev is not None:
             before = getattr(prev.terms, name)
+            before = _territories(before) if name == "geographic_restrictions" else before
             raws = (raw, before)
             if c.UNKNOWN in raws:
                 f.unknown |= {f"{name}_added", f"{name}_grew"}
@@ -348,6 +360,11 @@ def _version(lic: c.Licence, v: c.LicenceVersion, n: int, present: list[c.Licenc
     f.group("has_aup", t.acceptable_use_policy, c.AcceptableUsePolicy,
             {"aup_by_reference": "incorporated_by_reference", "aup_unilateral_update": "licensor_may_update"})
     return f.done(start=day(v.date), end=None if until is None else day(until))
+
+
+def _territories(raw: Any) -> Any:
+    """The territories a ``geographic_restrictions`` list names (a string, or a mapping's territory)."""
+    return [getattr(x, "territory", x) for x in raw] if isinstance(raw, list) else raw
 
 
 def _deal(d: c.Deal, present: list[c.Deal]) -> Fact:

@@ -60,6 +60,18 @@ def _subset(values: tuple[Any, ...] | list[Any], max_size: int = 3) -> st.Search
     return st.lists(_pick(values), max_size=max_size, unique=True)
 
 
+def _territory() -> st.SearchStrategy[Any]:
+    """A territory exclusion: a bare text, or a mapping with its basis (stated, unknown or left out)."""
+    basis = _maybe(_pick(("legal_requirement", "licensor_choice")))
+    mapping = st.builds(lambda name, b: {"territory": name, **({} if b is None else {"basis": b})},
+                        _pick(LIST_ITEMS), basis)
+    return st.one_of(_pick(LIST_ITEMS), mapping)
+
+
+def _territory_name(item: Any) -> str:
+    return item["territory"] if isinstance(item, dict) else item
+
+
 def _bool() -> st.SearchStrategy[Any]:
     return _maybe(st.booleans())
 
@@ -102,7 +114,7 @@ def terms(draw: st.DrawFn) -> dict[str, Any]:
             "licensor_may_update": _maybe(st.booleans(), none=False)}))),
         "revocation": draw(_maybe(_pick(("at_will", "on_breach", "irrevocable")))),
         "field_of_use_restrictions": draw(_maybe(_subset(LIST_ITEMS))),
-        "geographic_restrictions": draw(_maybe(_subset(LIST_ITEMS))),
+        "geographic_restrictions": draw(_maybe(st.lists(_territory(), max_size=3, unique_by=_territory_name))),
     }
     for name in ("licensor_may_change_terms", "remote_restriction", "must_use_latest_version",
                  "hosted_service_restriction", "attribution_required", "naming_requirement",

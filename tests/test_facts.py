@@ -48,7 +48,7 @@ FULL: dict[str, Any] = {
             "acceptable_use_policy": {"incorporated_by_reference": True, "licensor_may_update": True},
             "licensor_may_change_terms": False, "revocation": "on_breach", "remote_restriction": False,
             "must_use_latest_version": False, "field_of_use_restrictions": ["medical"],
-            "geographic_restrictions": ["EU"], "hosted_service_restriction": False, "attribution_required": True,
+            "geographic_restrictions": [{"territory": "EU", "basis": "licensor_choice"}], "hosted_service_restriction": False, "attribution_required": True,
             "naming_requirement": False, "restrictions_pass_to_derivatives": True,
             "distillation_counts_as_derivative": False, "osi_approved": True, "marketed_as_open": True,
             "terminates_on_ip_claim": False}}]}],

@@ -298,12 +298,17 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     else:
         b.put_all(("has_aup", "aup_by_reference", "aup_unilateral_update"), aup, ap)
 
+    gp = tpath + ("geographic_restrictions",)
+    if isinstance(t.geographic_restrictions, list) and t.geographic_restrictions:
+        b.put("geographic_restrictions_by_law", _by_law(t.geographic_restrictions), gp)
+    elif not isinstance(t.geographic_restrictions, list):
+        b.put("geographic_restrictions_by_law", t.geographic_restrictions, gp)
     for name in ("field_of_use_restrictions", "geographic_restrictions"):
-        value, p = getattr(t, name), tpath + (name,)
+        value, p = _items(getattr(t, name)), tpath + (name,)
         b.put(name, value, p)
         b.put("has_" + name, value if value in (None, c.UNKNOWN) else bool(value), p)
         if j > 0:
-            before = getattr(lic.versions[j - 1].terms, name)
+            before = _items(getattr(lic.versions[j - 1].terms, name))
             if isinstance(value, list) and isinstance(before, list):
                 earlier = set(before)   # a set: long lists must not cost their product
                 added = [x for x in value if x not in earlier]
@@ -315,6 +320,24 @@ def _licence_version(loaded: LoadedCase, lic: c.Licence, v: c.LicenceVersion, i:
     return b.done(loaded, v.sources, span, now, v.clauses, path + ("clauses",))
 
 
+
+
+def _items(value: Any) -> Any:
+    """A restriction list as the texts it lists (a territory exclusion's ``territory``)."""
+    if not isinstance(value, list):
+        return value
+    return [x.territory if isinstance(x, c.TerritoryExclusion) else x for x in value]
+
+
+def _by_law(exclusions: list[str | c.TerritoryExclusion]) -> Any:
+    """True when every exclusion restates a law binding the licensor; False when one is the
+    licensor's choice; else unknown (a basis recorded unknown) or None (one left out)."""
+    bases = [x.basis if isinstance(x, c.TerritoryExclusion) else None for x in exclusions]
+    if "licensor_choice" in bases:
+        return False
+    if all(b == "legal_requirement" for b in bases):
+        return True
+    return c.UNKNOWN if c.UNKNOWN in bases else None
 
 
 def _invested_to_date(d: c.Deal, present: list[c.Deal]) -> Any:

@@ -185,6 +185,17 @@ class Model(_Dated):
     sources: list[Id] = Field(default_factory=list)
 
 
+class TerritoryExclusion(_Strict):
+    """A territory the terms exclude, with why (when known). A bare string in
+    ``geographic_restrictions`` is the same with its basis unstated."""
+
+    territory: str = Field(min_length=1)
+    basis: Unknowable[Literal["legal_requirement", "licensor_choice"]] | None = Field(
+        default=None, description="legal_requirement: the exclusion restates a law that binds the licensor "
+        "(export controls, sanctions); licensor_choice: the licensor's own decision (where it offers the "
+        "model or service)")
+
+
 class UserThreshold(_Strict):
     metric: Literal["monthly_active_users", "annual_revenue_usd", "users", "employees"]
     limit: Annotated[float, Field(gt=0)]
@@ -230,7 +241,7 @@ class Terms(_Strict):
     remote_restriction: Unknowable[bool] | None = None
     must_use_latest_version: Unknowable[bool] | None = None
     field_of_use_restrictions: Unknowable[list[str]] | None = None
-    geographic_restrictions: Unknowable[list[str]] | None = None
+    geographic_restrictions: Unknowable[list[str | TerritoryExclusion]] | None = None
     hosted_service_restriction: Unknowable[bool] | None = None
     attribution_required: Unknowable[bool] | None = None
     naming_requirement: Unknowable[bool] | None = None

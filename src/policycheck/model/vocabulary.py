@@ -311,7 +311,13 @@ DECLARATIONS: Declarations = {
         "field_of_use_restrictions_grew": derived("bool", f"{_T}.field_of_use_restrictions", "The list holds an item the previous version's did not "
                              "(absent for the first version; unknown when either list is)"),
         "has_geographic_restrictions": derived("bool", f"{_T}.geographic_restrictions", "Geographic restrictions apply"),
-        "geographic_restrictions": taken(f"{_T}.geographic_restrictions", "Excluded territories"),
+        "geographic_restrictions": derived("list", f"{_T}.geographic_restrictions",
+                                           "Excluded territories (the texts; of a mapping, its territory)",
+                                           like=f"{_T}.geographic_restrictions"),
+        "geographic_restrictions_by_law": derived(
+            "bool", f"{_T}.geographic_restrictions", "Every excluded territory is excluded because a law binding "
+            "the licensor requires it (export controls, sanctions): false when one is the licensor's choice; "
+            "unknown or unstated when a basis is, and none is the licensor's choice; absent with no exclusions"),
         "geographic_restrictions_added": derived(
             "list", f"{_T}.geographic_restrictions", "Territories excluded here and not in the previous version "
             "(absent for the first version; unknown when either list is)", like=f"{_T}.geographic_restrictions"),
