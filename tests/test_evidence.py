@@ -161,3 +161,16 @@ def test_missing_facts_list_only_facts_the_rule_can_read() -> None:
     (rule,) = assess(load_case(data / "case.yaml"), own).cases[0].rules
     assert rule.status == "not assessed"
     assert [(m.id, m.field) for m in rule.missing] == [("m@1", "osi_approved")]
+
+
+def test_a_message_says_not_stated_for_a_left_out_field_and_unknown_for_an_unknown_one() -> None:
+    """A placeholder on a field the case leaves out reads "not stated", one the case records as
+    ``unknown`` reads "unknown", one the fact does not have reads "not applicable": the three
+    say different things to a reviewer (issue 9: nothing omitted reads as something else)."""
+    from policycheck.evaluate.flags import render_message
+    from policycheck.facts import Fact
+
+    fact = Fact("deal", "d", "case", "f.yaml", ("deals", 0), {"title": "T"}, frozenset({"stake_pct"}),
+                frozenset({"shares"}), {})
+    text = render_message("{d.title}: stake {d.stake_pct}; shares {d.shares}; until {d.until}.", {"d": fact})
+    assert text == "T: stake unknown; shares not stated; until not applicable."

@@ -186,6 +186,7 @@ def render_message(template: str, bound: dict[str, Fact]) -> str:
         name = m.group(2)
         if name in fact.values:
             return display(fact.values[name])
-        return "not applicable" if fact.status(name) == "not applicable" else "unknown"
+        status = fact.status(name)
+        return {"not applicable": "not applicable", "unstated": "not stated"}.get(status, "unknown")
 
     return " ".join(PLACEHOLDER.sub(sub, template).split())
