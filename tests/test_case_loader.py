@@ -201,7 +201,7 @@ def test_number_constraint_is_explained_not_hidden_behind_unknown() -> None:
 def test_wrong_type_for_a_list() -> None:
     p = one(edit("kind: [licence]", "kind: licence"))
     assert where(p) == (4, 1, "kind")
-    assert "valid list" in p.message
+    assert "expected a list (write it as a list: [licence])" in p.message
 
 
 def test_string_for_a_number_is_refused_not_coerced() -> None:
@@ -250,7 +250,7 @@ def test_partial_and_leap_dates_are_fine(date: str) -> None:
 def test_an_unquoted_year_is_a_number_not_a_date() -> None:
     p = one(edit("date: 2024-01-01", "date: 2024"))  # Unknowable[date]: the message must say why
     assert where(p) == (11, 5, "sources[0].date")
-    assert "valid string" in p.message and "unknown" in p.message
+    assert "quote it: \"2024\"" in p.message and "unknown" in p.message
 
 
 def test_bad_url() -> None:

@@ -2,7 +2,7 @@
 
 Only this package prints, turns PolicycheckError into one-line messages and chooses exit
 codes (``cli.common``): 0 ok, 1 a flag at or above --fail-on (or a failing rule test), 2 bad
-input or usage.
+input or usage. Usage errors come out in the same shape as file errors (``cli.usage``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from policycheck import __version__
 from policycheck.cli import assess, diff, info, migrate, testing
 from policycheck.cli.assess import ASSESS_FORMATS
 from policycheck.cli.common import EXIT_FLAGGED, EXIT_INPUT, EXIT_OK
+from policycheck.cli.usage import Group
 
 __all__ = ["ASSESS_FORMATS", "EXIT_FLAGGED", "EXIT_INPUT", "EXIT_OK", "main"]
 
@@ -30,7 +31,8 @@ def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, name="policycheck",
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version and the bundled rule pack's digest, and exit.")
 def main() -> None:

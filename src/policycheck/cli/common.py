@@ -231,7 +231,7 @@ def today(value: str | None) -> dt.date:
     try:
         return today_from(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected a date as YYYY-MM-DD", param_hint="'--today'") from None
+        raise click.BadParameter(f"invalid value {value!r}: expected a date as YYYY-MM-DD", param_hint="'--today'") from None
 
 
 def config_options(fn: Callable[..., Any]) -> Callable[..., Any]:

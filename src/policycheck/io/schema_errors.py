@@ -1,9 +1,9 @@
-"""Turn pydantic validation errors into located, one-line Problems with suggestions."""
+"""Turn pydantic validation errors into located, one-line Problems with suggestions, in the
+project's words (``io.schema_words``: never pydantic's wording or a class name)."""
 
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -12,10 +12,10 @@ from pydantic_core import ErrorDetails
 
 from policycheck.errors import InputError, Problem, suggest
 from policycheck.io.reader import Document, Path_, excerpt, format_path
+from policycheck.io.schema_words import annotations_at, message, models_of, nested
 
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TYPE_TAGS = {"bool", "str", "int", "float", "list", "dict", "none", "function-after", "function-before", "function-wrap"}
-_QUOTED = re.compile(r"'([^']*)'")
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,8 +49,12 @@ def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel], *,
     unknown field of that name is then pointed at the path, relative to where it was written.
     """
     grouped: dict[Path_, list[tuple[int, ErrorDetails, Path_]]] = {}
+    keys: dict[Path_, list[ErrorDetails]] = {}
     for err in exc.errors(include_url=False):
         path, depth = _data_path(err["loc"], doc.data, err["type"])
+        if "[key]" in err["loc"]:  # a mapping's key is refused (e.g. an unknown condition)
+            keys.setdefault(path, []).append(err)
+            continue
         grouped.setdefault(path[: _owner_len(path, depth)], []).append((depth, err, path))
     # A union reports one error per member; where one member got deeper into the data,
     # the errors at its ancestors (the other members) are noise.
@@ -64,6 +68,10 @@ def problems_from(exc: ValidationError, doc: Document, root: type[BaseModel], *,
         chosen = [(e, p) for d, e, p in errs if d == deepest]
         err, path = chosen[0]
         problems.append(_problem(err, path, doc, root, [e for e, _ in chosen], aliases or {}))
+    for at, key_errors in keys.items():
+        name = at[-1] if at else None
+        text, words = message(name, key_errors, models_of(root), what="key")
+        problems.append(Problem(text, doc.location(at), _suggest(name, words)))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0, p.message))
     unique: list[Problem] = []
     for p in problems:
@@ -116,40 +124,18 @@ def _problem(err: ErrorDetails, path: Path_, doc: Document, root: type[BaseModel
     if kind == "missing":
         return Problem(f"required field '{path[-1]}' is missing", _replace_path(loc, field))
     value = err.get("input")
-    expected: list[str] = []
-    others: list[str] = []
-    for e in group:
-        if e["type"] == "literal_error":
-            expected += _QUOTED.findall(e.get("ctx", {}).get("expected", ""))
-        elif e["type"] in ("bool_type", "bool_parsing"):
-            expected += ["true", "false"]
-        else:
-            others.append(_clean(e["msg"]))
-    if expected:
-        unique = list(dict.fromkeys(expected))
-        hint = suggest(str(value), unique) if isinstance(value, str) and len(value) <= 100 else None
-        if others:  # e.g. Unknowable[float]: say why the number failed, not only "expected: unknown"
-            why = " / ".join(dict.fromkeys(others))
-            return Problem(f"invalid value {_show(value)}: {why} (or one of: {', '.join(unique)})", loc, hint)
-        return Problem(f"invalid value {_show(value)}; expected one of: {', '.join(unique)}", loc, hint)
-    msgs = list(dict.fromkeys(_clean(e["msg"]) for e in group))
-    return Problem(f"invalid value {_show(value)}: {' / '.join(msgs)}", loc)
+    text, words = message(value, group, models_of(root), annotations_at(root, path))
+    return Problem(text, loc, _suggest(value, words))
+
+
+def _suggest(value: object, words: list[str]) -> str | None:
+    return suggest(value, words) if words and isinstance(value, str) and len(value) <= 100 else None
 
 
 def _replace_path(loc: Any, field: str) -> Any:
     from dataclasses import replace
 
     return replace(loc, path=field)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return "(a " + type(value).__name__.replace("dict", "mapping") + ")"
-    return excerpt(repr(value))  # a short excerpt, escaped: a value may come from any file
-
-
-def _clean(msg: str) -> str:
-    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 def generic_path(path: Path_) -> str:
@@ -179,7 +165,7 @@ def fields_at(root: type[BaseModel], path: Path_) -> list[str]:
                 continue
             info = m.model_fields.get(seg)
             if info is not None:
-                nxt.extend(_models_in(info.annotation))
+                nxt.extend(nested(info.annotation))
         models = nxt
         if not models:
             return []
@@ -187,12 +173,3 @@ def fields_at(root: type[BaseModel], path: Path_) -> list[str]:
     for m in models:
         names.extend(m.model_fields)
     return names
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for arg in typing.get_args(annotation):
-        found.extend(_models_in(arg))
-    return found

@@ -14,6 +14,7 @@ from policycheck.model.case import SCHEMA_VERSION, AccessTerms, Case, Deal, Term
 from policycheck.model.vocabulary import case_paths_by_field
 from policycheck.errors import CaseLoadError, InputError, Problem, suggest
 from policycheck.io import confine
+from policycheck.io.schema_words import show
 from policycheck.io.schema_errors import problems_from
 from policycheck.io.reader import Document, Path_, parse_document, read_document
 
@@ -66,7 +67,7 @@ def case_from_document(doc: Document) -> LoadedCase:
             doc.location(("schema_version",)))])
     if version is not None and version != SCHEMA_VERSION:
         raise CaseLoadError([Problem(
-            f"unsupported schema_version {version!r}; this policycheck reads version {SCHEMA_VERSION}",
+            f"unsupported schema_version {show(version)}; this policycheck reads version {SCHEMA_VERSION}",
             doc.location(("schema_version",)))])
     too_big = size_problems(doc)
     if too_big:
@@ -106,7 +107,8 @@ def size_problems(doc: Document) -> list[Problem]:
         if n > getattr(lim, name):
             out.append(Problem(f"{n:,} {key}; {limits.hint(name)}", doc.location((key,))))
     versions = 0
-    for i, lic in enumerate(data.get("licences") or ()):
+    licences = data.get("licences")
+    for i, lic in enumerate(licences if isinstance(licences, list) else ()):
         vs = lic.get("versions") if isinstance(lic, dict) else None
         if isinstance(vs, list):
             versions += len(vs)
