@@ -270,3 +270,69 @@ def test_review_commands_module_imports_on_its_own():
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "diff"
+
+
+def _multi(env: dict[str, Path], name: str, terms: list[dict]) -> Path:
+    folder = env["dir"] / name
+    folder.mkdir()
+    for i, t in enumerate(terms):
+        write_case(folder, f"c{i}.yaml", case_id=f"acme-{i}", versions=[_v(t)])
+    return folder
+
+
+def test_json_lines_and_json_inputs_agree_with_the_full_comparison(env):
+    """A case whose content is the same on both sides is counted, not compared (its digest is
+    equal): the result is the one of comparing every case in memory."""
+    from policycheck.diff import diff, side
+    from policycheck.load.assessments import load_assessment
+
+    same = {"research_only": True, "output_training_ban": "none"}
+    old = _multi(env, "old", [same, same, {"research_only": False, "output_training_ban": "none"}])
+    new = _multi(env, "new", [same, {"research_only": True, "output_training_ban": BAN_ANY}, same])
+    files = {}
+    for name, folder in (("old", old), ("new", new)):
+        for fmt in ("json", "jsonl"):
+            files[name, fmt] = env["dir"] / f"{name}.{fmt}"
+            res = assess(env["rules"], folder, "--exit-zero", "-o", f"{fmt}:{files[name, fmt]}")
+            assert res.exit_code == 0, res.stderr
+    assert "acme-0" in files["old", "json"].read_text()
+    whole = diff(side("old", load_assessment(files["old", "json"]), None),  # type: ignore[arg-type]
+                 side("new", load_assessment(files["new", "json"]), None))  # type: ignore[arg-type]
+    assert whole.flags and whole.unchanged_flags
+    for a in ("json", "jsonl"):
+        for b in ("json", "jsonl"):
+            _, d, _ = _diff(env, files["old", a], files["new", b])
+            assert (d.flags, d.conditions, d.rules, d.unchanged_flags) == (
+                whole.flags, whole.conditions, whole.rules, whole.unchanged_flags), (a, b)
+            assert [(c.old, c.new) for c in d.cases] == [(c.old, c.new) for c in whole.cases]
+
+
+def test_a_broken_case_in_an_assessment_is_located_at_its_line(env):
+    case = write_case(env["dir"], "c.yaml", versions=[_v({"research_only": True, "output_training_ban": BAN_ANY})])
+    path = env["dir"] / "a.json"
+    assert assess(env["rules"], case, "--exit-zero", "-o", f"json:{path}").exit_code == 0
+    good = env["dir"] / "good.json"
+    good.write_text(path.read_text())
+    lines = path.read_text().splitlines()
+    at = next(i for i, ln in enumerate(lines) if '"severity": ' in ln and ln.startswith("        "))
+    lines[at] = lines[at].split(":")[0] + ': "severe",'
+    path.write_text("\n".join(lines) + "\n")
+    res = run(["diff", "--no-config", "--no-bundled", "--rules", env["rules"], good, path])
+    assert res.exit_code == 2
+    first = res.stderr.splitlines()[0]
+    assert re.match(rf"^error: {re.escape(str(path))}:{at + 1}:\d+: cases\[0\]\.flags\[\d+\]\.severity: ", first), first
+
+
+def test_diff_applies_the_configured_limits(tmp_path):
+    """``limits:`` in the configuration bound ``diff`` as they bound ``assess`` (a licence with
+    more versions than the configured ``versions`` is refused, naming the limit)."""
+    old = write_case(tmp_path, "old.yaml", versions=[_v({"commercial_use": "allowed"})])
+    new = write_case(tmp_path, "new.yaml", versions=[_v({"commercial_use": "allowed"}),
+                                                     _v({"commercial_use": "prohibited"}, "2.0", "2024-01-01")])
+    conf = tmp_path / "policycheck.yaml"
+    conf.write_text("limits:\n  versions: 1\n")
+    rules = write_rules(tmp_path)
+    res = run(["diff", "--config", conf, "--no-bundled", "--rules", rules, old, new])
+    assert res.exit_code == 2
+    assert "limits.versions" in res.stderr and "new.yaml" in res.stderr and "old.yaml" not in res.stderr
+    assert run(["diff", "--no-config", "--no-bundled", "--rules", rules, old, new]).exit_code in (0, 1)

@@ -1,16 +1,21 @@
-"""A bounded fuzz suite (issue 12, item 8): mutated case, rule, waiver and configuration files,
-bytes and structure, through the real command line (in-process).
+"""A bounded fuzz suite (issue 12, item 8): mutated case, rule, waiver, configuration, baseline
+and assessment files (JSON and JSON Lines), bytes and structure, through the real command line
+(in-process): ``assess``, ``assess --baseline`` and ``diff``.
 
 Asserted for every input: no traceback and no exception escaping the CLI, exit code 0, 1 or
-2, every ``error`` line on stderr one located line (``error: FILE[:LINE[:COL]]: ...``), exit 2
-said in at least one such line, and a bounded time per run. Examples are few and derandomized
-(the suite runs in CI in a few seconds); fuzz/fuzz_case.py runs the same checks with atheris for
-long local runs.
+2, every ``error`` line on stderr one located line (``error: FILE[:LINE[:COL]]: ...``), and on
+exit 2 every line of stderr either an error located at a line (``error: FILE:LINE[:COL]: ...``)
+or the one ``policycheck:`` summary line; and a bounded time per run. Examples are few and
+derandomized (the whole file runs in CI in well under 30 s on 2 cores); fuzz/fuzz_case.py runs
+the same checks on the same kinds of file with atheris for long local runs.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -25,14 +30,18 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hostile.make_corpus import ERROR_LINE, MINIMAL, TEST_RULES, waivers
 from policycheck.cli import main
 from policycheck.io import confine
+from policycheck.review.baseline import baseline_text
 
 RULE = (Path(TEST_RULES) / "otc" / "t-latest-restricts-commercial.yaml").read_text(encoding="utf-8")
 WAIVERS = waivers("2030-01-01")
 CONFIG = "fail_on: low\nformat: json\nlimits:\n  versions: 50\nexclude: [drafts]\n"
 SECONDS = 10.0
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# An error located at a line (what exit 2 must say about a file it read), and the summary line.
+LOCATED = re.compile(r"^error: [^\s:][^:]*:\d+(:\d+)?: \S")
+SUMMARY = re.compile(r"^policycheck: \S")
 
 # --- mutations ---------------------------------------------------------------------------------
 
@@ -70,10 +79,24 @@ def _set(data: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
     return data
 
 
+def _dump_json(draw: st.DrawFn, data: Any, lines: bool) -> str:
+    """``data`` as JSON the way the tool writes it (two-space indent) or compact, or as JSON Lines
+    (one compact object per line; ``data`` is then the list of lines)."""
+    ascii_only = draw(st.booleans())
+    if lines:
+        rows = data if isinstance(data, list) else [data]
+        return "".join(json.dumps(r, ensure_ascii=ascii_only, sort_keys=True, separators=(",", ":")) + "\n"
+                       for r in rows)
+    return json.dumps(data, ensure_ascii=ascii_only, sort_keys=True,
+                      indent=draw(st.sampled_from([2, None]))) + "\n"
+
+
 @st.composite
-def structural(draw: st.DrawFn, seed: str) -> bytes:
-    """The seed file parsed, one to three values replaced, deleted or given an unknown key, dumped."""
-    data = yaml.safe_load(seed)
+def structural(draw: st.DrawFn, seed: str, form: str = "yaml") -> bytes:
+    """The seed file parsed, one to three values replaced, deleted or given an unknown key, dumped
+    again (``form``: yaml, json, or jsonl, where the seed's lines are a list of objects)."""
+    data = ([json.loads(x) for x in seed.splitlines() if x.strip()] if form == "jsonl"
+            else json.loads(seed) if form == "json" else yaml.safe_load(seed))
     for _ in range(draw(st.integers(1, 3))):
         paths = list(_paths(data))
         path = draw(st.sampled_from(paths))
@@ -90,7 +113,10 @@ def structural(draw: st.DrawFn, seed: str) -> bytes:
                 target.append(draw(values))
         else:
             data = _set(data, path, draw(values), False)
-    text = yaml.safe_dump(data, allow_unicode=draw(st.booleans()), sort_keys=False)
+    if form == "yaml":
+        text = yaml.safe_dump(data, allow_unicode=draw(st.booleans()), sort_keys=False)
+    else:
+        text = _dump_json(draw, data, form == "jsonl")
     return text.encode("utf-8", "surrogatepass")
 
 
@@ -104,7 +130,8 @@ def byte_level(draw: st.DrawFn, seed: str) -> bytes:
         junk = draw(st.one_of(st.binary(min_size=1, max_size=6),
                               st.sampled_from([b"\x1b[2J", b"\xff\xfe", b"\xed\xa0\x80", b"\x00", b"&a ", b"*a",
                                                b"!!str ", b"<<: ", b"{", b"[", b"'", b'"', b"\t", b"\r\n", b"---\n",
-                                               b": ", b"- ", b"\xef\xbb\xbf"])))
+                                               b": ", b"- ", b"\xef\xbb\xbf", b"}", b"]", b",", b"\n", b"NaN",
+                                               b"1e999", b"9" * 5000, b"[" * 3000, b'"type":"case",'])))
         if op == "insert":
             raw[at:at] = junk
         elif op == "overwrite":
@@ -118,8 +145,27 @@ def byte_level(draw: st.DrawFn, seed: str) -> bytes:
     return bytes(raw)
 
 
-def mutated(seed: str) -> st.SearchStrategy[bytes]:
-    return st.one_of(structural(seed), byte_level(seed))
+def mutated(seed: str, form: str = "yaml") -> st.SearchStrategy[bytes]:
+    return st.one_of(structural(seed, form), byte_level(seed))
+
+
+@functools.cache
+def outputs() -> dict[str, str]:
+    """What the tool writes for the minimal case (assessed once, for real): its assessment as
+    JSON and as JSON Lines, and its baseline."""
+    with workdir() as here:
+        (here / "case.yaml").write_text(MINIMAL, encoding="utf-8")
+        res = CliRunner().invoke(main, ["assess", "case.yaml", *ASSESS, "--exit-zero", "-q", "-o", "json:a.json",
+                                        "-o", "jsonl:a.jsonl", "--write-baseline", "b.json"])
+        assert res.exit_code == 0, res.output
+        out = {name: (here / name).read_text(encoding="utf-8") for name in ("a.json", "a.jsonl", "b.json")}
+    assert json.loads(out["b.json"])["flags"], "the seed baseline needs a flag to mutate"
+    return out
+
+
+def output_seed(name: str, form: str) -> st.SearchStrategy[bytes]:
+    """``mutated`` of one of the tool's outputs (made on first use, not at import)."""
+    return st.deferred(lambda: mutated(outputs()[name], form))
 
 
 # --- running the CLI ---------------------------------------------------------------------------
@@ -150,7 +196,9 @@ def check_run(args: list[str]) -> None:
     errors = [ln for ln in lines if ln.startswith("error")]
     assert all(ERROR_LINE.match(ln) for ln in errors), errors
     if res.exit_code == 2:
-        assert errors or any(ln.startswith(("policycheck: ", "Error: ")) for ln in lines), lines
+        assert errors and [ln for ln in lines if SUMMARY.match(ln)], lines
+        assert all(LOCATED.match(ln) or SUMMARY.match(ln) for ln in lines), lines
+        assert len([ln for ln in lines if SUMMARY.match(ln)]) == 1, lines
     assert took < SECONDS, took
 
 
@@ -195,6 +243,84 @@ def test_mutated_config_files(content: bytes) -> None:
     fuzz_file(".policycheck.yaml", content,
               lambda _: ["assess", "case.yaml", "--config", ".policycheck.yaml", "--no-bundled", "--rules", TEST_RULES],
               {"case.yaml": MINIMAL})
+
+
+BASELINE_SEED = baseline_text([{"case": "minimal", "rule": "t-latest-restricts-commercial",
+                                "fingerprint": "0123456789abcdef", "severity": "high",
+                                "facts": ["licence_version minimal-licence@1"]}], "0" * 16)
+
+
+@FUZZ
+@given(content=mutated(BASELINE_SEED, "json"))
+def test_mutated_baseline_files(content: bytes) -> None:
+    fuzz_file("baseline.json", content, lambda _: ["assess", "case.yaml", *ASSESS, "--baseline", "baseline.json"],
+              {"case.yaml": MINIMAL})
+
+
+@FUZZ
+@given(content=output_seed("b.json", "json"))
+def test_mutated_written_baselines(content: bytes) -> None:
+    """The baseline the tool wrote for the case it is then run on (so its entries match flags)."""
+    fuzz_file("baseline.json", content, lambda _: ["assess", "case.yaml", *ASSESS, "--baseline", "baseline.json",
+                                                   "--fail-on", "low"], {"case.yaml": MINIMAL})
+
+
+@FUZZ
+@given(content=output_seed("a.json", "json"), as_baseline=st.booleans())
+def test_mutated_assessment_json(content: bytes, as_baseline: bool) -> None:
+    def args(here: Path) -> list[str]:
+        if as_baseline:
+            return ["assess", "case.yaml", *ASSESS, "--baseline", "a.json"]
+        (here / "b.json").write_text(outputs()["a.json"], encoding="utf-8")
+        return ["diff", "b.json", "a.json", *ASSESS]
+
+    fuzz_file("a.json", content, args, {"case.yaml": MINIMAL})
+
+
+@FUZZ
+@given(content=output_seed("a.jsonl", "jsonl"), as_baseline=st.booleans())
+def test_mutated_assessment_json_lines(content: bytes, as_baseline: bool) -> None:
+    def args(here: Path) -> list[str]:
+        if as_baseline:
+            return ["assess", "case.yaml", *ASSESS, "--baseline", "a.jsonl"]
+        (here / "b.jsonl").write_text(outputs()["a.jsonl"], encoding="utf-8")
+        return ["diff", "a.jsonl", "b.jsonl", *ASSESS]
+
+    fuzz_file("a.jsonl", content, args, {"case.yaml": MINIMAL})
+
+
+def test_the_seeds_are_read_back_cleanly() -> None:
+    """The unmutated outputs are accepted (so a mutation's errors come from the mutation)."""
+    seeds = outputs()
+    with workdir() as here:
+        for name, text in seeds.items():
+            (here / name).write_text(text, encoding="utf-8")
+        (here / "case.yaml").write_text(MINIMAL, encoding="utf-8")
+        for args in (["assess", "case.yaml", *ASSESS, "--baseline", "b.json", "--fail-on", "info"],
+                     ["assess", "case.yaml", *ASSESS, "--baseline", "a.json", "--fail-on", "info"],
+                     ["assess", "case.yaml", *ASSESS, "--baseline", "a.jsonl", "--fail-on", "info"],
+                     ["diff", "a.json", "a.jsonl", *ASSESS]):
+            res = CliRunner().invoke(main, args)
+            assert res.exit_code == 0, (args, res.output)
+
+
+def test_the_checks_catch_a_stray_line_on_exit_2(monkeypatch: Any) -> None:
+    """On exit 2, a line that is neither a located error nor the summary fails the checks."""
+    import click
+
+    @click.command()
+    def bad() -> None:
+        click.echo("error: case.yaml:3:1: bad value", err=True)
+        click.echo("  and more about it", err=True)
+        click.echo("policycheck: nothing assessed", err=True)
+        raise SystemExit(2)
+
+    monkeypatch.setattr("test_fuzz.main", bad)
+    try:
+        check_run([])
+    except AssertionError:
+        return
+    raise AssertionError("a stray line on exit 2 passed the checks")
 
 
 def test_the_checks_catch_an_unlocated_error(monkeypatch: Any) -> None:

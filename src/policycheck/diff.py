@@ -27,11 +27,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from policycheck.model.assessment import Assessment, CaseAssessment, Flag, Status
+from policycheck.load.assessments import StoredAssessment
+from policycheck.model.assessment import Assessment, CaseAssessment, Flag, PackInfo, Status
 from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER, Severity
 
 if TYPE_CHECKING:
@@ -134,18 +135,63 @@ class Diff(_Out):
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+class Cases(Protocol):
+    """One side's cases, read when needed (an assessment file is indexed, not held)."""
+
+    rule_pack: PackInfo
+    total: int                      # case records (an id given twice counts twice)
+
+    def ids(self) -> list[str]: ...
+
+    def get(self, case_id: str) -> CaseAssessment: ...
+
+    def digest(self, case_id: str) -> str | None: ...
+
+    def flag_count(self, case_id: str) -> int: ...
+
+    def file_of(self, case_id: str) -> str: ...
+
+
+class InMemory:
+    """``Cases`` of an Assessment held in memory (the last case of an id given twice wins)."""
+
+    def __init__(self, assessment: Assessment) -> None:
+        self.rule_pack = assessment.rule_pack
+        self.total = len(assessment.cases)
+        self.by_id = {c.case: c for c in assessment.cases}
+
+    def ids(self) -> list[str]:
+        return list(self.by_id)
+
+    def get(self, case_id: str) -> CaseAssessment:
+        return self.by_id[case_id]
+
+    def digest(self, case_id: str) -> str | None:
+        return None
+
+    def flag_count(self, case_id: str) -> int:
+        return len(self.by_id[case_id].flags)
+
+    def file_of(self, case_id: str) -> str:
+        return self.by_id[case_id].file
+
+
 @dataclass(frozen=True)
 class Side:
-    """One side of a diff: its assessment, and the loaded cases when it came from case files."""
+    """One side of a diff: its assessment (in memory, or an indexed file: ``StoredAssessment``),
+    and the loaded cases when it came from case files."""
 
     label: str
-    assessment: Assessment
+    assessment: Assessment | StoredAssessment
     cases: tuple[Any, ...] = ()  # LoadedCase, when known
 
+    def source(self) -> Cases:
+        return InMemory(self.assessment) if isinstance(self.assessment, Assessment) else self.assessment
 
-def side(label: str, item: Assessment | LoadedCase, pack: RulePack) -> Side:
+
+def side(label: str, item: Assessment | StoredAssessment | LoadedCase, pack: RulePack) -> Side:
     """One side of a diff: an assessment read from a file, or a loaded case assessed with ``pack``."""
-    if isinstance(item, Assessment):
+    if isinstance(item, (Assessment, StoredAssessment)):
         return Side(label, item)
     from policycheck.evaluate import assess
 
@@ -153,33 +199,42 @@ def side(label: str, item: Assessment | LoadedCase, pack: RulePack) -> Side:
 
 
 def diff(old: Side, new: Side) -> Diff:
-    pairs = _pair_cases(old.assessment.cases, new.assessment.cases)
+    """What changed from ``old`` to ``new``. Cases are read one pair at a time; a pair whose
+    content is the same on both sides (same digest) is counted, not read again."""
+    a, b = old.source(), new.source()
     flags: list[FlagChange] = []
     conditions: list[ConditionChange] = []
     rules: list[RuleChange] = []
+    terms: list[TermsInForce] = []
+    cases: list[CasePair] = []
     unchanged = 0
-    for o, n in pairs:
+    other_case = False
+    for o_id, n_id in _pair_ids(a, b):
+        cases.append(CasePair(old=o_id, new=n_id, old_file=a.file_of(o_id) if o_id is not None else None,
+                              new_file=b.file_of(n_id) if n_id is not None else None))
+        if o_id is not None and o_id == n_id and (d := a.digest(o_id)) is not None and d == b.digest(n_id):
+            unchanged += a.flag_count(o_id)
+            continue
+        o = a.get(o_id) if o_id is not None else None
+        n = b.get(n_id) if n_id is not None else None
+        other_case = other_case or (o is not None and n is not None and o.case != n.case)
         f, u = _flag_changes(o, n)
         flags += f
         unchanged += u
         conditions += _condition_changes(o, n)
         rules += _rule_changes(o, n)
-    terms = _terms_in_force(old, new, pairs)
+        terms += _terms_in_force(old, new, [(o, n)])
     notes = []
-    if old.assessment.rule_pack.digest != new.assessment.rule_pack.digest:
-        notes.append(f"the two sides were assessed with different rule packs ({old.assessment.rule_pack.digest} and "
-                     f"{new.assessment.rule_pack.digest}): some changes may come from the rules, not the case")
-    if any(c.matched_by == "position" for c in flags) or (pairs and any(
-            o is not None and n is not None and o.case != n.case for o, n in pairs)):
+    if a.rule_pack.digest != b.rule_pack.digest:
+        notes.append(f"the two sides were assessed with different rule packs ({a.rule_pack.digest} and "
+                     f"{b.rule_pack.digest}): some changes may come from the rules, not the case")
+    if any(c.matched_by == "position" for c in flags) or other_case:
         notes.append("the two sides are different cases; flags whose fact ids differ were paired by rule and "
                      "fact types in document order")
     flags.sort(key=_change_order)
     new_concerns = sum(1 for c in flags if c.new_concern) + sum(1 for c in conditions if c.new_concern)
-    result = Diff(old=old.label, new=new.label,
-                  cases=[CasePair(old=o.case if o else None, new=n.case if n else None, old_file=o.file if o else None,
-                                  new_file=n.file if n else None) for o, n in pairs],
-                  flags=flags, conditions=conditions, rules=rules, terms_in_force=terms, unchanged_flags=unchanged,
-                  new_concerns=new_concerns, notes=notes, summary="")
+    result = Diff(old=old.label, new=new.label, cases=cases, flags=flags, conditions=conditions, rules=rules,
+                  terms_in_force=terms, unchanged_flags=unchanged, new_concerns=new_concerns, notes=notes, summary="")
     return result.model_copy(update={"summary": _summary(result)})
 
 
@@ -193,13 +248,12 @@ _DIR_ORDER = {"widened": 0, "narrowed": 1, "unclear": 2}
 _CHANGE_ORDER = {"added": 0, "severity raised": 1, "removed": 2, "severity lowered": 3}
 
 
-def _pair_cases(old: Sequence[CaseAssessment], new: Sequence[CaseAssessment]
-                ) -> list[tuple[CaseAssessment | None, CaseAssessment | None]]:
-    if len(old) == 1 and len(new) == 1:
-        return [(old[0], new[0])]
-    by_old = {c.case: c for c in old}
-    by_new = {c.case: c for c in new}
-    return [(by_old.get(k), by_new.get(k)) for k in sorted(set(by_old) | set(by_new))]
+def _pair_ids(old: Cases, new: Cases) -> list[tuple[str | None, str | None]]:
+    """The cases to compare: the one case of each side when each has one, else by case id."""
+    if old.total == 1 and new.total == 1:
+        return [(old.ids()[0], new.ids()[0])]
+    a, b = set(old.ids()), set(new.ids())
+    return [(k if k in a else None, k if k in b else None) for k in sorted(a | b)]
 
 
 def _side(flag: Flag) -> FlagSide:

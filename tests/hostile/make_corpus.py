@@ -728,6 +728,61 @@ def _dates(here: Path, secret: Path) -> list[Entry]:
     return out
 
 
+@corpus
+def _read_back_streamed(here: Path, secret: Path) -> list[Entry]:
+    """Outputs read back as streams (docs/security.md, "Reading back what the tool wrote"): JSON
+    Lines as a baseline, and the ways a streamed file could still cost too much or crash."""
+    a = here / "jsonl-as-baseline"
+    put(a / "case.yaml", case_text())      # a.jsonl: written by the CLI itself (finish_build)
+    b = here / "baseline-nan"
+    put(b / "case.yaml", case_text())
+    put(b / "baseline.json", '{\n  "flags": [\n    {"case": "minimal", "rule": "r", "fingerprint": "0123456789abcdef", '
+        '"severity": "high", "facts": [NaN]}\n  ],\n  "policycheck_baseline": 1,\n  "rule_pack": "x"\n}\n')
+    c = here / "baseline-deep-nesting"
+    put(c / "case.yaml", case_text())
+    put(c / "baseline.json", '{\n  "flags": [\n    ' + "[" * 200_000 + "\n")
+    d = here / "jsonl-line-over-record-limit"
+    put(d / "case.yaml", case_text())
+    put(d / "limits.yaml", "limits:\n  report_bytes: 1000\n")
+    put(d / "a.jsonl", json.dumps({"type": "error", "file": "x.yaml", "problems": []}) + "\n"
+        + json.dumps({"type": "case", "case": "x" * 5000}) + "\n")
+    e = here / "baseline-blank-flood"
+    put(e / "case.yaml", case_text())
+    put(e / "limits.yaml", "limits:\n  report_bytes: 100000\n")
+    put(e / "baseline.json", "{" + " " * 300_000 + "}\n")
+    own = ["--no-bundled", "--rules", TEST_RULES]
+    return [
+        E("jsonl-assessment-as-baseline", "an assessment in JSON Lines cannot be read back by --baseline", a,
+          ["assess", "case.yaml", *ASSESS, "--baseline", "a.jsonl", "--fail-on", "info"], [0],
+          stdout_with("in the baseline")),
+        E("baseline-with-nan", "a streamed baseline holding NaN", b,
+          ["assess", "case.yaml", *ASSESS, "--baseline", "baseline.json"], [2], error_with("baseline.json:3:5:", "NaN"),
+          errors_located()),
+        E("baseline-nested-200000-deep", "a streamed baseline nested 200,000 lists deep (RecursionError)", c,
+          ["assess", "case.yaml", *ASSESS, "--baseline", "baseline.json"], [2],
+          error_with("baseline.json:3:5:", "nested too deeply"), no_text("Traceback")),
+        E("jsonl-line-over-record-limit", "one JSON Lines line larger than a record may be", d,
+          ["assess", "case.yaml", "--config", "limits.yaml", *own, "--baseline", "a.jsonl"], [2],
+          error_with("a.jsonl:2:1:", "line is longer than 1000 bytes", "limits.report_bytes")),
+        E("baseline-blank-flood", "a streamed file of blank space read without end", e,
+          ["assess", "case.yaml", "--config", "limits.yaml", *own, "--baseline", "baseline.json"], [2],
+          error_with("baseline.json:1:", "blank space")),
+    ]
+
+
+def write_jsonl_assessment(folder: Path) -> Path:
+    """The assessment of ``folder/case.yaml`` in JSON Lines, written by the CLI itself."""
+    from click.testing import CliRunner
+
+    from policycheck.cli import main
+
+    path = folder / "a.jsonl"
+    res = CliRunner().invoke(main, ["assess", str(folder / "case.yaml"), *ASSESS, "--exit-zero", "-q",
+                                    "-o", f"jsonl:{path}"])
+    assert res.exit_code == 0, res.output
+    return path
+
+
 def build(folder: str | os.PathLike[str]) -> list[Entry]:
     """Write the corpus under ``folder`` (an empty temporary folder) and return its entries."""
     top = Path(folder)
@@ -750,6 +805,8 @@ def finish_build(entries: Sequence[Entry]) -> None:
     for e in entries:
         if e.name == "assessment-json-as-baseline-over-2mb" and not (e.cwd / "assessment.json").exists():
             write_big_assessment(e.cwd)
+        if e.name == "jsonl-assessment-as-baseline" and not (e.cwd / "a.jsonl").exists():
+            write_jsonl_assessment(e.cwd)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -37,6 +37,7 @@ def diff_cmd(old: str, new: str, fmt: str, outputs: tuple[str, ...], exit_zero: 
     """
     from policycheck.cli.outputs import STDOUT, AtomicFile, parse_outputs
     from policycheck.diff import diff, side
+    from policycheck import limits
     from policycheck.errors import PolicycheckError
     from policycheck.io.config import merge
     from policycheck.load.assessments import load_assessment_or_case
@@ -44,47 +45,48 @@ def diff_cmd(old: str, new: str, fmt: str, outputs: tuple[str, ...], exit_zero: 
 
     with interrupts():
         opts = merge(config(config_file, no_config, reason=True), rules=rules_dirs, bundled=bundled)
-        specs = parse_outputs(outputs, fmt, DIFF_FORMATS)
-        pack = load_pack(opts.rules, opts.bundled, reason=True)
-        sides = []
-        errors: list[str] = []
-        bad: list[str] = []
-        for path in (old, new):
-            try:
-                sides.append(side(str(path), load_assessment_or_case(path), pack))
-            except PolicycheckError as exc:
-                errors += exc.lines()
-                bad.append(str(path))
-        if errors:
-            raise Fail(errors, f"nothing compared: {listing(bad)} could not be read")
-        result = guard_run(lambda: diff(sides[0], sides[1]))
-        files = []
-        try:
-            for spec in specs:
-                if spec.target == STDOUT:
-                    continue
+        with limits.using(opts.limits):   # the configured limits apply to diff as to assess
+            specs = parse_outputs(outputs, fmt, DIFF_FORMATS)
+            pack = load_pack(opts.rules, opts.bundled, reason=True)
+            sides = []
+            errors: list[str] = []
+            bad: list[str] = []
+            for path in (old, new):
                 try:
-                    files.append((spec, AtomicFile(spec.target)))
-                except OSError as exc:
-                    raise Fail([f"{spec.target}: cannot write: {exc.strerror or exc}"],
-                               f"nothing written: cannot write {spec.target}") from None
-            for spec in specs:
-                if spec.target == STDOUT:
-                    click.echo(render(result, spec.fmt), nl=False)
-            for spec, sink in files:
-                sink.handle.write(render(result, spec.fmt))
-            for _, sink in files:
-                sink.commit()
-        except BaseException:
-            for _, sink in files:
-                sink.discard()
-            raise
-        if result.new_concerns and not exit_zero:
-            names = [f"{c.rule}@{c.case}" for c in result.flags if c.new_concern]
-            names += [f"{c.condition}@{c.case}" for c in result.conditions if c.new_concern]
-            n = result.new_concerns
-            click.echo(f"policycheck: {n} new concern{'s' if n != 1 else ''}: {listing(names, n)}", err=True)
-            click.get_current_context().exit(EXIT_FLAGGED)
+                    sides.append(side(str(path), load_assessment_or_case(path), pack))
+                except PolicycheckError as exc:
+                    errors += exc.lines()
+                    bad.append(str(path))
+            if errors:
+                raise Fail(errors, f"nothing compared: {listing(bad)} could not be read")
+            result = guard_run(lambda: diff(sides[0], sides[1]))
+            files = []
+            try:
+                for spec in specs:
+                    if spec.target == STDOUT:
+                        continue
+                    try:
+                        files.append((spec, AtomicFile(spec.target)))
+                    except OSError as exc:
+                        raise Fail([f"{spec.target}: cannot write: {exc.strerror or exc}"],
+                                   f"nothing written: cannot write {spec.target}") from None
+                for spec in specs:
+                    if spec.target == STDOUT:
+                        click.echo(render(result, spec.fmt), nl=False)
+                for spec, sink in files:
+                    sink.handle.write(render(result, spec.fmt))
+                for _, sink in files:
+                    sink.commit()
+            except BaseException:
+                for _, sink in files:
+                    sink.discard()
+                raise
+            if result.new_concerns and not exit_zero:
+                names = [f"{c.rule}@{c.case}" for c in result.flags if c.new_concern]
+                names += [f"{c.condition}@{c.case}" for c in result.conditions if c.new_concern]
+                n = result.new_concerns
+                click.echo(f"policycheck: {n} new concern{'s' if n != 1 else ''}: {listing(names, n)}", err=True)
+                click.get_current_context().exit(EXIT_FLAGGED)
 
 
 COMMANDS: list[click.Command] = [diff_cmd]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,22 @@ def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_
     the size is checked before reading and at most ``max_bytes`` + 1 bytes are read
     (default: the limit ``limit_key`` in effect, ``limits.current().file_bytes`` unless told)."""
     name = display or confine.shown(path)
+    limit: int = max_bytes if max_bytes is not None else getattr(limits.current(), limit_key)
+    raw = b"".join(read_chunks(path, display=name, max_bytes=limit, roots=roots, limit_key=limit_key))
+    if len(raw) > limit:
+        raise InputError([Problem(f"file is larger than {limit} bytes ({limits.hint(limit_key)})", Location(name))])
+    return raw
+
+
+def read_chunks(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int | None = None,
+                roots: confine.Roots | None = None, limit_key: str = "file_bytes", chunk: int = 1 << 20,
+                limit_text: str | None = None, start: int = 0) -> Iterator[bytes]:
+    """The bytes of a regular file in pieces of at most ``chunk`` bytes, refused and bounded as
+    ``read_bytes`` says: the file is checked (and opened) before the first piece, and at most
+    ``max_bytes`` + 1 bytes are read in all (the caller sees a file grown past the limit while
+    it was read by the total; ``read_bytes`` refuses it). ``limit_text``: how to raise the
+    limit, for the message (default ``limits.hint(limit_key)``); ``start``: the byte to start at."""
+    name = display or confine.shown(path)
     if isinstance(path, confine.RefusedPath):
         raise InputError([path.problem])
 
@@ -121,7 +137,14 @@ def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_
     if not stat.S_ISREG(st.st_mode):
         raise fail(f"{confine.kind_of(st.st_mode)}, not a regular file; not read")
     if st.st_size > limit:
-        raise fail(f"file is larger than {limit} bytes ({limits.hint(limit_key)})")
+        raise fail(f"file is larger than {limit} bytes ({limit_text or limits.hint(limit_key)})")
+    return _chunks(path, fail, limit, chunk, start)
+
+
+def _chunks(path: str | os.PathLike[str], fail: Callable[[str], InputError], limit: int, chunk: int,
+            start: int = 0) -> _Pieces:
+    """``read_chunks`` once the path is checked: the file is opened now (not at the first
+    ``next``), so an unreadable file fails where ``read_chunks`` is called."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(confine.real(path), flags)
@@ -131,22 +154,101 @@ def read_bytes(path: str | os.PathLike[str], *, display: str | None = None, max_
         st = os.fstat(fd)  # what was opened, not what was looked at (it may have been swapped)
         if not stat.S_ISREG(st.st_mode):
             raise fail(f"{confine.kind_of(st.st_mode)}, not a regular file; not read")
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        if start:
+            os.lseek(fd, start, os.SEEK_SET)
     except OSError as exc:
-        raise fail(f"cannot read file: {exc.strerror or exc}") from None
-    finally:
         os.close(fd)
-    raw = b"".join(chunks)
-    if len(raw) > limit:
-        raise fail(f"file is larger than {limit} bytes ({limits.hint(limit_key)})")
-    return raw
+        raise fail(f"cannot read file: {exc.strerror or exc}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Pieces(fd, fail, limit, chunk)
+
+
+class _Pieces:
+    """The pieces of an open file; the file is closed at its end, on ``close()``, or when the
+    iterator is dropped (a reader that stops early leaves no descriptor open)."""
+
+    def __init__(self, fd: int, fail: Callable[[str], InputError], limit: int, chunk: int) -> None:
+        self.fd: int | None = fd
+        self.fail, self.left, self.chunk = fail, limit + 1, chunk
+
+    def __iter__(self) -> _Pieces:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.fd is None or self.left <= 0:
+            self.close()
+            raise StopIteration
+        try:
+            piece = os.read(self.fd, min(self.left, self.chunk))
+        except OSError as exc:
+            self.close()
+            raise self.fail(f"cannot read file: {exc.strerror or exc}") from None
+        if not piece:
+            self.close()
+            raise StopIteration
+        self.left -= len(piece)
+        return piece
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def read_lines(path: str | os.PathLike[str], *, line_bytes: int, display: str | None = None,
+               max_bytes: int | None = None, roots: confine.Roots | None = None, limit_key: str = "file_bytes",
+               limit_text: str | None = None, line_text: str = "") -> Iterator[tuple[int, bytes]]:
+    """The lines of a regular file, read as ``read_chunks`` reads it, one at a time with their
+    1-based numbers, without the line feed that ends them (a carriage return before it is
+    kept): memory holds one line (at most ``line_bytes`` bytes; a longer one is refused at its
+    line, ``line_text`` saying how to raise the bound) and one piece of the file, whatever the
+    file's size. A file over ``max_bytes`` is refused."""
+    name = display or confine.shown(path)
+    limit: int = max_bytes if max_bytes is not None else getattr(limits.current(), limit_key)
+    pieces = read_chunks(path, display=name, max_bytes=limit, roots=roots, limit_key=limit_key,
+                         limit_text=limit_text)
+    return _lines(pieces, name, limit, line_bytes, limit_text or limits.hint(limit_key), line_text)
+
+
+def _lines(pieces: Iterator[bytes], name: str, limit: int, line_bytes: int, hint: str,
+           line_text: str) -> Iterator[tuple[int, bytes]]:
+    number, total = 1, 0
+    partial: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        total += len(piece)
+        if total > limit:
+            raise InputError([Problem(f"file is larger than {limit} bytes ({hint})", Location(name))])
+        at = 0
+        while True:
+            end = piece.find(b"\n", at)
+            if end < 0:
+                rest = piece[at:]
+                held += len(rest)
+                if held > line_bytes:
+                    raise _long_line(name, number, line_bytes, line_text)
+                if rest:
+                    partial.append(rest)
+                break
+            if held + end - at > line_bytes:
+                raise _long_line(name, number, line_bytes, line_text)
+            line = b"".join(partial) + piece[at:end] if partial else piece[at:end]
+            partial, held = [], 0
+            yield number, line
+            number += 1
+            at = end + 1
+    if partial:
+        yield number, b"".join(partial)
+
+
+def _long_line(name: str, number: int, line_bytes: int, line_text: str) -> InputError:
+    how = f" ({line_text})" if line_text else ""
+    return InputError([Problem(f"line is longer than {line_bytes} bytes{how}", Location(name, number, 1))])
 
 
 def read_document(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int | None = None,
