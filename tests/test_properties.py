@@ -278,6 +278,20 @@ def _flags(result: CaseAssessment, leave_out: frozenset[str] = frozenset()) -> d
 WIDENING_RULES = frozenset(r.id for r in PACK.rules if "widening" in r.rule.tags)
 
 
+# Per rule, the licence-version aliases a model-family rule compares as the earlier side (the
+# terms of the earlier model, another licence): making that licence's latest version more
+# restrictive may take back the narrowing the rule reports, as a widening would.
+_EARLIER_TERMS = {r.rule.id: {p.alias for alt in r.spec.when.alternatives() for p in alt
+                                   if p.fact == "licence_version" and p.past}
+                  for r in PACK.rules if "model-family" in r.rule.tags}
+
+
+def _as_earlier(result: CaseAssessment, version: str) -> set[str]:
+    """Fingerprints of family flags that bind ``version`` as the earlier model's terms."""
+    return {f.fingerprint for f in result.flags
+            if any(e.id == version and e.alias in _EARLIER_TERMS.get(f.rule, ()) for e in f.evidence)}
+
+
 def _licence_cases() -> st.SearchStrategy[dict[str, Any]]:
     """Generated cases with licences (and models, which model-family rules read with them) but
     no deals or data-access changes: no rule reads those with licence terms (checked below), so
@@ -327,10 +341,13 @@ def test_no_rule_reads_model_licence_terms_with_deals_or_data_changes() -> None:
 def test_adding_a_restrictive_term_to_the_latest_version_never_removes_a_flag(
         case: dict[str, Any], term: str, pick: int, seed: int) -> None:
     licences = case["licences"]
-    versions = licences[pick % len(licences)]["versions"]
+    licence = licences[pick % len(licences)]
+    versions = licence["versions"]
     restricted = _restrict(versions[-1]["terms"], term, random.Random(seed))
     assume(restricted is not None)
-    before = _flags(_assess(case), WIDENING_RULES)
+    edited = f"{licence['id']}@{len(versions)}"
+    result = _assess(case)
+    before = {fp: rule for fp, rule in _flags(result, WIDENING_RULES).items() if fp not in _as_earlier(result, edited)}
     versions[-1]["terms"] = restricted
     after = _flags(_assess(case))
     lost = {fp: rule for fp, rule in before.items() if fp not in after}
@@ -440,6 +457,17 @@ def _investment(entity: dict[str, Any], value: Any) -> bool:
     return True
 
 
+def _territories_by_law(version: dict[str, Any], value: Any) -> bool:
+    """Every listed territory excluded as a legal requirement (True) or by choice (False)."""
+    listed = version.get("terms", {}).get("geographic_restrictions")
+    if not isinstance(listed, list) or not listed or not isinstance(value, bool):
+        return False
+    basis = "legal_requirement" if value else "licensor_choice"
+    version["terms"]["geographic_restrictions"] = [
+        {"territory": x["territory"] if isinstance(x, dict) else x, "basis": basis} for x in listed]
+    return True
+
+
 # Derived fields (facts/build.py computes them from another entry or from a value of another
 # shape): how to give them a value, on the case entry the fact is built from. Every edit is
 # checked afterwards by rebuilding the facts (_apply_mitigation), so a setter may be partial.
@@ -447,6 +475,7 @@ _DERIVED: dict[tuple[str, str], Callable[[dict[str, Any], Any], bool]] = {
     ("deal", "has_board_seat"): _drop_board_seat,
     ("deal", "has_governance_rights"): lambda d, v: _put(d, "governance", [], v is False),
     ("deal", "invested_to_date"): _investment,
+    ("licence_version", "geographic_restrictions_by_law"): _territories_by_law,
     ("party", "holds_leading_position"): lambda p, v: _put(p, "leading_markets", [], v is False),
     ("data_access_change", "free_before"): _set_in("before", "price", lambda v: "free" if v is True else None),
     ("data_access_change", "free_tier_after"): _set_in(
