@@ -337,6 +337,15 @@ def test_an_unquoted_version_is_told_to_be_quoted() -> None:
                         'expected text (a number here; quote it: "1.0")')
 
 
+def test_the_quote_hint_keeps_the_number_as_written() -> None:
+    """``1.10`` is read as the number 1.1; quoting that would change the version's name."""
+    lines = _lines(lambda: load_case_text(BAD.replace("version: 1.0\n", "version: 1.10\n"), "bad.yaml"))
+    assert lines[0] == ('bad.yaml:15:5: licences[0].versions[0].version: invalid value 1.10: '
+                        'expected text (a number here; quote it: "1.10")')
+    lines = _lines(lambda: load_case_text(BAD.replace("version: 1.0\n", "version: 2_0\n"), "bad.yaml"))
+    assert lines[0].endswith('invalid value 2_0: expected text (a number here; quote it: "2_0")')
+
+
 def test_output_training_ban_asks_for_a_mapping_with_its_fields() -> None:
     lines = _lines(lambda: load_case_text(BAD, "bad.yaml"))
     assert lines[1] == ("bad.yaml:17:13: licences[0].versions[0].terms.output_training_ban: invalid value 'yes': "

@@ -49,6 +49,7 @@ class Document:
     file: str
     data: Any
     places: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    texts: dict[Path_, str] = field(default_factory=dict)   # a plain number or bool as written (1.10, not 1.1)
     _seen: set[int] = field(default_factory=set, repr=False, compare=False)
     _source: str = field(default="", repr=False, compare=False)   # the text, while it is built
 
@@ -372,9 +373,13 @@ def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
     if tag == _TAG + "null":
         return None
     if value in ("true", "True", "TRUE"):
+        doc.texts[path] = value
         return True
     if value in ("false", "False", "FALSE"):
+        doc.texts[path] = value
         return False
+    if _INT.match(value) or _FLOAT.match(value):
+        doc.texts[path] = value
     if _INT.match(value):
         number = int(value.replace("_", ""))
         if abs(number) > MAX_INT:

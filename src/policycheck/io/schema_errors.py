@@ -124,7 +124,7 @@ def _problem(err: ErrorDetails, path: Path_, doc: Document, root: type[BaseModel
     if kind == "missing":
         return Problem(f"required field '{path[-1]}' is missing", _replace_path(loc, field))
     value = err.get("input")
-    text, words = message(value, group, models_of(root), annotations_at(root, path))
+    text, words = message(value, group, models_of(root), annotations_at(root, path), written=doc.texts.get(path))
     return Problem(text, loc, _suggest(value, words))
 
 

@@ -73,11 +73,12 @@ class Said:
 
 
 def message(value: Any, group: Sequence[ErrorDetails], models: dict[str, type[BaseModel]],
-            annotations: Sequence[Any] = (), *, what: str = "value") -> tuple[str, list[str]]:
+            annotations: Sequence[Any] = (), *, what: str = "value", written: str | None = None
+            ) -> tuple[str, list[str]]:
     """The message for a value and its errors, and the words it could have been (for "did you
     mean"). ``models``: the models a class name in an error may name; ``annotations``: what the
     field is declared as (for a date field's wording); ``what``: "value", or "key" for a
-    mapping's key."""
+    mapping's key; ``written``: a plain scalar's text as the file has it (``1.10``, read as 1.1)."""
     said = Said()
     for err in group:
         _read(err, value, models, said)
@@ -97,8 +98,9 @@ def message(value: Any, group: Sequence[ErrorDetails], models: dict[str, type[Ba
                     + (f" ({'; '.join(extra)})" if extra else "")), words
         return f"invalid {what} {show(value)}: not a valid value here", words
     text = "expected " + " or ".join(kinds) + (f" or one of: {', '.join(words)}" if words else "")
-    hints = list(dict.fromkeys(_hints(value, kinds)))
-    return f"invalid {what} {show(value)}: {text}" + (f" ({'; '.join(hints)})" if hints else ""), words
+    hints = list(dict.fromkeys(_hints(value, kinds, written)))
+    shown = excerpt(written) if written is not None and isinstance(value, (bool, int, float)) else show(value)
+    return f"invalid {what} {shown}: {text}" + (f" ({'; '.join(hints)})" if hints else ""), words
 
 
 def _read(err: ErrorDetails, value: Any, models: dict[str, type[BaseModel]], said: Said) -> None:
@@ -163,8 +165,9 @@ def _number(x: Any) -> str:
     return str(x)
 
 
-def _hints(value: Any, kinds: Sequence[str]) -> list[str]:
-    """What the file holds instead, and how to write what was expected."""
+def _hints(value: Any, kinds: Sequence[str], written: str | None = None) -> list[str]:
+    """What the file holds instead, and how to write what was expected (quoting the text as
+    ``written`` when the file has it)."""
     wants_text = any(k in ("text", DATE_TEXT) for k in kinds)
     wants_date = any(k.startswith("a date as") for k in kinds)
     wants_number = any(k in ("a number", "a whole number") for k in kinds)
@@ -174,7 +177,9 @@ def _hints(value: Any, kinds: Sequence[str]) -> list[str]:
     if wants_text and isinstance(value, (bool, int, float, dt.date, dt.time)):
         here = ("true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
                 else "a date or time")
-        out.append(f"{here} here; quote it: \"{_yaml(value)}\"")
+        as_written = excerpt(written) if written is not None and not isinstance(value, (dt.date, dt.time)) \
+            else _yaml(value)
+        out.append(f"{here} here; quote it: \"{as_written}\"")
     elif wants_date and isinstance(value, (int, float)) and not isinstance(value, bool):
         out.append("a number here")
     elif wants_number and isinstance(value, str) and _NUMBER.match(value.strip()):
