@@ -318,10 +318,12 @@ def test_action_exception_swallowed_305(monkeypatch: pytest.MonkeyPatch) -> None
     assert engine.run([{"t": "deal"}]) == [Match("deal", (("d", 0),))]
 
 
-def test_error_mid_case_still_frees_session_303() -> None:
+def test_error_mid_case_still_frees_session_303(monkeypatch: pytest.MonkeyPatch) -> None:
     """Section 2 "delete_state crash" after "a batch that raised" + #312: when durable refuses a
-    fact mid-case (here error 303 from one rule too wide to split), the adapter still asserts the
-    sentinel, drains and deletes the session: 1,100 failing runs neither crash nor hit the cap."""
+    fact mid-case (here error 303 from a rule too wide for durable's alpha stack, registered with
+    the planner's bound lifted), the adapter still asserts the sentinel, drains and deletes the
+    session: 1,100 failing runs neither crash nor hit the cap."""
+    monkeypatch.setattr(adapter, "STACK", 10_000)
     wide = typed("deal", {"$or": [{"$gt": {f"v{i}": 0}} for i in range(70)]})
     engine = Engine([rule("wide", P("d", wide)), rule("firm", P("f", typed("firm")))])
     bad = [{"t": "firm"}, {"t": "deal", **{f"v{i}": 1 for i in range(70)}}]

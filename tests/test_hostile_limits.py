@@ -216,8 +216,8 @@ def test_the_issues_rule_attacks_are_refused_at_load_time_in_a_child(tmp_path: P
 @pytest.mark.parametrize("rid, body, message", [
     # not_in over 14 values: the refuter needs 32 expression entries (durable error 113)
     ("not-in-14", f"      where:\n        version: {{not_in: [{values(14)}]}}\n", "error 113"),
-    # contains_any over 64 values: a fact holding them all matches 64 alternatives (error 303)
-    ("contains-64", f"      where:\n        field_of_use_restrictions: {{contains_any: [{values(64)}]}}\n",
+    # contains_any over 65 values: a fact holding them all pushes 65 alpha nodes (error 303; 64 run)
+    ("contains-65", f"      where:\n        field_of_use_restrictions: {{contains_any: [{values(65)}]}}\n",
      "error 303"),
 ])
 def test_rules_the_engine_cannot_run_are_refused_at_load_time(tmp_path: Path, rid: str, body: str,

@@ -27,11 +27,10 @@ compile. A mutant the loader refuses is killed by the loader (the refusal is a r
 error, e.g. a rule severity lowered to its mitigation's).
 
 Each mutant's fixtures run against a mini-pack: the mutant plus the rules the fixtures name,
-with a digest of its own (the engine is cached by digest). Where durable_rules fails on that
-mini-pack (error 303: the engine's chunk planner put too many alpha branches of one fact type
-in one chunk, an engine limit and not a verdict on the fixtures), the fixture is run again
-against the mutant and only the rules that fixture names; those retries are counted in
-``RuleRun.retried`` so that the engine failure stays visible. Survivors a fixture cannot kill are
+with a digest of its own (the engine is cached by digest). An engine error on a mini-pack is
+not a verdict on the fixtures but a bug in the engine adapter (the chunk planner once put more
+than durable's 64 alpha nodes per fact in one chunk, error 303): it fails the test, with the
+mutant and the fixture it ran, and is never retried on a smaller pack. Survivors a fixture cannot kill are
 listed, with a one-line reason each, in ``mutation_survivors.yaml``; any other survivor fails
 the test, and so does a listed survivor that is killed now (a stale entry).
 """
@@ -344,18 +343,14 @@ class RuleRun:
     healthy: tuple[LoadedTest, ...]     # the rule's fixtures that pass on its own mini-pack
     roundtrip_equal: bool               # the unmutated file, dumped and reloaded, is the same rule
     outcomes: tuple[Outcome, ...]
-    retried: tuple[str, ...] = ()       # "mutant | fixture" run again on a smaller pack (engine error)
 
 
-def _passes(test: LoadedTest, pack: RulePack, loaded: LoadedRule, digest: str, retried: list[str],
-            mutant: Mutant) -> bool:
-    """Whether ``test`` passes on ``pack``; on an engine failure, on the rules it alone names."""
+def _passes(test: LoadedTest, pack: RulePack, mutant: Mutant) -> bool:
+    """Whether ``test`` passes on ``pack``; an engine error fails the run, naming the mutant."""
     try:
         return run_suite(Suite([test]), pack)[0].passed
-    except EngineError:
-        retried.append(f"{mutant.describe()} | {test.file}:{test.line}")
-        alone = _mini_pack(loaded, [test], f"{digest}-{test.file}:{test.line}")
-        return run_suite(Suite([test]), alone)[0].passed
+    except EngineError as exc:
+        raise AssertionError(f"engine error on mutant {mutant.describe()} | {test.file}:{test.line}: {exc}") from exc
 
 
 def _run_rule(lr: LoadedRule, folder: Path) -> RuleRun:
@@ -365,7 +360,6 @@ def _run_rule(lr: LoadedRule, folder: Path) -> RuleRun:
     baseline = _mini_pack(reloaded, tests, f"{PACK.digest}-mutation-{lr.id}-baseline")
     healthy = tuple(r.test for r in run_suite(Suite(tests), baseline) if r.passed)
     outcomes: list[Outcome] = []
-    retried: list[str] = []
     order = list(healthy)
     for n, mutant in enumerate(mutants_of(lr)):
         try:
@@ -377,12 +371,12 @@ def _run_rule(lr: LoadedRule, folder: Path) -> RuleRun:
             raise AssertionError(f"mutant {mutant.describe()} does not change the rule")
         digest = f"{PACK.digest}-mutation-{lr.id}-{n}"
         pack = _mini_pack(loaded, tests, digest)
-        killer = next((t for t in order if not _passes(t, pack, loaded, digest, retried, mutant)), None)
+        killer = next((t for t in order if not _passes(t, pack, mutant)), None)
         if killer is not None:  # the fixture that killed one mutant often kills the next: try it first
             order.remove(killer)
             order.insert(0, killer)
         outcomes.append(Outcome(mutant, None if killer is None else f"{killer.file}:{killer.line}"))
-    return RuleRun(lr.id, healthy, reloaded.rule == lr.rule, tuple(outcomes), tuple(retried))
+    return RuleRun(lr.id, healthy, reloaded.rule == lr.rule, tuple(outcomes))
 
 
 @functools.cache

@@ -39,8 +39,9 @@ key                       default  what it bounds
 ``in_values``                 256  values of one ``in`` / ``not_in`` / ``contains_any`` /
                                    ``contains_all`` list in a rule (at most 480: the engine
                                    hangs at 512 sibling tests)
-``any_of``                     32  branches of one ``any_of`` in a rule (at most 48: a fact
-                                   matching 64 branches at once is engine error 303)
+``any_of``                     32  branches of one ``any_of`` in a rule (at most 48; whatever
+                                   the limits, a rule that lets one fact push more than 64
+                                   engine nodes at once, error 303, is refused when it loads)
 ========================  =======  =====================================================
 
 ``benchmarks/limits.py`` assesses a generated case at each default limit with the bundled

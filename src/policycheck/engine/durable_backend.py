@@ -14,16 +14,17 @@ from policycheck.facts import Fact
 
 
 class DurableEngine:
-    """Compiled rules registered in durable_rules; ``run`` encodes a case's facts and evaluates them."""
+    """Compiled rules registered in durable_rules; ``run`` encodes a case's facts and evaluates them.
+    A chunk of rules given the same facts as before (another date of the case) is not run again."""
 
     def __init__(self, rules: Sequence[CompiledRule], *, chunk_size: int = 40) -> None:
-        self._engine = _Durable(translate(rules), chunk_size=chunk_size)
+        self._engine = _Durable(translate(rules), chunk_size=chunk_size, remember=True)
 
     @classmethod
     def from_engine_rules(cls, rules: Sequence[EngineRule], *, chunk_size: int = 40) -> DurableEngine:
         """From rules already in durable's dialect (e.g. translated rules in another order)."""
         engine = cls.__new__(cls)
-        engine._engine = _Durable(rules, chunk_size=chunk_size)
+        engine._engine = _Durable(rules, chunk_size=chunk_size, remember=True)
         return engine
 
     def run(self, facts: Sequence[Fact]) -> list[Match]:

@@ -56,7 +56,9 @@ def registration(spec: RuleSpec) -> list[Problem]:
     sibling tests, error 303): such a rule is refused here, when the pack loads, instead of
     hanging or failing at assess time. Each problem is located at the rule pattern it comes from."""
     from policycheck.compile import compiled
-    from policycheck.engine.durable_shape import registration_problems
+    from policycheck.engine.durable_alpha import STACK
+    from policycheck.engine.durable_prepare import prepared
+    from policycheck.engine.durable_shape import shape_limits, stack_depth, stack_problems
     from policycheck.engine.durable_translate import translate
 
     places = {p.alias: p.loc for p in (*spec.when.all, *spec.when.any, *spec.when.none)}
@@ -65,11 +67,19 @@ def registration(spec: RuleSpec) -> list[Problem]:
             places.setdefault(p.alias, p.loc)
     out: list[Problem] = []
     for rule in translate([compiled(spec)]):
-        for pattern in rule.patterns:
+        prep = prepared(rule)   # the engine build reuses this work (once per rule per process)
+        out += [Problem(f"the engine cannot run this rule: {why}", spec.loc.location()) for why in prep.problems]
+        found = len(out)
+        for pattern, form in zip(rule.patterns, prep.patterns):
             alias = pattern.alias.split("_or")[0]
-            where = places.get(alias, spec.loc)
-            for why in registration_problems(alias, pattern.expression):
-                out.append(Problem(f"the engine cannot run this rule: {why}", where.location()))
+            why = shape_limits(alias, form.canonical)
+            if prep.depth > STACK:  # locate the overflow at the pattern when one alone overflows
+                why += stack_problems(alias, stack_depth([pattern.expression]))
+            out += [Problem(f"the engine cannot run this rule: {w}", places.get(alias, spec.loc).location()) for w in why]
+        if prep.depth > STACK and len(out) == found:  # each pattern fits, but not all of them together
+            out.append(Problem(f"the engine cannot run this rule: its patterns let one fact push {prep.depth} alpha "
+                               f"nodes at once; durable_rules holds {STACK} (error 303); split it into several rules",
+                               spec.loc.location()))
     return list(dict.fromkeys(out))
 
 

@@ -70,17 +70,34 @@ def engine_fact(fact_type: str, values: Mapping[str, Any], missing: Iterable[str
     return out
 
 
+_TRANSLATED: dict[int, tuple[ir.CompiledRule, tuple[EngineRule, ...]]] = {}
+_TRANSLATED_MAX = 20_000
+
+
 def translate(rules: Iterable[ir.CompiledRule]) -> list[EngineRule]:
-    """Every engine rule of ``rules``, in order, in durable's dialect (no sentinel: engine.durable adds it)."""
+    """Every engine rule of ``rules``, in order, in durable's dialect (no sentinel: engine.durable
+    adds it). Each compiled rule is translated once per process: the load-time checks and the
+    engine build get the same engine rule objects (``durable_prepare`` keeps its work per object)."""
     out: list[EngineRule] = []
     for compiled in rules:
-        for rule in compiled.engine_rules():
-            # error 311 guards: the ordering, ``ne`` and scale joins of this engine rule (its
-            # patterns' tests and refinements) make the referenced patterns require the field
-            guards = _join_guards([*(p.tests for p in rule.patterns if not p.negated),
-                                   *(ref for p in rule.patterns if not p.negated for ref in p.refinements)])
-            out.append(EngineRule(rule.name, tuple(_pattern(p, guards) for p in rule.patterns)))
+        hit = _TRANSLATED.get(id(compiled))
+        if hit is None or hit[0] is not compiled:
+            if len(_TRANSLATED) >= _TRANSLATED_MAX:
+                _TRANSLATED.clear()
+            hit = _TRANSLATED[id(compiled)] = (compiled, _translate(compiled))
+        out += hit[1]
     return out
+
+
+def _translate(compiled: ir.CompiledRule) -> tuple[EngineRule, ...]:
+    out: list[EngineRule] = []
+    for rule in compiled.engine_rules():
+        # error 311 guards: the ordering, ``ne`` and scale joins of this engine rule (its
+        # patterns' tests and refinements) make the referenced patterns require the field
+        guards = _join_guards([*(p.tests for p in rule.patterns if not p.negated),
+                               *(ref for p in rule.patterns if not p.negated for ref in p.refinements)])
+        out.append(EngineRule(rule.name, tuple(_pattern(p, guards) for p in rule.patterns)))
+    return tuple(out)
 
 
 def _join_guards(conjunctions: Iterable[tuple[ir.Test, ...]]) -> dict[str, set[str]]:
