@@ -229,3 +229,18 @@ def test_a_compact_assessment_is_read_as_a_stream_too(real, tmp_path):
     stored = index_assessment(stream)
     assert stored.ids() == [c["case"] for c in body["cases"]]
     assert [stored.get(i).model_dump(mode="json") for i in stored.ids()] == body["cases"]
+
+
+def test_a_record_over_report_bytes_is_refused_with_the_limit_named(tmp_path):
+    """The files are streamed, but one record (here one line of JSON Lines) is parsed whole:
+    ``limits.report_bytes`` bounds it, and a line over it is one located error naming the limit."""
+    from policycheck import limits
+    from policycheck.errors import InputError
+    from policycheck.review.baseline import read_baseline
+
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps({"tool": "policycheck", "padding": "x" * 5000}) + "\n", encoding="utf-8")
+    with limits.using(limits.Limits(report_bytes=1000)), pytest.raises(InputError) as err:
+        read_baseline(path)
+    (line,) = [p.render() for p in err.value.problems]
+    assert "a.jsonl:1" in line and "report_bytes" in line, line

@@ -21,9 +21,10 @@ limits for the whole run (``use``); library callers may pass ``Limits`` or call 
 key                       default  what it bounds
 ========================  =======  =====================================================
 ``file_bytes``            2000000  bytes of a case, rule, fixture, waiver or config file
-``report_bytes``        200000000  bytes of a file the tool wrote and reads back: a baseline
-                                   (``--baseline``) or an assessment JSON (``--baseline``,
-                                   ``diff``)
+``report_bytes``         32000000  bytes of one record of a file the tool wrote and reads back
+                                   (one case of an assessment JSON, one line of JSON Lines, one
+                                   baseline entry, or the rest of the document); the files
+                                   themselves are streamed and have no size limit
 ``files``                   20000  files (and folders) visited under one folder given to walk
 ``facts``                     400  facts in one case (parties, models, licence versions, deals,
                                    data-access changes, and the case itself)
@@ -65,7 +66,7 @@ ENGINE_MAX = {"in_values": 480, "any_of": 48}
 @dataclass(frozen=True)
 class Limits:
     file_bytes: int = 2_000_000
-    report_bytes: int = 200_000_000
+    report_bytes: int = 32_000_000
     files: int = 20_000
     facts: int = 400
     versions: int = 100
