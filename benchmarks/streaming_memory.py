@@ -4,6 +4,10 @@ Plain script (not a pytest test: 10,000 cases take a few minutes):
 
     .venv/bin/python benchmarks/streaming_memory.py [--small 100] [--large 10000] [--formats jsonl]
 
+Every streamed format: ``--formats jsonl,sarif,junit,markdown,table`` (about 5 to 8 minutes
+a format at 10,000 cases on one core; run two invocations side by side on two cores). The
+last full run is in docs/ci.md ("Large runs: streaming").
+
 Generates ``--large`` small case files (tests/data/cases/minimal.yaml, each with its own id)
 in a temporary folder, then runs, each in a fresh process measured on its own
 (``os.wait4``'s ``ru_maxrss``):

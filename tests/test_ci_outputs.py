@@ -46,8 +46,10 @@ def test_one_run_writes_several_outputs_equal_to_single_runs(env, tmp_path):
     assert res.stdout.splitlines()[0].startswith(f"{env['acme']}:") and " high ban-outputs (acme): " in res.stdout
     assert res.stdout.splitlines()[-1].startswith("Summary: 2 cases, 5 flags")
     for path, fmt in ((sarif, "sarif"), (md, "markdown"), (gh, "github")):
-        alone = assess(env["rules"], env["cases"], "--format", fmt)
+        alone = assess(env["rules"], env["cases"], "--format", fmt, "--fail-on", "high", "-q")
         assert path.read_text(encoding="utf-8") == alone.stdout, fmt
+    assert path.read_text(encoding="utf-8").count("\n") == 1                 # -q: the one high flag
+    assert assess(env["rules"], env["cases"], "--format", "sarif").stdout == sarif.read_text(encoding="utf-8")
 
 
 def test_a_bare_file_takes_the_format_output_and_format_dash_is_stdout(env, tmp_path):
@@ -145,6 +147,16 @@ def test_github_annotations_levels_and_locations(env, tmp_path):
         assert props["title"].startswith("policycheck ")
 
 
+def test_quiet_github_annotates_only_the_flags_that_fail(env):
+    every = assess(env["rules"], env["cases"], "--format", "github", "--fail-on", "medium").stdout.splitlines()
+    res = assess(env["rules"], env["cases"], "--format", "github", "--fail-on", "medium", "-q")
+    lines = res.stdout.splitlines()
+    assert res.exit_code == 1 and res.stderr.startswith(f"policycheck: {len(lines)} flags at or above medium: ")
+    assert lines == [x for x in every if x.startswith(("::error ", "::warning "))]   # high and medium, same order
+    assert len(lines) == 3 and len(every) == 5
+    assert assess(env["rules"], env["cases"], "--format", "github", "-q").stdout == ""   # no --fail-on: none fail
+
+
 def test_github_escapes_hostile_case_text(env, tmp_path):
     path = tmp_path / "evil.yaml"
     path.write_text(case_text("evil", [{**BAN, "version": "v1%0A\n::error::x, y: z"}]))
@@ -215,6 +227,36 @@ def test_the_table_wraps_to_the_width(env):
 
     narrow = render_with(TableWriter(width=80), make_assessment())
     assert max(len(line) for line in narrow.splitlines()) <= 80
+
+
+def test_wrap_counts_wide_characters_and_keeps_hyphenated_words():
+    from policycheck.render.terminal import display_width, wrap
+
+    quote = '"最近の業界の動きとしては、Stability AIが次世代モデルのトレーニングにAWS Trainiumチップを使用したり" (CMA)'
+    lines = wrap(quote, 30)
+    assert display_width("最近") == 4 and display_width("\x1b[31mab\x1b[0m") == 2
+    assert all(display_width(x) <= 30 for x in lines) and len(lines) > 3
+    assert "".join(lines).replace(" ", "") == quote.replace(" ", "")
+    assert wrap("see deal amzn-anthropic-2024-11.developer_multihoming now", 48) == [
+        "see deal", "amzn-anthropic-2024-11.developer_multihoming now"]
+    assert wrap("right-of-first-refusal-not-exclusivity", 20) == ["right-of-first-", "refusal-not-", "exclusivity"]
+    assert wrap("a b\n(C1 C2)", 10, indent="  ") == ["a b", "  (C1 C2)"]
+
+
+@pytest.mark.parametrize("width", [72, 100, 160])
+def test_bundled_library_table_fits_the_width_without_splitting_rule_ids(library, width):
+    from policycheck.render.stream import render_with
+    from policycheck.render.table import TableWriter
+    from policycheck.render.terminal import Style, display_width
+
+    text = render_with(TableWriter(width=width, style=Style(True)), library)
+    lines = text.splitlines()
+    assert max(display_width(x) for x in lines) <= width
+    assert max(display_width(x) for x in lines) >= width - 4          # it uses the width it has
+    if width >= 100:   # the Rule column widens for ids up to 38 characters at 100 columns
+        shown = {w for x in lines for w in x.split()}
+        ids = {f.rule for c in library.cases for f in c.flags}
+        assert {i for i in ids if len(i) <= width - 62} <= shown
 
 
 def test_cli_output_to_a_pipe_has_no_colour(env):

@@ -2,7 +2,7 @@
 steps execute in bash, in a repository holding two real case files and a broken one, with
 ``GITHUB_STEP_SUMMARY`` pointing at a file and each step's ``if: hashFiles(...)`` honoured.
 One ``assess`` run must produce the annotations, the SARIF and the Markdown summary, list the
-broken file in each, print only annotations and the reason line, and exit 2."""
+broken file in each, print only the failing flags' annotations and the reason line, and exit 2."""
 
 from __future__ import annotations
 
@@ -81,6 +81,25 @@ def test_stdout_is_only_annotations_at_file_and_line(job):
     assert lines and all(re.match(r"^::(error|warning|notice) file=cases/[\w.-]+\.yaml,line=\d+", x) for x in lines)
     assert any(x.startswith("::error file=cases/broken.yaml,line=3,col=1,") for x in lines)
     assert any(x.startswith("::error file=cases/llama-2.yaml,") and "output-training-ban" in x for x in lines)
+
+
+def test_annotations_are_only_the_failing_flags_the_reason_line_counts(job):
+    """The workflow's --quiet: the log and the pull request show the flags that fail the run
+    (and the broken file), not every flag; the SARIF and the summary still hold all of them."""
+    proc = _assess(job)
+    flags = [x for x in proc.stdout.splitlines() if "file=cases/broken.yaml" not in x]
+    titles = [re.search(r",title=policycheck ([a-z0-9-]+) \((\w+)\)::", x) for x in flags]
+    assert all(t is not None and t.group(2) == "high" and x.startswith("::error ") for t, x in zip(titles, flags))
+    counted = re.search(r"\(and (\d+) flags? at or above high\)$", proc.stderr.splitlines()[-1])
+    assert counted is not None and int(counted.group(1)) == len(flags) >= 1
+    sarif = json.loads((job["repo"] / "policycheck.sarif").read_text())
+    levels = [r["level"] for r in sarif["runs"][0]["results"]]
+    assert len(levels) > len(flags) and "warning" in levels      # the medium flags: in SARIF, not annotated
+    shown = {t.group(1) for t in titles if t is not None}
+    medium = {r["ruleId"] for r in sarif["runs"][0]["results"] if r["level"] == "warning"}
+    assert medium and not medium & shown
+    summary = job["summary"].read_text()
+    assert all(rule in summary for rule in medium)
 
 
 def test_sarif_and_summary_are_written_and_list_the_broken_file(job):

@@ -61,7 +61,7 @@ def _help() -> str:
                    "by default every good file is assessed, every bad one reported, and the run exits 2.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Table: only the flags that fail --fail-on (file:line: severity rule (case): message) and the "
-                   "summary. No progress bar.")
+                   "summary; github: only their annotations. No progress bar.")
 @click.option("--view", type=click.Choice(["full", "summary"]), default="full", show_default=True,
               help="Table: 'summary' prints one line per case, worst first.")
 @click.option("--min-severity", type=click.Choice(SEVERITIES, case_sensitive=False), default=None,
@@ -301,7 +301,7 @@ class Run:
         if fmt == "github":
             from policycheck.render.github import GithubWriter
 
-            return GithubWriter()
+            return GithubWriter(quiet=self.quiet, fail_on=opts.fail_on)
         from policycheck.render.table import TableWriter
 
         colour = on_stdout and colour_wanted(sys.stdout, no_color=self.no_color)

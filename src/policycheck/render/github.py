@@ -8,6 +8,10 @@
 - one ``error`` per problem of a file that could not be assessed, at its line and column;
 - nothing else (history, waived and baseline flags are in the other formats).
 
+``quiet`` (``assess -q``) keeps only the flags that fail the run (``fail_on``: counted flags
+at or above it), as the quiet table does: the annotations are then what blocks the merge, and
+the other flags stay in the SARIF and the Markdown summary of the same run.
+
 Escaping follows the runner's rules (actions/toolkit ``command.ts``): in the message ``%``,
 ``\\r`` and ``\\n`` become ``%25``, ``%0D``, ``%0A``; in property values also ``:`` and ``,``
 (``%3A``, ``%2C``). Every other character is left as it is, so a case file cannot start a
@@ -22,6 +26,7 @@ from __future__ import annotations
 from typing import IO
 
 from policycheck.model.assessment import Assessment, CaseAssessment, FileError, Flag
+from policycheck.model.rule import SEVERITY_ORDER
 from policycheck.render.stream import Head, Tail, render_with
 from policycheck.render.terminal import escape
 
@@ -63,6 +68,16 @@ def error_annotations(error: FileError) -> list[str]:
 
 
 class GithubWriter:
+    def __init__(self, *, quiet: bool = False, fail_on: str | None = None) -> None:
+        self.quiet, self.fail_on = quiet, fail_on
+
+    def _shown(self, flag: Flag) -> bool:
+        if not flag.counts:
+            return False
+        if not self.quiet:
+            return True
+        return self.fail_on is not None and SEVERITY_ORDER[flag.severity] >= SEVERITY_ORDER[self.fail_on]
+
     def begin(self, out: IO[str], head: Head) -> None:
         self.out = out
 
@@ -72,7 +87,7 @@ class GithubWriter:
 
     def case(self, case: CaseAssessment) -> None:
         for flag in case.flags:
-            if flag.counts:
+            if self._shown(flag):
                 self.out.write(flag_annotation(case.case, flag) + "\n")
         self.out.flush()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from typing import IO
 
@@ -12,7 +11,7 @@ from policycheck.model.assessment import Assessment, CaseAssessment, FileError, 
 from policycheck.model.rule import CONDITIONS, SEVERITY_ORDER
 from policycheck.render import parts as words
 from policycheck.render.stream import Head, Tail, render_with
-from policycheck.render.terminal import MIN_WIDTH, PLAIN, Style, escape, escaped
+from policycheck.render.terminal import MIN_WIDTH, PLAIN, Style, escape, escaped, wrap
 from policycheck.review.waivers import describe, state
 
 WIDTH = 100
@@ -61,7 +60,10 @@ class TableWriter:
         pass  # listed before the summary
 
     def _write(self, block: str) -> None:
-        self.out.write(("\n\n" if self.blocks else "") + block)
+        # Each block ends its own last line, so the cursor waits at the start of a line between
+        # cases: a progress bar drawn there (stderr, same terminal) and erased never touches the
+        # table's text.
+        self.out.write(("\n" if self.blocks else "") + block + "\n")
         self.blocks += 1
         self.out.flush()
 
@@ -99,7 +101,6 @@ class TableWriter:
             r = tail.review
             self._write(_wrap(f"Review: {r.counted} of {r.flags} flags count toward --fail-on ({r.waived} waived, "
                               f"{r.expired} with an expired waiver, {r.in_baseline} in the baseline)", look.width))
-        self.out.write("\n")
 
 
 def _failing_line(case: CaseAssessment, flag: Flag, look: Look) -> str:
@@ -113,21 +114,31 @@ def _errors(errors: list[FileError], look: Look) -> str:
     lines = [look.style.bold(f"Files not assessed ({len(errors)}):")]
     for err in errors:
         for p in err.problems:
-            lines.append(textwrap.fill(f"- {escape(p.text)}", look.width, subsequent_indent="    ", break_on_hyphens=False,
-                                       break_long_words=False))
+            lines += wrap(f"- {escape(p.text)}", look.width, indent="    ", break_long=False)
     return "\n".join(lines)
 
 
 def _wrap(text: str, width: int = WIDTH) -> str:
     """Free text wrapped to the terminal width, continuation lines indented."""
-    return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join(wrap(text, width, indent="  "))
+
+
+def _cell(text: str, width: int) -> str:
+    """A table cell wrapped to ``width`` columns (its own line breaks kept)."""
+    return "\n".join(wrap(text, width))
+
+
+def _rule_width(flags: list[Flag], width: int) -> int:
+    """The Rule column: 28 columns, wider (up to ``width - 62``, so the Finding keeps 46) when
+    a rule id needs it, so ids are not split at their hyphens."""
+    longest = max((len(f.rule) for f in flags), default=0)
+    return max(28, min(longest, width - 62))
 
 
 def _case(case: CaseAssessment, explain: bool = False, look: Look = Look()) -> str:
     width, style = look.width, look.style
-    head = style.bold(_wrap(f"== {case.case}: {case.title}", width)) + "\n" + textwrap.fill(
-        f"{case.file} ({words.as_of(case)})", width, initial_indent="   ", subsequent_indent="     ",
-        break_on_hyphens=False, break_long_words=False)
+    head = style.bold(_wrap(f"== {case.case}: {case.title}", width)) + "\n" + "\n".join(
+        "   " + line for line in wrap(f"{case.file} ({words.as_of(case)})", width - 3, indent="  ", break_long=False))
     cond_rows = [[f"{c.condition} {c.name}", style.status(c.status), c.flags,
                   style.severity(c.highest) if c.highest else "-",
                   f"{c.rules_assessed}/{c.rules_applicable}"] for c in case.conditions]
@@ -136,12 +147,14 @@ def _case(case: CaseAssessment, explain: bool = False, look: Look = Look()) -> s
                      tablefmt="simple", **narrow)  # type: ignore[arg-type]
     blocks = [head, conds]
     if case.flags:
-        # Severity 10 + rule 28 + finding 56 + two 2-space gaps = 98 columns at most (at 100).
+        # Severity 8 + rule 28 (up to width - 62) + finding (width - 16 - rule) + two 2-space gaps
+        # = width - 4 columns at most.
+        rule_width = _rule_width(case.flags, width)
         rows = [[style.severity(f.severity + ("*" if f.mitigated or f.escalations else ""), f.severity),
-                 f"{f.rule}\n({' '.join(f.conditions)})" + _REVIEW_TAG.get(state(f), "").replace(" (", "\n("),
-                 _finding(f)] for f in case.flags]
-        blocks.append(tabulate(rows, headers=["Severity", "Rule (conditions)", "Finding"], tablefmt="simple",
-                               maxcolwidths=[10, 28, width - 44]))
+                 _cell(f"{f.rule}\n({' '.join(f.conditions)})" + _REVIEW_TAG.get(state(f), "").replace(" (", "\n("),
+                       rule_width),
+                 _cell(_finding(f), width - 16 - rule_width)] for f in case.flags]
+        blocks.append(tabulate(rows, headers=["Severity", "Rule (conditions)", "Finding"], tablefmt="simple"))
         if any(f.mitigated or f.escalations for f in case.flags):
             blocks.append(_wrap("* severity adjusted: " + "; ".join(
                 f"{f.rule}: {words.adjusted(f)}" for f in case.flags if f.mitigated or f.escalations), width))
@@ -186,30 +199,38 @@ def _finding(flag: Flag) -> str:
 def _history(case: CaseAssessment, width: int = WIDTH) -> str:
     # When 10 + severity 10 (its header and tabulate's padding) + rule 24 + finding 48 + three
     # 2-space gaps = 98 columns at most (at 100).
-    rows = [[f.window.text(), f.severity, f"{f.rule}\n({' '.join(f.conditions)})", _finding(f)] for f in case.history]
+    rows = [[_cell(f.window.text(), 10), f.severity, _cell(f"{f.rule}\n({' '.join(f.conditions)})", 24),
+             _cell(_finding(f), width - 52)] for f in case.history]
     return _wrap(f"History ({words.HISTORY_NOTE}):", width) + "\n" + tabulate(
-        rows, headers=["When", "Severity", "Rule (conditions)", "Finding"], tablefmt="simple",
-        maxcolwidths=[10, 8, 24, width - 52])
+        rows, headers=["When", "Severity", "Rule (conditions)", "Finding"], tablefmt="simple")
 
 
 def _later(case: CaseAssessment, width: int = WIDTH) -> str:
     lines = [_wrap(f"After the as-of date ({words.LATER_NOTE}):", width)]
     for ev in case.after_as_of:
         where = f"{ev.file}:{ev.line}" if ev.line else ev.file
-        lines.append(textwrap.fill(f"- {ev.date} {ev.item} {ev.id}: {ev.title} ({where})", width,
-                                   subsequent_indent="    ", break_on_hyphens=False, break_long_words=False))
+        lines += wrap(f"- {ev.date} {ev.item} {ev.id}: {ev.title} ({where})", width, indent="    ",
+                      break_long=False)
     return "\n".join(lines)
 
 
 def _items(items: list[ItemStatus], look: Look = Look()) -> str:
-    # Item 32 + in force 19 + five conditions 7 (OTC: 3) + six 2-space gaps = 98 columns at most (at 100).
+    # The status columns take what their words need (tabulate gives a header two columns more
+    # than its text); "In force" up to 19 columns (down to 10 on a narrow terminal) and "Item"
+    # the rest, so the table fits the width.
+    by_item: list[dict[str, Status]] = [{c.condition: c.status for c in it.conditions} for it in items]
+    status_width = sum(max([len(k) + 2] + [len(_ITEM_CELL[by[k]]) for by in by_item if k in by]) for k in CONDITIONS)
+    fixed = status_width + 2 * (len(CONDITIONS) + 1)
+    since_width = min(19, max(len(_since(it)) for it in items))
+    item_width = look.width - fixed - since_width
+    if item_width < 16:
+        since_width = max(10, since_width - (16 - item_width))
+        item_width = max(8, look.width - fixed - since_width)
     rows = []
-    for it in items:
-        by: dict[str, Status] = {c.condition: c.status for c in it.conditions}
+    for it, by in zip(items, by_item):
         cells = [look.style.status(by[k]).replace(by[k], _ITEM_CELL[by[k]]) if k in by else "" for k in CONDITIONS]
-        rows.append([f"{it.item} {it.id}", _since(it), *cells])
-    table = tabulate(rows, headers=["Item", "In force", *CONDITIONS], tablefmt="simple",
-                     maxcolwidths=[max(16, look.width - 68), 19] + [7] * len(CONDITIONS))
+        rows.append([_cell(f"{it.item} {it.id}", item_width), _cell(_since(it), since_width), *cells])
+    table = tabulate(rows, headers=["Item", "In force", *CONDITIONS], tablefmt="simple")
     return table + "\n" + _wrap("Items: concern, watch, ok = no concern found, ? = not assessed, - = not applicable.",
                                  look.width)
 

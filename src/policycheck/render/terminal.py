@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
@@ -143,3 +144,59 @@ def terminal_width(stream: IO[str]) -> int:
         return DEFAULT_WIDTH
     columns = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     return max(MIN_WIDTH, min(MAX_WIDTH, columns))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide (CJK) characters two, combining marks none.
+    ANSI colour codes are not counted."""
+    plain = _SGR.sub("", text)
+    if plain.isascii():
+        return len(plain)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in plain)
+
+
+_SGR = re.compile("\x1b\\[[0-9;]*m")
+
+
+def _head(word: str, room: int) -> tuple[str, str]:
+    """The start of ``word`` that fits in ``room`` columns (after its last hyphen that fits, if
+    that keeps at least a third of the room; at least one character) and the rest."""
+    used, fit = 0, 0
+    for ch in word:
+        w = display_width(ch)
+        if used + w > room:
+            break
+        used, fit = used + w, fit + 1
+    fit = max(fit, 1)
+    cut = word.rfind("-", 0, fit)
+    if cut + 1 >= max(1, room // 3) and cut + 1 < len(word):
+        fit = cut + 1
+    return word[:fit], word[fit:]
+
+
+def wrap(text: str, width: int, *, indent: str = "", break_long: bool = True) -> list[str]:
+    """``text`` wrapped to ``width`` terminal columns, each paragraph (``\\n``) on its own
+    lines: a word is never split at its hyphens unless it is longer than a line (then after a
+    hyphen where one fits, else at the width; ``break_long=False`` keeps it whole). Every line
+    but the first starts with ``indent``. Wide characters count two columns."""
+    out: list[str] = []
+    for para in text.split("\n"):
+        line = ""
+        for word in para.split():
+            while word:
+                lead = indent if out else ""
+                sep = " " if line else ""
+                room = width - display_width(lead + line + sep)
+                if display_width(word) <= room:
+                    line, word = line + sep + word, ""
+                elif line:
+                    out.append(lead + line)
+                    line = ""
+                elif not break_long:
+                    line, word = word, ""
+                else:
+                    head, word = _head(word, room)
+                    out.append(lead + head)
+        out.append((indent if out else "") + line)
+    return out
