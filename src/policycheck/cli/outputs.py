@@ -100,8 +100,11 @@ class AtomicFile:
         try:
             os.fchmod(fd, mode)
             self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        except BaseException:
-            os.close(fd)
+        except BaseException:   # Ctrl-C may land after fdopen took the fd (it is then closed with
+            try:                 # the file object): closing it again must not mask the interrupt
+                os.close(fd)
+            except OSError:
+                pass
             self.discard()
             raise
 
