@@ -265,28 +265,29 @@ def test_mutated_written_baselines(content: bytes) -> None:
                                                    "--fail-on", "low"], {"case.yaml": MINIMAL})
 
 
+def _assessment_run(name: str, as_baseline: bool, mutated_first: bool) -> Callable[[Path], list[str]]:
+    """Arguments reading the mutated assessment ``name``: as a baseline, or one side of a diff
+    whose other side is the unmutated output (``mutated_first``: the mutated file is the old side)."""
+    other = "b" + name[1:]
+
+    def args(here: Path) -> list[str]:
+        if as_baseline:
+            return ["assess", "case.yaml", *ASSESS, "--baseline", name]
+        (here / other).write_text(outputs()[name], encoding="utf-8")
+        return ["diff", *((name, other) if mutated_first else (other, name)), *ASSESS]
+    return args
+
+
 @FUZZ
 @given(content=output_seed("a.json", "json"), as_baseline=st.booleans())
 def test_mutated_assessment_json(content: bytes, as_baseline: bool) -> None:
-    def args(here: Path) -> list[str]:
-        if as_baseline:
-            return ["assess", "case.yaml", *ASSESS, "--baseline", "a.json"]
-        (here / "b.json").write_text(outputs()["a.json"], encoding="utf-8")
-        return ["diff", "b.json", "a.json", *ASSESS]
-
-    fuzz_file("a.json", content, args, {"case.yaml": MINIMAL})
+    fuzz_file("a.json", content, _assessment_run("a.json", as_baseline, False), {"case.yaml": MINIMAL})
 
 
 @FUZZ
 @given(content=output_seed("a.jsonl", "jsonl"), as_baseline=st.booleans())
 def test_mutated_assessment_json_lines(content: bytes, as_baseline: bool) -> None:
-    def args(here: Path) -> list[str]:
-        if as_baseline:
-            return ["assess", "case.yaml", *ASSESS, "--baseline", "a.jsonl"]
-        (here / "b.jsonl").write_text(outputs()["a.jsonl"], encoding="utf-8")
-        return ["diff", "a.jsonl", "b.jsonl", *ASSESS]
-
-    fuzz_file("a.jsonl", content, args, {"case.yaml": MINIMAL})
+    fuzz_file("a.jsonl", content, _assessment_run("a.jsonl", as_baseline, True), {"case.yaml": MINIMAL})
 
 
 def test_the_seeds_are_read_back_cleanly() -> None:
