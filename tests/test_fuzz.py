@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -305,15 +307,19 @@ def test_the_seeds_are_read_back_cleanly() -> None:
             assert res.exit_code == 0, (args, res.output)
 
 
-def test_the_checks_catch_a_stray_line_on_exit_2(monkeypatch: Any) -> None:
-    """On exit 2, a line that is neither a located error nor the summary fails the checks."""
+@pytest.mark.parametrize("lines", [
+    ["error: case.yaml:3:1: bad value", "  and more about it", "policycheck: nothing assessed"],  # a stray line
+    ["error: something went wrong"],                                                           # no location
+], ids=["stray-line", "unlocated-error"])
+def test_the_checks_are_not_vacuous(monkeypatch: Any, lines: list[str]) -> None:
+    """check_run fails on exit 2 with a line that is neither a located error nor the summary,
+    and on an error line without a location."""
     import click
 
     @click.command()
     def bad() -> None:
-        click.echo("error: case.yaml:3:1: bad value", err=True)
-        click.echo("  and more about it", err=True)
-        click.echo("policycheck: nothing assessed", err=True)
+        for line in lines:
+            click.echo(line, err=True)
         raise SystemExit(2)
 
     monkeypatch.setattr("test_fuzz.main", bad)
@@ -321,21 +327,4 @@ def test_the_checks_catch_a_stray_line_on_exit_2(monkeypatch: Any) -> None:
         check_run([])
     except AssertionError:
         return
-    raise AssertionError("a stray line on exit 2 passed the checks")
-
-
-def test_the_checks_catch_an_unlocated_error(monkeypatch: Any) -> None:
-    """check_run is not vacuous: an error line without a location fails it."""
-    import click
-
-    @click.command()
-    def bad() -> None:
-        click.echo("error: something went wrong", err=True)
-        raise SystemExit(2)
-
-    monkeypatch.setattr("test_fuzz.main", bad)
-    try:
-        check_run([])
-    except AssertionError:
-        return
-    raise AssertionError("an unlocated error line passed the checks")
+    raise AssertionError(f"{lines} passed the checks")
