@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hostile.make_corpus import ERROR_LINE, MINIMAL, TEST_RULES, waivers
 from policycheck.cli import main
+from policycheck.io.reader import walk_paths
 from policycheck.io import confine
 from policycheck.review.baseline import baseline_text
 
@@ -55,17 +56,6 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.flo
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                       max_leaves=12)
-
-
-def _paths(data: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path to a value inside parsed YAML."""
-    yield here
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _paths(v, here + (k,))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _paths(v, here + (i,))
 
 
 def _set(data: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
@@ -100,7 +90,7 @@ def structural(draw: st.DrawFn, seed: str, form: str = "yaml") -> bytes:
     data = ([json.loads(x) for x in seed.splitlines() if x.strip()] if form == "jsonl"
             else json.loads(seed) if form == "json" else yaml.safe_load(seed))
     for _ in range(draw(st.integers(1, 3))):
-        paths = list(_paths(data))
+        paths = [path for path, _ in walk_paths(data)]
         path = draw(st.sampled_from(paths))
         action = draw(st.sampled_from(["replace", "delete", "add"]))
         if action == "delete" and path:
